@@ -1,0 +1,11 @@
+//! The `inzicht` command: parses arguments and wires the library crates together. No analysis
+//! logic lives here (see ARCHITECTURE.md).
+
+mod bench;
+mod cli;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    cli::run()
+}
