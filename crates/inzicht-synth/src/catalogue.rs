@@ -19,16 +19,66 @@ pub const COMPETENCE_GROUPS: &[(&str, &str)] = &[
 
 /// Competences, six per group; their index in this list is their bit in a competence mask.
 pub const COMPETENCES: &[&str] = &[
-    "Klantgericht communiceren", "Telefoneren met klanten", "Nederlands spreken op werkniveau", "Rapporteren", "Adviseren", "Conflicten hanteren",
-    "Persoonlijke verzorging", "Ondersteunen bij dagelijkse activiteiten", "Signaleren van gezondheidsproblemen", "Werken met kinderen", "Hygiënisch werken", "Medicatie verstrekken",
-    "Onderhoud uitvoeren", "Werken met handgereedschap", "Elektrotechnisch installeren", "Lassen", "Technische tekeningen lezen", "Machines bedienen",
-    "Orderpicken", "Heftruck besturen", "Voorraadbeheer", "Goederen laden en lossen", "Vrachtwagen besturen (rijbewijs C)", "Scanner en WMS gebruiken",
-    "Voedsel bereiden", "HACCP toepassen", "Gasten bedienen", "Keukenhygiëne en afwas", "Menu's samenstellen", "Barwerkzaamheden",
-    "Gegevens invoeren", "Kantoorsoftware gebruiken", "Archiveren", "Boekhouden", "Plannen en roosteren", "Digitale vaardigheden",
-    "Gebouwen schoonmaken", "Machinaal reinigen", "Groenonderhoud", "Beveiligen en toezicht houden", "Post verwerken", "Schoonmaakmiddelen veilig gebruiken",
-    "Kassa bedienen", "Vakkenvullen", "Klanten adviseren in de winkel", "Verkopen", "Producten presenteren", "Telefonisch verkopen",
-    "Metselen", "Timmeren", "Schilderen", "Productielijn bedienen", "Kwaliteitscontrole", "Veilig werken (VCA)",
-    "Samenwerken", "Zelfstandig werken", "Afspraken nakomen", "Omgaan met werkdruk", "Flexibiliteit", "Leervermogen",
+    "Klantgericht communiceren",
+    "Telefoneren met klanten",
+    "Nederlands spreken op werkniveau",
+    "Rapporteren",
+    "Adviseren",
+    "Conflicten hanteren",
+    "Persoonlijke verzorging",
+    "Ondersteunen bij dagelijkse activiteiten",
+    "Signaleren van gezondheidsproblemen",
+    "Werken met kinderen",
+    "Hygiënisch werken",
+    "Medicatie verstrekken",
+    "Onderhoud uitvoeren",
+    "Werken met handgereedschap",
+    "Elektrotechnisch installeren",
+    "Lassen",
+    "Technische tekeningen lezen",
+    "Machines bedienen",
+    "Orderpicken",
+    "Heftruck besturen",
+    "Voorraadbeheer",
+    "Goederen laden en lossen",
+    "Vrachtwagen besturen (rijbewijs C)",
+    "Scanner en WMS gebruiken",
+    "Voedsel bereiden",
+    "HACCP toepassen",
+    "Gasten bedienen",
+    "Keukenhygiëne en afwas",
+    "Menu's samenstellen",
+    "Barwerkzaamheden",
+    "Gegevens invoeren",
+    "Kantoorsoftware gebruiken",
+    "Archiveren",
+    "Boekhouden",
+    "Plannen en roosteren",
+    "Digitale vaardigheden",
+    "Gebouwen schoonmaken",
+    "Machinaal reinigen",
+    "Groenonderhoud",
+    "Beveiligen en toezicht houden",
+    "Post verwerken",
+    "Schoonmaakmiddelen veilig gebruiken",
+    "Kassa bedienen",
+    "Vakkenvullen",
+    "Klanten adviseren in de winkel",
+    "Verkopen",
+    "Producten presenteren",
+    "Telefonisch verkopen",
+    "Metselen",
+    "Timmeren",
+    "Schilderen",
+    "Productielijn bedienen",
+    "Kwaliteitscontrole",
+    "Veilig werken (VCA)",
+    "Samenwerken",
+    "Zelfstandig werken",
+    "Afspraken nakomen",
+    "Omgaan met werkdruk",
+    "Flexibiliteit",
+    "Leervermogen",
 ];
 
 /// Code of the competence at `index`: `C04.02` is the second competence of group C04.
@@ -56,36 +106,147 @@ macro_rules! occ {
     };
 }
 
-pub const SECTORS: &[&str] = &["logistiek", "schoonmaak", "groen", "beveiliging", "detailhandel", "klantcontact", "administratie", "horeca", "productie", "techniek", "bouw", "zorg", "onderwijs", "vervoer"];
+pub const SECTORS: &[&str] = &[
+    "logistiek",
+    "schoonmaak",
+    "groen",
+    "beveiliging",
+    "detailhandel",
+    "klantcontact",
+    "administratie",
+    "horeca",
+    "productie",
+    "techniek",
+    "bouw",
+    "zorg",
+    "onderwijs",
+    "vervoer",
+];
 
 pub const OCCUPATIONS: &[Occupation] = &[
     occ!("Orderpicker", "9321", "logistiek", [18, 21, 23, 57, 56], 0),
-    occ!("Heftruckchauffeur", "8344", "logistiek", [19, 21, 20, 53, 56], 2),
-    occ!("Magazijnmedewerker", "4321", "logistiek", [20, 23, 30, 31, 55], 2),
-    occ!("Vrachtwagenchauffeur", "8332", "vervoer", [22, 21, 55, 56], 3),
+    occ!(
+        "Heftruckchauffeur",
+        "8344",
+        "logistiek",
+        [19, 21, 20, 53, 56],
+        2
+    ),
+    occ!(
+        "Magazijnmedewerker",
+        "4321",
+        "logistiek",
+        [20, 23, 30, 31, 55],
+        2
+    ),
+    occ!(
+        "Vrachtwagenchauffeur",
+        "8332",
+        "vervoer",
+        [22, 21, 55, 56],
+        3
+    ),
     occ!("Bezorger", "9621", "vervoer", [21, 0, 55, 56], 0),
-    occ!("Chauffeur personenvervoer", "8322", "vervoer", [0, 56, 55, 5], 2),
+    occ!(
+        "Chauffeur personenvervoer",
+        "8322",
+        "vervoer",
+        [0, 56, 55, 5],
+        2
+    ),
     occ!("Schoonmaker", "9112", "schoonmaak", [36, 41, 55, 56], 0),
-    occ!("Schoonmaker machinaal", "9112", "schoonmaak", [37, 36, 41, 17], 1),
+    occ!(
+        "Schoonmaker machinaal",
+        "9112",
+        "schoonmaak",
+        [37, 36, 41, 17],
+        1
+    ),
     occ!("Hovenier", "6113", "groen", [38, 13, 54, 12], 2),
-    occ!("Medewerker groenvoorziening", "9214", "groen", [38, 13, 54, 56], 0),
+    occ!(
+        "Medewerker groenvoorziening",
+        "9214",
+        "groen",
+        [38, 13, 54, 56],
+        0
+    ),
     occ!("Beveiliger", "5414", "beveiliging", [39, 5, 3, 56], 2),
     occ!("Postverwerker", "4412", "logistiek", [40, 18, 56, 57], 1),
-    occ!("Kassamedewerker", "5230", "detailhandel", [42, 0, 44, 56], 1),
+    occ!(
+        "Kassamedewerker",
+        "5230",
+        "detailhandel",
+        [42, 0, 44, 56],
+        1
+    ),
     occ!("Vakkenvuller", "9334", "detailhandel", [43, 20, 54, 56], 0),
-    occ!("Verkoopmedewerker", "5223", "detailhandel", [44, 45, 46, 0, 2], 2),
-    occ!("Callcentermedewerker", "4222", "klantcontact", [1, 0, 47, 31, 57], 2),
-    occ!("Klantenservicemedewerker", "4222", "klantcontact", [0, 1, 2, 31, 5], 3),
-    occ!("Administratief medewerker", "4110", "administratie", [30, 31, 32, 3, 2], 3),
-    occ!("Boekhoudkundig medewerker", "4311", "administratie", [33, 31, 30, 55], 4),
-    occ!("Receptionist", "4226", "administratie", [0, 1, 31, 34, 2], 3),
+    occ!(
+        "Verkoopmedewerker",
+        "5223",
+        "detailhandel",
+        [44, 45, 46, 0, 2],
+        2
+    ),
+    occ!(
+        "Callcentermedewerker",
+        "4222",
+        "klantcontact",
+        [1, 0, 47, 31, 57],
+        2
+    ),
+    occ!(
+        "Klantenservicemedewerker",
+        "4222",
+        "klantcontact",
+        [0, 1, 2, 31, 5],
+        3
+    ),
+    occ!(
+        "Administratief medewerker",
+        "4110",
+        "administratie",
+        [30, 31, 32, 3, 2],
+        3
+    ),
+    occ!(
+        "Boekhoudkundig medewerker",
+        "4311",
+        "administratie",
+        [33, 31, 30, 55],
+        4
+    ),
+    occ!(
+        "Receptionist",
+        "4226",
+        "administratie",
+        [0, 1, 31, 34, 2],
+        3
+    ),
     occ!("Planner", "4323", "logistiek", [34, 31, 4, 57, 20], 4),
-    occ!("ICT-helpdeskmedewerker", "3512", "administratie", [35, 31, 1, 4, 59], 4),
+    occ!(
+        "ICT-helpdeskmedewerker",
+        "3512",
+        "administratie",
+        [35, 31, 1, 4, 59],
+        4
+    ),
     occ!("Kok", "5120", "horeca", [24, 25, 27, 28, 57], 2),
     occ!("Keukenhulp", "9412", "horeca", [27, 25, 24, 56], 0),
     occ!("Bediening", "5131", "horeca", [26, 29, 0, 57, 42], 1),
-    occ!("Productiemedewerker", "9329", "productie", [51, 52, 53, 54], 0),
-    occ!("Productiemedewerker voeding", "7512", "productie", [51, 25, 52, 10], 1),
+    occ!(
+        "Productiemedewerker",
+        "9329",
+        "productie",
+        [51, 52, 53, 54],
+        0
+    ),
+    occ!(
+        "Productiemedewerker voeding",
+        "7512",
+        "productie",
+        [51, 25, 52, 10],
+        1
+    ),
     occ!("Inpakker", "9321", "productie", [18, 51, 56, 54], 0),
     occ!("Servicemonteur", "7233", "techniek", [12, 13, 16, 0, 55], 3),
     occ!("Elektromonteur", "7411", "techniek", [14, 16, 53, 13], 3),
@@ -95,16 +256,43 @@ pub const OCCUPATIONS: &[Occupation] = &[
     occ!("Timmerman", "7115", "bouw", [49, 13, 53, 16], 2),
     occ!("Schilder", "7131", "bouw", [50, 53, 55, 13], 2),
     occ!("Bouwplaatsmedewerker", "9313", "bouw", [53, 13, 21, 54], 0),
-    occ!("Helpende zorg en welzijn", "5322", "zorg", [6, 7, 10, 0, 2], 2),
+    occ!(
+        "Helpende zorg en welzijn",
+        "5322",
+        "zorg",
+        [6, 7, 10, 0, 2],
+        2
+    ),
     occ!("Verzorgende IG", "5322", "zorg", [6, 8, 11, 10, 3], 3),
     occ!("Huishoudelijke hulp", "9111", "zorg", [36, 7, 55, 56], 0),
-    occ!("Pedagogisch medewerker", "5311", "onderwijs", [9, 0, 3, 54, 2], 3),
+    occ!(
+        "Pedagogisch medewerker",
+        "5311",
+        "onderwijs",
+        [9, 0, 3, 54, 2],
+        3
+    ),
     occ!("Onderwijsassistent", "5312", "onderwijs", [9, 2, 31, 54], 3),
-    occ!("Facilitair medewerker", "5153", "schoonmaak", [36, 40, 12, 58], 1),
+    occ!(
+        "Facilitair medewerker",
+        "5153",
+        "schoonmaak",
+        [36, 40, 12, 58],
+        1
+    ),
 ];
 
 /// Education levels as the benefit system records them (ordered; index used as a level).
-pub const EDUCATION_LEVELS: &[&str] = &["geen", "basisonderwijs", "vmbo", "mbo1", "mbo2-4", "havo/vwo", "hbo", "wo"];
+pub const EDUCATION_LEVELS: &[&str] = &[
+    "geen",
+    "basisonderwijs",
+    "vmbo",
+    "mbo1",
+    "mbo2-4",
+    "havo/vwo",
+    "hbo",
+    "wo",
+];
 
 /// Inflow reasons as the benefit system codes them locally (no national list exists).
 pub const INFLOW_REASONS: &[(&str, &str)] = &[
@@ -153,7 +341,11 @@ pub const END_REASONS: &[(&str, &str, &str)] = &[
 
 /// Local end-reason codes that map to a BUS code, in [`END_REASONS`] order.
 pub fn end_reasons_for_bus(bus: &str) -> Vec<&'static str> {
-    END_REASONS.iter().filter(|r| r.2 == bus).map(|r| r.0).collect()
+    END_REASONS
+        .iter()
+        .filter(|r| r.2 == bus)
+        .map(|r| r.0)
+        .collect()
 }
 
 /// The five provision groups the municipality uses (seed 004: "gegroepeerd tot 5 groepen").
@@ -212,59 +404,242 @@ const BASES: [&[BaseProvision]; N_GROUPS] = [
         base!("Taalcursus NT2 B1", "99", (6, 12), 420.0, [2, 3], Language),
         base!("Alfabetisering", "99", (6, 12), 350.0, [2], Language),
         base!("Sollicitatietraining", "99", (1, 2), 300.0, [0, 57], Anyone),
-        base!("Digitale vaardigheden", "99", (2, 3), 200.0, [35, 31], Anyone),
+        base!(
+            "Digitale vaardigheden",
+            "99",
+            (2, 3),
+            200.0,
+            [35, 31],
+            Anyone
+        ),
         base!("VCA-cursus", "99", (1, 1), 450.0, [53], Anyone),
         base!("Heftruckcertificaat", "99", (1, 1), 650.0, [19], Anyone),
         base!("Cursus orderpicken", "99", (1, 2), 400.0, [18, 23], Anyone),
-        base!("Cursus kassa en winkel", "99", (1, 2), 300.0, [42, 43], Young),
-        base!("Cursus horeca en HACCP", "99", (2, 3), 450.0, [25, 24, 27], Young),
-        base!("Opleiding helpende zorg", "99", (6, 12), 520.0, [6, 7, 10], Anyone),
-        base!("Cursus schoonmaak (SVS)", "99", (1, 2), 350.0, [36, 41], Anyone),
+        base!(
+            "Cursus kassa en winkel",
+            "99",
+            (1, 2),
+            300.0,
+            [42, 43],
+            Young
+        ),
+        base!(
+            "Cursus horeca en HACCP",
+            "99",
+            (2, 3),
+            450.0,
+            [25, 24, 27],
+            Young
+        ),
+        base!(
+            "Opleiding helpende zorg",
+            "99",
+            (6, 12),
+            520.0,
+            [6, 7, 10],
+            Anyone
+        ),
+        base!(
+            "Cursus schoonmaak (SVS)",
+            "99",
+            (1, 2),
+            350.0,
+            [36, 41],
+            Anyone
+        ),
         base!("Opleiding beveiliger", "99", (3, 6), 600.0, [39, 5], Young),
-        base!("Rijbewijs C en code 95", "99", (3, 4), 1_200.0, [22], Anyone),
-        base!("Training werknemersvaardigheden", "99", (2, 4), 300.0, [54, 55, 56, 57], Anyone),
-        base!("Mbo-2 opleiding logistiek", "99", (9, 12), 500.0, [18, 20, 21, 23], Young),
+        base!(
+            "Rijbewijs C en code 95",
+            "99",
+            (3, 4),
+            1_200.0,
+            [22],
+            Anyone
+        ),
+        base!(
+            "Training werknemersvaardigheden",
+            "99",
+            (2, 4),
+            300.0,
+            [54, 55, 56, 57],
+            Anyone
+        ),
+        base!(
+            "Mbo-2 opleiding logistiek",
+            "99",
+            (9, 12),
+            500.0,
+            [18, 20, 21, 23],
+            Young
+        ),
     ],
     &[
-        base!("Werkstage logistiek", "99", (3, 6), 250.0, [18, 21, 56], Anyone),
+        base!(
+            "Werkstage logistiek",
+            "99",
+            (3, 6),
+            250.0,
+            [18, 21, 56],
+            Anyone
+        ),
         base!("Werkstage zorg", "99", (3, 6), 250.0, [7, 10, 56], Anyone),
         base!("Werkstage horeca", "99", (3, 6), 250.0, [27, 26, 56], Young),
         base!("Werkstage groen", "99", (3, 6), 250.0, [38, 13, 56], Anyone),
-        base!("Werkstage schoonmaak", "99", (3, 6), 250.0, [36, 56], Anyone),
-        base!("Werkstage detailhandel", "99", (3, 6), 250.0, [43, 42, 56], Young),
-        base!("Werkstage techniek", "99", (3, 6), 250.0, [12, 13, 56], Anyone),
-        base!("Werkstage administratie", "99", (3, 6), 250.0, [30, 31, 56], Anyone),
-        base!("Participatieplaats", "03", (6, 12), 180.0, [54, 56], Limited),
-        base!("Leerwerkbedrijf", "99", (6, 12), 400.0, [51, 53, 54, 56], Anyone),
+        base!(
+            "Werkstage schoonmaak",
+            "99",
+            (3, 6),
+            250.0,
+            [36, 56],
+            Anyone
+        ),
+        base!(
+            "Werkstage detailhandel",
+            "99",
+            (3, 6),
+            250.0,
+            [43, 42, 56],
+            Young
+        ),
+        base!(
+            "Werkstage techniek",
+            "99",
+            (3, 6),
+            250.0,
+            [12, 13, 56],
+            Anyone
+        ),
+        base!(
+            "Werkstage administratie",
+            "99",
+            (3, 6),
+            250.0,
+            [30, 31, 56],
+            Anyone
+        ),
+        base!(
+            "Participatieplaats",
+            "03",
+            (6, 12),
+            180.0,
+            [54, 56],
+            Limited
+        ),
+        base!(
+            "Leerwerkbedrijf",
+            "99",
+            (6, 12),
+            400.0,
+            [51, 53, 54, 56],
+            Anyone
+        ),
         base!("Proefplaatsing", "99", (1, 2), 150.0, [56, 57], Anyone),
         base!("Beschut werk", "05", (12, 24), 900.0, [51, 56], Limited),
     ],
     &[
         base!("Jobhunting", "99", (2, 4), 500.0, [], Anyone),
-        base!("Bemiddeling werkgeversservicepunt", "99", (1, 3), 300.0, [], Anyone),
-        base!("Individuele sollicitatiebegeleiding", "99", (2, 4), 350.0, [0], Anyone),
-        base!("Jobcoach op de werkplek", "06", (6, 12), 450.0, [55, 57], Limited),
+        base!(
+            "Bemiddeling werkgeversservicepunt",
+            "99",
+            (1, 3),
+            300.0,
+            [],
+            Anyone
+        ),
+        base!(
+            "Individuele sollicitatiebegeleiding",
+            "99",
+            (2, 4),
+            350.0,
+            [0],
+            Anyone
+        ),
+        base!(
+            "Jobcoach op de werkplek",
+            "06",
+            (6, 12),
+            450.0,
+            [55, 57],
+            Limited
+        ),
         base!("Netwerktraining", "99", (1, 2), 250.0, [0], Anyone),
         base!("Banenmarkt en speeddates", "99", (1, 1), 100.0, [], Anyone),
         base!("Nazorg na plaatsing", "99", (3, 6), 200.0, [], Anyone),
-        base!("Oriëntatie zelfstandig ondernemerschap", "99", (2, 4), 400.0, [4], Anyone),
-        base!("Jongerenloket begeleiding", "99", (2, 6), 300.0, [57], Young),
-        base!("Begeleiding statushouders naar werk", "99", (3, 6), 400.0, [2], Language),
+        base!(
+            "Oriëntatie zelfstandig ondernemerschap",
+            "99",
+            (2, 4),
+            400.0,
+            [4],
+            Anyone
+        ),
+        base!(
+            "Jongerenloket begeleiding",
+            "99",
+            (2, 6),
+            300.0,
+            [57],
+            Young
+        ),
+        base!(
+            "Begeleiding statushouders naar werk",
+            "99",
+            (3, 6),
+            400.0,
+            [2],
+            Language
+        ),
     ],
     &[
-        base!("Loonkostensubsidie Participatiewet", "04", (12, 24), 1_100.0, [], Limited),
-        base!("Loonkostensubsidie forfaitair", "04", (6, 12), 800.0, [], Limited),
-        base!("Tijdelijke loonkostensubsidie", "01", (6, 12), 700.0, [], Anyone),
+        base!(
+            "Loonkostensubsidie Participatiewet",
+            "04",
+            (12, 24),
+            1_100.0,
+            [],
+            Limited
+        ),
+        base!(
+            "Loonkostensubsidie forfaitair",
+            "04",
+            (6, 12),
+            800.0,
+            [],
+            Limited
+        ),
+        base!(
+            "Tijdelijke loonkostensubsidie",
+            "01",
+            (6, 12),
+            700.0,
+            [],
+            Anyone
+        ),
         base!("No-riskpolis", "08", (12, 24), 0.0, [], Health),
         base!("Werkplekaanpassing", "08", (1, 1), 2_500.0, [], Health),
         base!("Vervoersvoorziening", "07", (6, 12), 150.0, [], Health),
         base!("Reiskostenvergoeding", "07", (3, 6), 90.0, [], Anyone),
-        base!("Plaatsingsbonus werkgever", "99", (1, 1), 2_000.0, [], Anyone),
+        base!(
+            "Plaatsingsbonus werkgever",
+            "99",
+            (1, 1),
+            2_000.0,
+            [],
+            Anyone
+        ),
         base!("Aanvullende kinderopvang", "99", (3, 12), 350.0, [], Anyone),
     ],
 ];
 
-const PROVIDERS: &[&str] = &["intern", "Werkbedrijf", "ReaDirect", "Stap Verder", "Perspectief BV", "Kans & Co", "Regio Werkt"];
+const PROVIDERS: &[&str] = &[
+    "intern",
+    "Werkbedrijf",
+    "ReaDirect",
+    "Stap Verder",
+    "Perspectief BV",
+    "Kans & Co",
+    "Regio Werkt",
+];
 
 /// How many local types each group has (150 in all).
 pub const TYPES_PER_GROUP: [usize; N_GROUPS] = [28, 36, 30, 31, 25];
@@ -292,7 +667,11 @@ pub fn provision_types() -> Vec<ProvisionType> {
         for k in 0..TYPES_PER_GROUP[group] {
             let base = &bases[k % bases.len()];
             let provider = PROVIDERS[k / bases.len() % PROVIDERS.len()];
-            let name = if k < bases.len() { base.name.to_string() } else { format!("{} ({provider})", base.name) };
+            let name = if k < bases.len() {
+                base.name.to_string()
+            } else {
+                format!("{} ({provider})", base.name)
+            };
             // Some types were dropped after 2016, some introduced from 2019: real catalogues change.
             let offered = match k % 9 {
                 7 => (2000, 2016),
@@ -326,20 +705,104 @@ pub const PROVISION_ENDINGS: &[(&str, &str)] = &[
 ];
 
 pub const FIRST_NAMES_F: &[&str] = &[
-    "Anna", "Sanne", "Fatima", "Zoë", "Chloë", "Noëlle", "Anaïs", "Maria", "Lotte", "Emma", "Aïcha", "Naima", "Samira", "Yasmina", "Petra", "Ingrid", "Marloes", "Sevda", "Hanan", "Selin", "Daniëlle", "Irène", "Renée", "Sofía", "Agnieszka", "Joyce", "Shanti", "Esther", "Meryem", "Linda",
+    "Anna",
+    "Sanne",
+    "Fatima",
+    "Zoë",
+    "Chloë",
+    "Noëlle",
+    "Anaïs",
+    "Maria",
+    "Lotte",
+    "Emma",
+    "Aïcha",
+    "Naima",
+    "Samira",
+    "Yasmina",
+    "Petra",
+    "Ingrid",
+    "Marloes",
+    "Sevda",
+    "Hanan",
+    "Selin",
+    "Daniëlle",
+    "Irène",
+    "Renée",
+    "Sofía",
+    "Agnieszka",
+    "Joyce",
+    "Shanti",
+    "Esther",
+    "Meryem",
+    "Linda",
 ];
 pub const FIRST_NAMES_M: &[&str] = &[
-    "Daniël", "Noël", "José", "Mohammed", "Ahmed", "Youssef", "Jan", "Pieter", "Kees", "Björn", "Raphaël", "Mehmet", "Ömer", "Tomasz", "Kevin", "Dennis", "Mustafa", "Bilal", "Rachid", "Michiel", "René", "Stijn", "Thijs", "Hüseyin", "Samir", "Tesfay", "Abdi", "Robin", "Gerrit", "Rüdiger",
+    "Daniël", "Noël", "José", "Mohammed", "Ahmed", "Youssef", "Jan", "Pieter", "Kees", "Björn",
+    "Raphaël", "Mehmet", "Ömer", "Tomasz", "Kevin", "Dennis", "Mustafa", "Bilal", "Rachid",
+    "Michiel", "René", "Stijn", "Thijs", "Hüseyin", "Samir", "Tesfay", "Abdi", "Robin", "Gerrit",
+    "Rüdiger",
 ];
 pub const LAST_NAMES: &[&str] = &[
-    "de Vries", "Jansen", "van den Berg", "Bakker", "Visser", "Smit", "Meijer", "de Boer", "Mulder", "de Groot", "Bos", "Vos", "Peters", "Hendriks", "van Leeuwen", "Dekker", "Brouwer", "de Wit", "Dijkstra", "Öztürk", "Yilmaz", "El Amrani", "Bouzid", "Kowalski", "Haile", "Abdullahi", "Çelik", "Müller", "van 't Hof", "D'Souza", "Benali", "Nowak", "Ramdin", "Kaya", "Lefèvre",
+    "de Vries",
+    "Jansen",
+    "van den Berg",
+    "Bakker",
+    "Visser",
+    "Smit",
+    "Meijer",
+    "de Boer",
+    "Mulder",
+    "de Groot",
+    "Bos",
+    "Vos",
+    "Peters",
+    "Hendriks",
+    "van Leeuwen",
+    "Dekker",
+    "Brouwer",
+    "de Wit",
+    "Dijkstra",
+    "Öztürk",
+    "Yilmaz",
+    "El Amrani",
+    "Bouzid",
+    "Kowalski",
+    "Haile",
+    "Abdullahi",
+    "Çelik",
+    "Müller",
+    "van 't Hof",
+    "D'Souza",
+    "Benali",
+    "Nowak",
+    "Ramdin",
+    "Kaya",
+    "Lefèvre",
 ];
 
-pub const STREET_WORDS: &[&str] = &["Kerk", "Molen", "Dorps", "Beuken", "Eiken", "Linden", "Haven", "Markt", "School", "Spoor", "Wilgen", "Esdoorn"];
+pub const STREET_WORDS: &[&str] = &[
+    "Kerk", "Molen", "Dorps", "Beuken", "Eiken", "Linden", "Haven", "Markt", "School", "Spoor",
+    "Wilgen", "Esdoorn",
+];
 
 /// Wijk names of the synthetic gemeente.
-pub const WIJK_NAMES: &[&str] = &["Centrum", "Noord", "Oost", "Zuid", "West", "De Haven", "Kruiskamp", "Hintham", "Het Rietveld", "Maaspoort", "De Donk", "Vliedberg"];
-pub const BUURT_SUFFIXES: &[&str] = &["-Noord", "-Zuid", "-Oost", "-West", " Midden", " Park", " Dorp"];
+pub const WIJK_NAMES: &[&str] = &[
+    "Centrum",
+    "Noord",
+    "Oost",
+    "Zuid",
+    "West",
+    "De Haven",
+    "Kruiskamp",
+    "Hintham",
+    "Het Rietveld",
+    "Maaspoort",
+    "De Donk",
+    "Vliedberg",
+];
+pub const BUURT_SUFFIXES: &[&str] = &[
+    "-Noord", "-Zuid", "-Oost", "-West", " Midden", " Park", " Dorp",
+];
 
 /// Nationality, country of birth and CBS migration background for each population group.
 pub const ORIGINS: &[(&str, &str, &str)] = &[
@@ -370,11 +833,19 @@ mod tests {
         assert_eq!(codes.len(), 150);
         assert_eq!(COMPETENCES.len(), 60);
         for o in OCCUPATIONS {
-            assert!(o.competences.iter().all(|&c| c < COMPETENCES.len()), "{}", o.title);
+            assert!(
+                o.competences.iter().all(|&c| c < COMPETENCES.len()),
+                "{}",
+                o.title
+            );
             assert!(SECTORS.contains(&o.sector), "{}", o.sector);
         }
         for r in END_REASONS {
-            assert!(inzicht_domain::codes::bus_end_reason(r.2).is_some(), "{}", r.0);
+            assert!(
+                inzicht_domain::codes::bus_end_reason(r.2).is_some(),
+                "{}",
+                r.0
+            );
         }
         for t in &types {
             assert!(inzicht_domain::codes::srg_type(t.srg).is_some());

@@ -39,7 +39,14 @@ pub struct CsvOut {
 }
 
 impl CsvOut {
-    pub fn create(root: &Path, rel: &str, delimiter: char, encoding: Encoding, crlf: bool, header: &[&str]) -> io::Result<Self> {
+    pub fn create(
+        root: &Path,
+        rel: &str,
+        delimiter: char,
+        encoding: Encoding,
+        crlf: bool,
+        header: &[&str],
+    ) -> io::Result<Self> {
         let full = root.join(rel);
         if let Some(parent) = full.parent() {
             std::fs::create_dir_all(parent)?;
@@ -48,7 +55,16 @@ impl CsvOut {
         if encoding == Encoding::Utf8Bom {
             w.write_all(b"\xEF\xBB\xBF")?;
         }
-        let mut out = CsvOut { path: rel.to_string(), w, delimiter, encoding, line_ending: if crlf { "\r\n" } else { "\n" }, next_line: 1, records: 0, buf: String::new() };
+        let mut out = CsvOut {
+            path: rel.to_string(),
+            w,
+            delimiter,
+            encoding,
+            line_ending: if crlf { "\r\n" } else { "\n" },
+            next_line: 1,
+            records: 0,
+            buf: String::new(),
+        };
         out.write_line(header)?;
         out.records = 0;
         Ok(out)
@@ -69,7 +85,10 @@ impl CsvOut {
                 self.buf.push(self.delimiter);
             }
             let f = f.as_ref();
-            let needs_quotes = f.contains(self.delimiter) || f.contains('"') || f.contains('\n') || f.contains('\r');
+            let needs_quotes = f.contains(self.delimiter)
+                || f.contains('"')
+                || f.contains('\n')
+                || f.contains('\r');
             if needs_quotes {
                 self.buf.push('"');
                 for ch in f.chars() {
@@ -91,7 +110,10 @@ impl CsvOut {
             Encoding::Windows1252 => {
                 let (bytes, _, unmappable) = encoding_rs::WINDOWS_1252.encode(&self.buf);
                 if unmappable {
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{}: text not representable in Windows-1252", self.path)));
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("{}: text not representable in Windows-1252", self.path),
+                    ));
                 }
                 self.w.write_all(&bytes)?;
             }
@@ -119,13 +141,24 @@ mod tests {
     #[test]
     fn quoting_and_line_counting() {
         let dir = tempfile::tempdir().unwrap();
-        let mut w = CsvOut::create(dir.path(), "a.csv", ';', Encoding::Windows1252, true, &["x", "y"]).unwrap();
+        let mut w = CsvOut::create(
+            dir.path(),
+            "a.csv",
+            ';',
+            Encoding::Windows1252,
+            true,
+            &["x", "y"],
+        )
+        .unwrap();
         assert_eq!(w.write(&["Zoë", "a;b"]).unwrap(), 2);
         assert_eq!(w.write(&["regel\nnog een", "\"q\""]).unwrap(), 3);
         assert_eq!(w.write(&["z", ""]).unwrap(), 5);
         w.finish().unwrap();
         let bytes = std::fs::read(dir.path().join("a.csv")).unwrap();
-        assert_eq!(bytes, b"x;y\r\nZo\xEB;\"a;b\"\r\n\"regel\nnog een\";\"\"\"q\"\"\"\r\nz;\r\n");
+        assert_eq!(
+            bytes,
+            b"x;y\r\nZo\xEB;\"a;b\"\r\n\"regel\nnog een\";\"\"\"q\"\"\"\r\nz;\r\n"
+        );
         assert_eq!(decimal_comma(1234.5), "1234,50");
     }
 }

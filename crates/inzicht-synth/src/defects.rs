@@ -9,8 +9,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum DefectKind {
     /// A required cell is empty. Quarantine: `missing_required`.
     EmptyCell,
@@ -97,6 +96,12 @@ impl DefectKind {
     }
 }
 
+impl Serialize for DefectKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 impl fmt::Display for DefectKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -123,12 +128,21 @@ impl DefectRates {
     /// Parses `kind=rate[,kind=rate…]`, e.g. `duplicate_row=0.01,mixed_case=0`.
     pub fn apply_overrides(&mut self, spec: &str) -> Result<(), String> {
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (name, value) = part.split_once('=').ok_or_else(|| format!("'{part}' is not of the form kind=rate"))?;
+            let (name, value) = part
+                .split_once('=')
+                .ok_or_else(|| format!("'{part}' is not of the form kind=rate"))?;
             let kind = DefectKind::parse(name.trim()).ok_or_else(|| {
                 let known: Vec<&str> = ALL_KINDS.iter().map(|k| k.name()).collect();
-                format!("unknown defect kind '{}'; known kinds: {}", name.trim(), known.join(", "))
+                format!(
+                    "unknown defect kind '{}'; known kinds: {}",
+                    name.trim(),
+                    known.join(", ")
+                )
             })?;
-            let rate: f64 = value.trim().parse().map_err(|_| format!("rate '{}' for {kind} is not a number", value.trim()))?;
+            let rate: f64 = value
+                .trim()
+                .parse()
+                .map_err(|_| format!("rate '{}' for {kind} is not a number", value.trim()))?;
             if !(0.0..=0.2).contains(&rate) {
                 return Err(format!("rate {rate} for {kind} must lie between 0 and 0.2"));
             }

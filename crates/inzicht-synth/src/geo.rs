@@ -32,7 +32,10 @@ pub fn build(seed: u64) -> Vec<Buurt> {
         let wijk_code = format!("WK{GEMEENTE_CODE}{w:02}");
         let n_buurten = 4 + (w % 4);
         // Wijken lie on a 4×3 grid of 3 km cells around the centre.
-        let (cx, cy) = (148_000.0 + 3_000.0 * (w % 4) as f64, 408_000.0 + 3_000.0 * (w / 4) as f64);
+        let (cx, cy) = (
+            148_000.0 + 3_000.0 * (w % 4) as f64,
+            408_000.0 + 3_000.0 * (w / 4) as f64,
+        );
         let deprivation_wijk = rng.uniform();
         let pc4 = 5201 + 3 * w as u32;
         let mut letters = 0u32;
@@ -41,7 +44,11 @@ pub fn build(seed: u64) -> Vec<Buurt> {
             let n_pc = 10 + rng.range(0, 20) as usize;
             let mut postcodes = Vec::with_capacity(n_pc);
             while postcodes.len() < n_pc {
-                let pair = format!("{}{}", (b'A' + (letters / 26 % 26) as u8) as char, (b'A' + (letters % 26) as u8) as char);
+                let pair = format!(
+                    "{}{}",
+                    (b'A' + (letters / 26 % 26) as u8) as char,
+                    (b'A' + (letters % 26) as u8) as char
+                );
                 letters += 1;
                 if FORBIDDEN_PAIRS.contains(&pair.as_str()) {
                     continue;

@@ -84,7 +84,13 @@ pub const HORIZONS: [i32; 3] = [6, 12, 24];
 
 /// Builds household `index` with at most `max_members` members (persons are numbered
 /// `2·index` and `2·index + 1`).
-pub fn generate(cfg: &Config, cat: &Catalogue, geo: &[crate::geo::Buurt], index: u32, max_members: usize) -> HouseholdOutput {
+pub fn generate(
+    cfg: &Config,
+    cat: &Catalogue,
+    geo: &[crate::geo::Buurt],
+    index: u32,
+    max_members: usize,
+) -> HouseholdOutput {
     let seed = cfg.seed;
     let mut rng = Rng::keyed(seed, &[TAG_HOUSEHOLD, u64::from(index)]);
     let buurt_weights: Vec<f64> = geo.iter().map(|b| 0.5 + b.deprivation).collect();
@@ -97,7 +103,8 @@ pub fn generate(cfg: &Config, cat: &Catalogue, geo: &[crate::geo::Buurt], index:
     let prevalent = rng.bernoulli(PREVALENT_SHARE);
     let span = cfg.to.since(cfg.from) + 1;
     let first_start = if prevalent {
-        cfg.from.plus(-(1 + rng.geometric(1.0 / 55.0).min(360) as i32))
+        cfg.from
+            .plus(-(1 + rng.geometric(1.0 / 55.0).min(360) as i32))
     } else {
         let weights: Vec<f64> = (0..span).map(|i| inflow_weight(cfg.from.plus(i))).collect();
         cfg.from.plus(rng.weighted(&weights) as i32)
@@ -113,44 +120,115 @@ pub fn generate(cfg: &Config, cat: &Catalogue, geo: &[crate::geo::Buurt], index:
     let reference = first_start.first_day();
     let n_pc = geo[buurt].postcodes.len();
     let mut persons: Vec<Person> = Vec::with_capacity(2);
-    let main = model::draw_person(&mut rng, 2 * index, latent_type, age, reference, buurt, n_pc);
+    let main = model::draw_person(
+        &mut rng,
+        2 * index,
+        latent_type,
+        age,
+        reference,
+        buurt,
+        n_pc,
+    );
     persons.push(main);
     if couple {
-        let pt = if rng.bernoulli(0.7) { latent_type } else { model::draw_type(&mut rng, geo[buurt].deprivation) };
+        let pt = if rng.bernoulli(0.7) {
+            latent_type
+        } else {
+            model::draw_type(&mut rng, geo[buurt].deprivation)
+        };
         let page = (age + rng.range(-6, 6) as i32).clamp(18, 63);
-        let mut partner = model::draw_person(&mut rng, 2 * index + 1, pt, page, reference, buurt, n_pc);
+        let mut partner =
+            model::draw_person(&mut rng, 2 * index + 1, pt, page, reference, buurt, n_pc);
         partner.female = !persons[0].female || rng.bernoulli(0.03);
         partner.postcode_index = persons[0].postcode_index;
         partner.house_number = persons[0].house_number;
         partner.house_letter = persons[0].house_letter;
-        partner.last_name = if rng.bernoulli(0.5) { persons[0].last_name } else { partner.last_name };
+        partner.last_name = if rng.bernoulli(0.5) {
+            persons[0].last_name
+        } else {
+            partner.last_name
+        };
         persons.push(partner);
     }
     let children = match (latent_type, couple) {
         (4, _) => rng.range(1, 3) as u8,
-        (_, true) => if rng.bernoulli(0.5) { rng.range(1, 4) as u8 } else { 0 },
-        _ => if rng.bernoulli(0.08) { 1 } else { 0 },
+        (_, true) => {
+            if rng.bernoulli(0.5) {
+                rng.range(1, 4) as u8
+            } else {
+                0
+            }
+        }
+        _ => {
+            if rng.bernoulli(0.08) {
+                1
+            } else {
+                0
+            }
+        }
     };
     let youngest_child_birth = (children > 0).then(|| {
         let y = first_start.year() - rng.range(0, 12) as i32;
         Date::new(y, rng.range(1, 12) as u32, rng.range(1, 28) as u32).unwrap_or(reference)
     });
-    let mut household = Household { index, members: persons, children, youngest_child_birth, shares_costs: !couple && rng.bernoulli(0.1), first_start, prevalent };
+    let mut household = Household {
+        index,
+        members: persons,
+        children,
+        youngest_child_birth,
+        shares_costs: !couple && rng.bernoulli(0.1),
+        first_start,
+        prevalent,
+    };
     model::apply_household_effects(&mut household);
 
-    let mut out = HouseholdOutput { household, spells: Vec::new(), provisions: Vec::new(), assessments: Vec::new(), treated: Vec::new(), final_competences: Vec::new(), running_at_end: false };
-    let mut competences: Vec<u64> = out.household.members.iter().map(|p| p.competences).collect();
+    let mut out = HouseholdOutput {
+        household,
+        spells: Vec::new(),
+        provisions: Vec::new(),
+        assessments: Vec::new(),
+        treated: Vec::new(),
+        final_competences: Vec::new(),
+        running_at_end: false,
+    };
+    let mut competences: Vec<u64> = out
+        .household
+        .members
+        .iter()
+        .map(|p| p.competences)
+        .collect();
     let mut start = first_start;
     let mut spell_no = 0u64;
     let mut previous_exit: Option<&'static str> = None;
     loop {
         let uid = (u64::from(index) << 8) | spell_no;
         let sim_from = if start < cfg.from { cfg.from } else { start };
-        let opts = SimOptions { moving: true, suppress: None, stop: cfg.to.plus(24) };
+        let opts = SimOptions {
+            moving: true,
+            suppress: None,
+            stop: cfg.to.plus(24),
+        };
         let traj = sim::simulate(seed, &out.household, uid, start, sim_from, &opts, cat);
-        record_truth(cfg, cat, &out.household, uid, start, sim_from, &traj, &mut out.treated);
+        record_truth(
+            cfg,
+            cat,
+            &out.household,
+            uid,
+            start,
+            sim_from,
+            &traj,
+            &mut out.treated,
+        );
         let spell_index = out.spells.len();
-        let spell = spell_record(cfg, &out.household, uid, start, &traj, previous_exit, spell_no);
+        let spell = spell_record(
+            cfg,
+            &out.household,
+            uid,
+            start,
+            &traj,
+            previous_exit,
+            spell_no,
+        );
         out.spells.push(spell);
         provisions_of(cfg, cat, uid, &traj, &mut out.provisions, &mut competences);
         let has = out.provisions.iter().any(|p| {
@@ -205,19 +283,78 @@ fn inflow_weight(m: Month) -> f64 {
 /// Simulates each treated first start with and without the provision (common random numbers)
 /// and records W/S/I outflow within 6, 12 and 24 months: the truth on the analyses' scale.
 #[allow(clippy::too_many_arguments)]
-fn record_truth(cfg: &Config, cat: &Catalogue, h: &Household, uid: u64, start: Month, sim_from: Month, factual: &Trajectory, out: &mut Vec<TreatedOutcome>) {
-    for p in factual.provisions.iter().filter(|p| p.first_of_group && p.month >= cfg.from && p.month <= cfg.to) {
+fn record_truth(
+    cfg: &Config,
+    cat: &Catalogue,
+    h: &Household,
+    uid: u64,
+    start: Month,
+    sim_from: Month,
+    factual: &Trajectory,
+    out: &mut Vec<TreatedOutcome>,
+) {
+    for p in factual
+        .provisions
+        .iter()
+        .filter(|p| p.first_of_group && p.month >= cfg.from && p.month <= cfg.to)
+    {
         let stop = p.month.plus(HORIZONS[2]);
-        let suppress = Some(Suppress { member: p.member, group: p.group, month: p.month });
-        let cf_moving = sim::simulate(cfg.seed, h, uid, start, sim_from, &SimOptions { moving: true, suppress, stop }, cat);
-        let f_primary = sim::simulate(cfg.seed, h, uid, start, sim_from, &SimOptions { moving: false, suppress: None, stop }, cat);
-        let cf_primary = sim::simulate(cfg.seed, h, uid, start, sim_from, &SimOptions { moving: false, suppress, stop }, cat);
+        let suppress = Some(Suppress {
+            member: p.member,
+            group: p.group,
+            month: p.month,
+        });
+        let cf_moving = sim::simulate(
+            cfg.seed,
+            h,
+            uid,
+            start,
+            sim_from,
+            &SimOptions {
+                moving: true,
+                suppress,
+                stop,
+            },
+            cat,
+        );
+        let f_primary = sim::simulate(
+            cfg.seed,
+            h,
+            uid,
+            start,
+            sim_from,
+            &SimOptions {
+                moving: false,
+                suppress: None,
+                stop,
+            },
+            cat,
+        );
+        let cf_primary = sim::simulate(
+            cfg.seed,
+            h,
+            uid,
+            start,
+            sim_from,
+            &SimOptions {
+                moving: false,
+                suppress,
+                stop,
+            },
+            cat,
+        );
         let member = &h.members[p.member];
         let mut primary = [(false, false); 3];
         let mut moving_competing = [(false, false); 3];
         for (i, k) in HORIZONS.iter().enumerate() {
-            primary[i] = (sim::wsi_within(&f_primary, p.month, *k), sim::wsi_within(&cf_primary, p.month, *k));
-            moving_competing[i] = (sim::wsi_within(factual, p.month, *k), sim::wsi_within(&cf_moving, p.month, *k));
+            primary[i] = (
+                sim::wsi_within(&f_primary, p.month, *k),
+                sim::wsi_within(&cf_primary, p.month, *k),
+            );
+            moving_competing[i] = (
+                sim::wsi_within(factual, p.month, *k),
+                sim::wsi_within(&cf_moving, p.month, *k),
+            );
         }
         out.push(TreatedOutcome {
             group: p.group,
@@ -237,17 +374,35 @@ fn day_in(rng: &mut Rng, m: Month, not_before: Option<Date>) -> Date {
         Some(d) if d.month_of() == m => d.day,
         _ => 1,
     };
-    Date::new(m.year(), m.month(), rng.range(i64::from(lo), i64::from(last)) as u32).unwrap_or(m.first_day())
+    Date::new(
+        m.year(),
+        m.month(),
+        rng.range(i64::from(lo), i64::from(last)) as u32,
+    )
+    .unwrap_or(m.first_day())
 }
 
-fn spell_record(cfg: &Config, h: &Household, uid: u64, start: Month, traj: &Trajectory, previous_exit: Option<&'static str>, spell_no: u64) -> SpellRecord {
+fn spell_record(
+    cfg: &Config,
+    h: &Household,
+    uid: u64,
+    start: Month,
+    traj: &Trajectory,
+    previous_exit: Option<&'static str>,
+    spell_no: u64,
+) -> SpellRecord {
     let mut r = Rng::keyed(cfg.seed, &[TAG_SPELL_META, uid, 0]);
     let main = h.main();
     let start_date = day_in(&mut r, start, None);
     let end = traj.exit.filter(|e| e.month <= cfg.to).map(|e| {
         let date = day_in(&mut r, e.month, Some(start_date));
         let candidates = crate::catalogue::end_reasons_for_bus(e.bus);
-        let local = if e.bus == "11" && traj.provisions.iter().any(|p| p.group == 4 && p.month < e.month) {
+        let local = if e.bus == "11"
+            && traj
+                .provisions
+                .iter()
+                .any(|p| p.group == 4 && p.month < e.month)
+        {
             "112"
         } else {
             candidates[r.weighted(&local_weights(candidates.len()))]
@@ -268,7 +423,11 @@ fn spell_record(cfg: &Config, h: &Household, uid: u64, start: Month, traj: &Traj
         None if main.refugee && r.bernoulli(0.8) => "I06",
         None if age < 23 && r.bernoulli(0.5) => "I04",
         None if main.latent_type == 4 && r.bernoulli(0.6) => "I03",
-        None => crate::catalogue::INFLOW_REASONS[r.weighted(&[3.0, 3.0, 1.5, 0.5, 1.0, 0.0, 0.3, 0.6, 1.0, 0.4, 1.5])].0,
+        None => {
+            crate::catalogue::INFLOW_REASONS
+                [r.weighted(&[3.0, 3.0, 1.5, 0.5, 1.0, 0.0, 0.3, 0.6, 1.0, 0.4, 1.5])]
+            .0
+        }
     };
     let previous_benefit = match inflow_reason {
         "I01" => "WW",
@@ -285,7 +444,13 @@ fn spell_record(cfg: &Config, h: &Household, uid: u64, start: Month, traj: &Traj
     };
     let side_income = r.bernoulli(0.12);
     let deflate = 0.98f64.powi(2024 - start.year().min(2024));
-    let amount = (norm * deflate - if side_income { r.range(100, 600) as f64 } else { 0.0 }) * (0.97 + 0.06 * r.uniform());
+    let amount = (norm * deflate
+        - if side_income {
+            r.range(100, 600) as f64
+        } else {
+            0.0
+        })
+        * (0.97 + 0.06 * r.uniform());
     let note = if r.bernoulli(0.03) {
         (*r.pick(&[
             "Herbeoordeling; zie dossier",
@@ -319,7 +484,14 @@ fn local_weights(n: usize) -> Vec<f64> {
     (0..n).map(|i| 1.0 / (1.0 + 2.0 * i as f64)).collect()
 }
 
-fn provisions_of(cfg: &Config, cat: &Catalogue, uid: u64, traj: &Trajectory, out: &mut Vec<ProvisionRecord>, competences: &mut [u64]) {
+fn provisions_of(
+    cfg: &Config,
+    cat: &Catalogue,
+    uid: u64,
+    traj: &Trajectory,
+    out: &mut Vec<ProvisionRecord>,
+    competences: &mut [u64],
+) {
     for (i, p) in traj.provisions.iter().enumerate() {
         if p.month > cfg.to {
             break;
@@ -330,9 +502,12 @@ fn provisions_of(cfg: &Config, cat: &Catalogue, uid: u64, traj: &Trajectory, out
         let planned_end_month = p.month.plus(p.planned_months as i32 - 1);
         let exit = traj.exit;
         // Wage subsidy, job coaching and aftercare go on after the client starts work.
-        let continues_after_work = matches!(t.srg, "01" | "04" | "06") || t.name.starts_with("Nazorg");
+        let continues_after_work =
+            matches!(t.srg, "01" | "04" | "06") || t.name.starts_with("Nazorg");
         let (end_month, reason) = match exit {
-            Some(e) if e.month <= planned_end_month && !(continues_after_work && sim_is_wsi(e.bus)) => {
+            Some(e)
+                if e.month <= planned_end_month && !(continues_after_work && sim_is_wsi(e.bus)) =>
+            {
                 let reason = match e.bus {
                     "32" | "33" => "VRH",
                     "04" => "OVL",
@@ -342,23 +517,48 @@ fn provisions_of(cfg: &Config, cat: &Catalogue, uid: u64, traj: &Trajectory, out
                 };
                 (e.month, reason)
             }
-            _ if r.bernoulli(0.18) && p.planned_months > 1 => (p.month.plus(r.range(0, i64::from(p.planned_months) - 2) as i32), "VTB"),
+            _ if r.bernoulli(0.18) && p.planned_months > 1 => (
+                p.month
+                    .plus(r.range(0, i64::from(p.planned_months) - 2) as i32),
+                "VTB",
+            ),
             _ => (planned_end_month, "AFG"),
         };
-        let (end, end_reason) = if end_month > cfg.to { (None, None) } else { (Some(day_in(&mut r, end_month, Some(start))), Some(reason)) };
+        let (end, end_reason) = if end_month > cfg.to {
+            (None, None)
+        } else {
+            (Some(day_in(&mut r, end_month, Some(start))), Some(reason))
+        };
         if reason == "AFG" && end.is_some() {
             for &c in t.teaches {
                 competences[p.member] |= 1 << c;
             }
         }
         let months = f64::from(end_month.since(p.month).max(0) + 1);
-        let cost = (!r.bernoulli(0.08)).then(|| ((t.monthly_cost * months * (0.8 + 0.4 * r.uniform())) * 100.0).round() / 100.0);
+        let cost = (!r.bernoulli(0.08)).then(|| {
+            ((t.monthly_cost * months * (0.8 + 0.4 * r.uniform())) * 100.0).round() / 100.0
+        });
         let note = if r.bernoulli(0.04) {
-            (*r.pick(&["Gestart na intake, vervolgafspraak gepland", "Cliënt gaf aan: \"liever praktijk\"", "Voortgang besproken\nverlengd met 1 maand", "Aanbieder gewisseld, zie dossier"])).to_string()
+            (*r.pick(&[
+                "Gestart na intake, vervolgafspraak gepland",
+                "Cliënt gaf aan: \"liever praktijk\"",
+                "Voortgang besproken\nverlengd met 1 maand",
+                "Aanbieder gewisseld, zie dossier",
+            ]))
+            .to_string()
         } else {
             String::new()
         };
-        out.push(ProvisionRecord { member: p.member, type_index: p.type_index, start, end, end_reason, cost, first_of_group: p.first_of_group, note });
+        out.push(ProvisionRecord {
+            member: p.member,
+            type_index: p.type_index,
+            start,
+            end,
+            end_reason,
+            cost,
+            first_of_group: p.first_of_group,
+            note,
+        });
     }
 }
 
@@ -388,17 +588,40 @@ fn obstacle(x: f64) -> &'static str {
 }
 
 /// Assessments at intake and about yearly while the spell runs; fields filled unevenly.
-fn assessments_of(cfg: &Config, h: &Household, uid: u64, start: Month, traj: &Trajectory, out: &mut Vec<AssessmentRecord>) {
+fn assessments_of(
+    cfg: &Config,
+    h: &Household,
+    uid: u64,
+    start: Month,
+    traj: &Trajectory,
+    out: &mut Vec<AssessmentRecord>,
+) {
     let end = traj.exit.map(|e| e.month).unwrap_or(cfg.to).min(cfg.to);
     for (k, p) in h.members.iter().enumerate() {
         let mut r = Rng::keyed(cfg.seed, &[TAG_ASSESS, uid, k as u64]);
-        let mut m = if start < cfg.from { cfg.from.plus(r.range(0, 11) as i32) } else { start.plus(r.range(0, 2) as i32) };
+        let mut m = if start < cfg.from {
+            cfg.from.plus(r.range(0, 11) as i32)
+        } else {
+            start.plus(r.range(0, 2) as i32)
+        };
         let mut first = true;
         while m <= end {
-            let p_do = if first { if m.year() < 2015 { 0.55 } else { 0.85 } } else { 0.6 };
+            let p_do = if first {
+                if m.year() < 2015 {
+                    0.55
+                } else {
+                    0.85
+                }
+            } else {
+                0.6
+            };
             if r.bernoulli(p_do) {
                 let date = day_in(&mut r, m, None);
-                out.push(AssessmentRecord { member: k, date, values: assessment_values(&mut r, p, h, m) });
+                out.push(AssessmentRecord {
+                    member: k,
+                    date,
+                    values: assessment_values(&mut r, p, h, m),
+                });
             }
             first = false;
             m = m.plus(10 + r.range(0, 4) as i32);
@@ -408,10 +631,34 @@ fn assessments_of(cfg: &Config, h: &Household, uid: u64, start: Month, traj: &Tr
 
 /// Column names of the assessment file after `bsn,datum` (the last is the consultant's code).
 pub const ASSESSMENT_COLUMNS: &[&str] = &[
-    "trede", "loonwaarde", "ontheffing_arbeidsplicht", "reden_ontheffing", "belemmering_gezondheid", "belemmering_psychisch", "belemmering_schulden", "belemmering_zorgtaken",
-    "belemmering_taal", "belemmering_verslaving", "belemmering_huisvesting", "doelgroepregister", "arbeidsvermogen", "motivatie", "zelfredzaamheid", "digitale_vaardigheden",
-    "sociaal_netwerk", "werktempo", "omgaan_met_druk", "samenwerken", "zelfstandigheid", "communicatie", "afspraken_nakomen", "aanpassingsvermogen", "fysieke_belastbaarheid",
-    "uren_beschikbaar", "kinderopvang_geregeld", "consulent",
+    "trede",
+    "loonwaarde",
+    "ontheffing_arbeidsplicht",
+    "reden_ontheffing",
+    "belemmering_gezondheid",
+    "belemmering_psychisch",
+    "belemmering_schulden",
+    "belemmering_zorgtaken",
+    "belemmering_taal",
+    "belemmering_verslaving",
+    "belemmering_huisvesting",
+    "doelgroepregister",
+    "arbeidsvermogen",
+    "motivatie",
+    "zelfredzaamheid",
+    "digitale_vaardigheden",
+    "sociaal_netwerk",
+    "werktempo",
+    "omgaan_met_druk",
+    "samenwerken",
+    "zelfstandigheid",
+    "communicatie",
+    "afspraken_nakomen",
+    "aanpassingsvermogen",
+    "fysieke_belastbaarheid",
+    "uren_beschikbaar",
+    "kinderopvang_geregeld",
+    "consulent",
 ];
 
 fn assessment_values(r: &mut Rng, p: &Person, h: &Household, m: Month) -> Vec<String> {
@@ -420,53 +667,165 @@ fn assessment_values(r: &mut Rng, p: &Person, h: &Household, m: Month) -> Vec<St
     let s = |x: &str| x.to_string();
     let mut v: Vec<String> = Vec::with_capacity(ASSESSMENT_COLUMNS.len());
     // Recorded trede: the assessor's view, off by one step now and then.
-    let trede = (i32::from(p.trede) + if r.bernoulli(0.2) { if r.bernoulli(0.5) { 1 } else { -1 } } else { 0 }).clamp(1, 6);
-    v.push(if fill(r, 0.9) { trede.to_string() } else { String::new() });
-    v.push(if p.loonwaarde < 100 && fill(r, 0.8) { ((f64::from(p.loonwaarde) + 5.0 * r.normal()).clamp(10.0, 99.0).round() as u32).to_string() } else { String::new() });
-    let young_children = h.youngest_child_birth.is_some_and(|b| m.year() - b.year < 5) && !h.is_couple();
+    let trede = (i32::from(p.trede)
+        + if r.bernoulli(0.2) {
+            if r.bernoulli(0.5) {
+                1
+            } else {
+                -1
+            }
+        } else {
+            0
+        })
+    .clamp(1, 6);
+    v.push(if fill(r, 0.9) {
+        trede.to_string()
+    } else {
+        String::new()
+    });
+    v.push(if p.loonwaarde < 100 && fill(r, 0.8) {
+        ((f64::from(p.loonwaarde) + 5.0 * r.normal())
+            .clamp(10.0, 99.0)
+            .round() as u32)
+            .to_string()
+    } else {
+        String::new()
+    });
+    let young_children = h
+        .youngest_child_birth
+        .is_some_and(|b| m.year() - b.year < 5)
+        && !h.is_couple();
     let exempt = (young_children && r.bernoulli(0.6)) || (p.health > 1.3 && r.bernoulli(0.5));
     let has_exempt = fill(r, 0.85);
-    v.push(if has_exempt { s(if exempt { "ja" } else { "nee" }) } else { String::new() });
-    v.push(if has_exempt && exempt { s(if young_children { "zorgtaken" } else { "medisch" }) } else { String::new() });
+    v.push(if has_exempt {
+        s(if exempt { "ja" } else { "nee" })
+    } else {
+        String::new()
+    });
+    v.push(if has_exempt && exempt {
+        s(if young_children {
+            "zorgtaken"
+        } else {
+            "medisch"
+        })
+    } else {
+        String::new()
+    });
     let obstacles_filled = fill(r, 0.65);
-    let ob = |r: &mut Rng, x: f64| if obstacles_filled { s(obstacle(x + 0.3 * r.normal())) } else { String::new() };
+    let ob = |r: &mut Rng, x: f64| {
+        if obstacles_filled {
+            s(obstacle(x + 0.3 * r.normal()))
+        } else {
+            String::new()
+        }
+    };
     v.push(ob(r, p.health));
     v.push(ob(r, p.health * 0.7 - p.social * 0.3));
     v.push(ob(r, if p.debts { 1.2 } else { -0.5 }));
-    v.push(ob(r, if h.children > 0 && !h.is_couple() { 0.9 } else { -0.5 }));
-    v.push(ob(r, if p.language <= 2 { 1.2 } else if p.language == 3 { 0.5 } else { -0.5 }));
+    v.push(ob(
+        r,
+        if h.children > 0 && !h.is_couple() {
+            0.9
+        } else {
+            -0.5
+        },
+    ));
+    v.push(ob(
+        r,
+        if p.language <= 2 {
+            1.2
+        } else if p.language == 3 {
+            0.5
+        } else {
+            -0.5
+        },
+    ));
     v.push(ob(r, if p.addiction { 1.1 } else { -0.8 }));
     v.push(ob(r, if p.housing_problem { 1.1 } else { -0.6 }));
-    v.push(if fill(r, 0.5) { s(if p.loonwaarde < 100 { "ja" } else { "nee" }) } else { String::new() });
-    v.push(if fill(r, 0.5) { s(if p.trede >= 3 || p.loonwaarde < 100 { "ja" } else { "nee" }) } else { String::new() });
-    v.push(if fill(r, 0.45) { ((3.0 + p.motivation + 0.6 * r.normal()).round().clamp(1.0, 5.0) as u8).to_string() } else { String::new() });
-    v.push(if fill(r, 0.55) { ((3.0 - 0.8 * p.health + 0.5 * p.social + 0.5 * r.normal()).round().clamp(1.0, 5.0) as u8).to_string() } else { String::new() });
     v.push(if fill(r, 0.5) {
-        let x = 0.5 * p.skill + 0.3 * f64::from(p.education.unwrap_or(1) as u8) - 0.3 + 0.5 * r.normal();
-        s(if x < 0.0 { "laag" } else if x < 1.0 { "gemiddeld" } else { "hoog" })
+        s(if p.loonwaarde < 100 { "ja" } else { "nee" })
+    } else {
+        String::new()
+    });
+    v.push(if fill(r, 0.5) {
+        s(if p.trede >= 3 || p.loonwaarde < 100 {
+            "ja"
+        } else {
+            "nee"
+        })
+    } else {
+        String::new()
+    });
+    v.push(if fill(r, 0.45) {
+        ((3.0 + p.motivation + 0.6 * r.normal())
+            .round()
+            .clamp(1.0, 5.0) as u8)
+            .to_string()
+    } else {
+        String::new()
+    });
+    v.push(if fill(r, 0.55) {
+        ((3.0 - 0.8 * p.health + 0.5 * p.social + 0.5 * r.normal())
+            .round()
+            .clamp(1.0, 5.0) as u8)
+            .to_string()
+    } else {
+        String::new()
+    });
+    v.push(if fill(r, 0.5) {
+        let x = 0.5 * p.skill + 0.3 * f64::from(p.education.unwrap_or(1) as u8) - 0.3
+            + 0.5 * r.normal();
+        s(if x < 0.0 {
+            "laag"
+        } else if x < 1.0 {
+            "gemiddeld"
+        } else {
+            "hoog"
+        })
     } else {
         String::new()
     });
     v.push(if fill(r, 0.4) {
         let x = p.social + 0.5 * r.normal();
-        s(if x < -0.5 { "klein" } else if x < 0.6 { "gemiddeld" } else { "groot" })
+        s(if x < -0.5 {
+            "klein"
+        } else if x < 0.6 {
+            "gemiddeld"
+        } else {
+            "groot"
+        })
     } else {
         String::new()
     });
     // The work-skills module (WeenerXL-like): filled as a block or not at all.
     let skills_filled = fill(r, 0.5);
     for shift in [0.0, -0.1, 0.1, 0.0, 0.05, -0.05, 0.15, 0.0] {
-        v.push(if skills_filled { s(rating(p.skill + shift + 0.45 * r.normal())) } else { String::new() });
+        v.push(if skills_filled {
+            s(rating(p.skill + shift + 0.45 * r.normal()))
+        } else {
+            String::new()
+        });
     }
-    v.push(if fill(r, 0.6) { p.hours_available.to_string() } else { String::new() });
-    v.push(if h.children > 0 && fill(r, 0.7) { s(if r.bernoulli(0.6) { "ja" } else { "nee" }) } else { String::new() });
+    v.push(if fill(r, 0.6) {
+        p.hours_available.to_string()
+    } else {
+        String::new()
+    });
+    v.push(if h.children > 0 && fill(r, 0.7) {
+        s(if r.bernoulli(0.6) { "ja" } else { "nee" })
+    } else {
+        String::new()
+    });
     v.push(format!("C{:03}", r.range(1, 60)));
     v
 }
 
 /// True W/S/I categories of local end-reason codes (used by the summary).
 pub fn local_end_is_wsi(local: &str) -> bool {
-    END_REASONS.iter().find(|r| r.0 == local).is_some_and(|r| sim_is_wsi(r.2))
+    END_REASONS
+        .iter()
+        .find(|r| r.0 == local)
+        .is_some_and(|r| sim_is_wsi(r.2))
 }
 
 /// Groups used by a provision type index.

@@ -44,7 +44,14 @@ pub struct Config {
 
 impl Config {
     pub fn new(seed: u64, clients: u32) -> Self {
-        Config { seed, clients, from: Month::new(2012, 1), to: Month::new(2024, 12), defects: DefectRates::default(), vacancies: None }
+        Config {
+            seed,
+            clients,
+            from: Month::new(2012, 1),
+            to: Month::new(2024, 12),
+            defects: DefectRates::default(),
+            vacancies: None,
+        }
     }
 
     /// Checks the configuration; the message says what to change.
@@ -53,10 +60,16 @@ impl Config {
             return Err("--clients must be at least 1".into());
         }
         if self.clients > 5_000_000 {
-            return Err(format!("--clients {} is more than the 5,000,000 this generator supports", self.clients));
+            return Err(format!(
+                "--clients {} is more than the 5,000,000 this generator supports",
+                self.clients
+            ));
         }
         if self.to < self.from {
-            return Err(format!("--to {} lies before --from {}; give a period that runs forward", self.to, self.from));
+            return Err(format!(
+                "--to {} lies before --from {}; give a period that runs forward",
+                self.to, self.from
+            ));
         }
         if self.to.since(self.from) < 11 {
             return Err(format!("--from {} to --to {} is shorter than 12 months; outflow within a year needs at least a year of data", self.from, self.to));
@@ -68,14 +81,19 @@ impl Config {
     }
 
     pub fn vacancy_count(&self) -> u32 {
-        self.vacancies.unwrap_or_else(|| ((f64::from(self.clients) * 2_000.0 / 7_400.0).round() as u32).max(10))
+        self.vacancies.unwrap_or_else(|| {
+            ((f64::from(self.clients) * 2_000.0 / 7_400.0).round() as u32).max(10)
+        })
     }
 }
 
 #[derive(Debug)]
 pub enum SynthError {
     Invalid(String),
-    Io { path: PathBuf, error: std::io::Error },
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     Xlsx(String),
 }
 
@@ -106,7 +124,10 @@ pub fn generate(cfg: &Config, out: &Path, progress: Progress) -> Result<Summary,
     if out.exists() {
         let empty = out.is_dir() && std::fs::read_dir(out).map_err(io(out))?.next().is_none();
         if !empty {
-            return Err(SynthError::Invalid(format!("{} already exists and is not empty; choose another --out or remove it first", out.display())));
+            return Err(SynthError::Invalid(format!(
+                "{} already exists and is not empty; choose another --out or remove it first",
+                out.display()
+            )));
         }
     }
     let parent = match out.parent() {
@@ -114,16 +135,28 @@ pub fn generate(cfg: &Config, out: &Path, progress: Progress) -> Result<Summary,
         _ => PathBuf::from("."),
     };
     if !parent.is_dir() {
-        return Err(SynthError::Invalid(format!("the parent directory {} does not exist; create it first", parent.display())));
+        return Err(SynthError::Invalid(format!(
+            "the parent directory {} does not exist; create it first",
+            parent.display()
+        )));
     }
-    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "synth".into());
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "synth".into());
     let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
     }
     std::fs::create_dir(&tmp).map_err(|e| match e.kind() {
-        std::io::ErrorKind::PermissionDenied => SynthError::Invalid(format!("cannot write in {}: permission denied; choose a writable --out", parent.display())),
-        _ => SynthError::Io { path: tmp.clone(), error: e },
+        std::io::ErrorKind::PermissionDenied => SynthError::Invalid(format!(
+            "cannot write in {}: permission denied; choose a writable --out",
+            parent.display()
+        )),
+        _ => SynthError::Io {
+            path: tmp.clone(),
+            error: e,
+        },
     })?;
     let result = writer::write_all(cfg, &tmp, progress);
     match result {

@@ -22,7 +22,10 @@ use inzicht_domain::{Date, Month};
 
 /// The latent client types a cluster analysis should recover (seed 004's clusters).
 pub const LATENT_TYPES: &[(&str, &str)] = &[
-    ("kwetsbaar", "Scoort overal laag: gezondheid, schulden, lage trede"),
+    (
+        "kwetsbaar",
+        "Scoort overal laag: gezondheid, schulden, lage trede",
+    ),
     ("jong_sterk", "Jong en scoort overal hoog"),
     ("ervaren_ouder", "Ouder, veel werkervaring, scoort hoog"),
     ("nieuwkomer", "Nieuwkomer met taalachterstand"),
@@ -169,7 +172,7 @@ pub fn age_effect(age: i32) -> f64 {
 }
 
 /// Intercept of the W/S/I log-hazard, calibrated to the figures of shared/domain.md §1.
-pub const BASE_LOG_HAZARD: f64 = -3.25;
+pub const BASE_LOG_HAZARD: f64 = -3.38;
 
 /// Coefficients of the time-fixed prognosis η.
 pub const COEF_SKILL: f64 = 0.55;
@@ -212,11 +215,17 @@ pub fn provision_effect(group: usize, band: usize, trede: u8, in_progress: bool)
 
 /// Monthly base rate of starting a provision of each group, and how strongly the consultant's
 /// perceived prognosis steers it (positive: given to clients with better prospects).
-pub const PROVISION_BASE: [f64; N_GROUPS] = [0.0145, 0.0135, 0.009, 0.0135, 0.006];
-pub const PROVISION_SELECTION: [f64; N_GROUPS] = [-0.9, 0.0, 0.4, 0.8, 0.9];
+pub const PROVISION_BASE: [f64; N_GROUPS] = [0.0085, 0.012, 0.009, 0.013, 0.006];
+pub const PROVISION_SELECTION: [f64; N_GROUPS] = [-2.0, 0.0, 0.6, 1.4, 1.5];
 
 /// Probability that member `p` starts a provision of group `g` in month `m`, duration `d`.
-pub fn provision_start_probability(p: &Person, g: usize, m: Month, d: i32, household_children: u8) -> f64 {
+pub fn provision_start_probability(
+    p: &Person,
+    g: usize,
+    m: Month,
+    d: i32,
+    household_children: u8,
+) -> f64 {
     let age = age_at(p, m);
     let mut lp = PROVISION_SELECTION[g] * p.perceived_prognosis;
     match g {
@@ -225,7 +234,15 @@ pub fn provision_start_probability(p: &Person, g: usize, m: Month, d: i32, house
             lp += if p.language <= 2 { 1.0 } else { 0.0 };
             lp += if age < 27 { 0.4 } else { 0.0 };
         }
-        2 => lp += if age < 27 { 0.4 } else if age >= 55 { -0.6 } else { 0.0 },
+        2 => {
+            lp += if age < 27 {
+                0.4
+            } else if age >= 55 {
+                -0.6
+            } else {
+                0.0
+            }
+        }
         3 => lp += if p.trede >= 4 { 0.4 } else { -0.3 },
         _ => lp += if p.loonwaarde < 100 { 1.4 } else { -0.4 },
     }
@@ -234,10 +251,10 @@ pub fn provision_start_probability(p: &Person, g: usize, m: Month, d: i32, house
     }
     // Consultants work most with new clients; long-term clients get few offers.
     lp += match d {
-        i32::MIN..=11 => 0.2,
+        i32::MIN..=11 => 0.8,
         12..=35 => 0.0,
-        36..=71 => -0.4,
-        _ => -0.9,
+        36..=71 => -0.8,
+        _ => -1.5,
     };
     // Budget: re-integration budgets were cut in 2015 and grew again after 2019.
     lp += match m.year() {
@@ -258,20 +275,40 @@ pub fn competing_exits(p: &Person, couple: bool, m: Month) -> [(&'static str, f6
     let single_young = !couple && age < 45;
     [
         ("02", s * if single_young { 0.0018 } else { 0.0005 }),
-        ("04", s * 0.00012 * (0.085 * (f64::from(age) - 40.0)).exp() * (1.0 + 0.5 * p.health.max(0.0))),
+        (
+            "04",
+            s * 0.00012 * (0.085 * (f64::from(age) - 40.0)).exp() * (1.0 + 0.5 * p.health.max(0.0)),
+        ),
         ("05", s * if p.female { 0.00004 } else { 0.00025 }),
         ("06", s * if age < 27 { 0.0007 } else { 0.0 }),
-        ("07", s * if ORIGINS[p.origin].2 == "geen" { 0.00003 } else { 0.00015 }),
-        ("31", s * 0.0009 + s * if p.motivation < -0.5 { 0.0007 } else { 0.0 }),
+        (
+            "07",
+            s * if ORIGINS[p.origin].2 == "geen" {
+                0.00003
+            } else {
+                0.00015
+            },
+        ),
+        (
+            "31",
+            s * 0.0009 + s * if p.motivation < -0.5 { 0.0007 } else { 0.0 },
+        ),
         ("34", s * 0.0005),
-        ("35", s * 0.0004 + s * if p.motivation < -0.5 { 0.0005 } else { 0.0 }),
+        (
+            "35",
+            s * 0.0004 + s * if p.motivation < -0.5 { 0.0005 } else { 0.0 },
+        ),
         ("98", s * 0.0008),
     ]
 }
 
 /// Monthly probability of moving away (BUS 32 another municipality, 33 abroad).
 pub fn moving_probability(p: &Person) -> (f64, f64) {
-    let abroad = if ORIGINS[p.origin].2 == "geen" { 0.00003 } else { 0.00015 };
+    let abroad = if ORIGINS[p.origin].2 == "geen" {
+        0.00003
+    } else {
+        0.00015
+    };
     (0.0004, abroad)
 }
 
@@ -279,7 +316,14 @@ pub fn moving_probability(p: &Person) -> (f64, f64) {
 pub fn wsi_reason_weights(p: &Person, age: i32) -> [(&'static str, f64); 8] {
     let recent_work = p.experience.first().is_some_and(|e| e.1 > 1.0);
     [
-        ("01", if age < 30 && p.education.is_some_and(|e| e >= 2) { 0.14 } else { 0.01 }),
+        (
+            "01",
+            if age < 30 && p.education.is_some_and(|e| e >= 2) {
+                0.14
+            } else {
+                0.01
+            },
+        ),
         ("11", 0.68),
         ("13", 0.05),
         ("14", if recent_work { 0.05 } else { 0.01 }),
@@ -294,10 +338,34 @@ pub fn wsi_reason_weights(p: &Person, age: i32) -> [(&'static str, f64); 8] {
 pub fn type_weight(p: &Person, target: Target, age: i32) -> f64 {
     match target {
         Target::Anyone => 1.0,
-        Target::Language => if p.language <= 2 { 6.0 } else { 0.1 },
-        Target::Young => if age < 27 { 4.0 } else { 0.4 },
-        Target::Health => if p.health > 0.5 { 4.0 } else { 0.3 },
-        Target::Limited => if p.loonwaarde < 100 || p.trede <= 2 { 4.0 } else { 0.3 },
+        Target::Language => {
+            if p.language <= 2 {
+                6.0
+            } else {
+                0.1
+            }
+        }
+        Target::Young => {
+            if age < 27 {
+                4.0
+            } else {
+                0.4
+            }
+        }
+        Target::Health => {
+            if p.health > 0.5 {
+                4.0
+            } else {
+                0.3
+            }
+        }
+        Target::Limited => {
+            if p.loonwaarde < 100 || p.trede <= 2 {
+                4.0
+            } else {
+                0.3
+            }
+        }
     }
 }
 
@@ -310,7 +378,15 @@ pub fn draw_type(rng: &mut Rng, deprivation: f64) -> usize {
 }
 
 /// Draws a person of the given type and age range (in whole years on `reference`).
-pub fn draw_person(rng: &mut Rng, index: u32, latent_type: usize, age: i32, reference: Date, buurt: usize, n_postcodes: usize) -> Person {
+pub fn draw_person(
+    rng: &mut Rng,
+    index: u32,
+    latent_type: usize,
+    age: i32,
+    reference: Date,
+    buurt: usize,
+    n_postcodes: usize,
+) -> Person {
     let t = latent_type;
     let mean = TYPE_MEANS[t];
     let skill = mean[0] + 0.6 * rng.normal();
@@ -324,13 +400,24 @@ pub fn draw_person(rng: &mut Rng, index: u32, latent_type: usize, age: i32, refe
     };
     let by = reference.year - age;
     let birth = Date::new(by, rng.range(1, 12) as u32, 1).unwrap_or(reference);
-    let birth = Date::new(birth.year, birth.month, rng.range(1, inzicht_domain::date::days_in_month(birth.year, birth.month) as i64) as u32).unwrap_or(birth);
+    let birth = Date::new(
+        birth.year,
+        birth.month,
+        rng.range(
+            1,
+            inzicht_domain::date::days_in_month(birth.year, birth.month) as i64,
+        ) as u32,
+    )
+    .unwrap_or(birth);
     let origin = match t {
         3 => *rng.pick(&[6, 6, 7, 7, 10, 11, 4, 5]),
         0 => rng.weighted(&[6.0, 1.0, 0.8, 0.8, 0.6, 0.6, 0.1, 0.1, 0.3, 0.2, 0.1, 0.1]),
         _ => rng.weighted(&[6.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.3, 0.2, 0.4, 0.2, 0.1, 0.1]),
     };
-    let refugee = t == 3 || (ORIGINS[origin].0 != "Nederlandse" && rng.bernoulli(0.1) && [6, 7, 10, 11].contains(&origin));
+    let refugee = t == 3
+        || (ORIGINS[origin].0 != "Nederlandse"
+            && rng.bernoulli(0.1)
+            && [6, 7, 10, 11].contains(&origin));
     let edu_weights: [f64; 8] = match t {
         0 => [3.0, 4.0, 4.0, 2.0, 1.5, 0.3, 0.1, 0.05],
         1 => [0.1, 0.3, 1.5, 1.0, 4.0, 2.0, 1.5, 0.5],
@@ -338,10 +425,20 @@ pub fn draw_person(rng: &mut Rng, index: u32, latent_type: usize, age: i32, refe
         3 => [2.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5],
         _ => [0.5, 1.5, 3.0, 1.5, 3.0, 1.0, 0.5, 0.2],
     };
-    let education = if t == 3 && rng.bernoulli(0.45) { None } else { Some(rng.weighted(&edu_weights)) };
+    let education = if t == 3 && rng.bernoulli(0.45) {
+        None
+    } else {
+        Some(rng.weighted(&edu_weights))
+    };
     let diploma = education.is_some_and(|e| e >= 4 || (e >= 2 && rng.bernoulli(0.6)));
-    let language = if ORIGINS[origin].1 == "Nederland" || (ORIGINS[origin].0 == "Nederlandse" && rng.bernoulli(0.8)) {
-        if rng.bernoulli(0.9) { 5 } else { 4 }
+    let language = if ORIGINS[origin].1 == "Nederland"
+        || (ORIGINS[origin].0 == "Nederlandse" && rng.bernoulli(0.8))
+    {
+        if rng.bernoulli(0.9) {
+            5
+        } else {
+            4
+        }
     } else if t == 3 {
         rng.weighted(&[2.0, 3.0, 3.0, 1.5, 0.5, 0.1])
     } else {
@@ -350,7 +447,11 @@ pub fn draw_person(rng: &mut Rng, index: u32, latent_type: usize, age: i32, refe
     let trede_raw = 3.0 + 1.0 * skill - 0.7 * health + 0.5 * social + 0.6 * rng.normal();
     let trede = trede_raw.round().clamp(1.0, 5.0) as u8;
     let limited = skill < -0.7 && health > 0.3 && rng.bernoulli(0.7) || rng.bernoulli(0.03);
-    let loonwaarde = if limited { (60.0 + 20.0 * (skill + 1.0) + 8.0 * rng.normal()).clamp(20.0, 95.0) as u8 } else { 100 };
+    let loonwaarde = if limited {
+        (60.0 + 20.0 * (skill + 1.0) + 8.0 * rng.normal()).clamp(20.0, 95.0) as u8
+    } else {
+        100
+    };
     let debts = rng.bernoulli([0.6, 0.12, 0.2, 0.25, 0.35][t]);
     let addiction = rng.bernoulli([0.2, 0.03, 0.05, 0.02, 0.02][t]);
     let housing_problem = rng.bernoulli([0.15, 0.08, 0.03, 0.2, 0.06][t]);
@@ -361,7 +462,11 @@ pub fn draw_person(rng: &mut Rng, index: u32, latent_type: usize, age: i32, refe
         0 => *rng.pick(&[8u8, 12, 16, 20, 24, 32]),
         _ => *rng.pick(&[24u8, 32, 36, 38, 40, 40]),
     };
-    let max_travel_km = if own_transport { rng.range(10, 40) as u8 } else { rng.range(3, 15) as u8 };
+    let max_travel_km = if own_transport {
+        rng.range(10, 40) as u8
+    } else {
+        rng.range(3, 15) as u8
+    };
     // Work history: 0–3 past occupations; older and stronger clients have more.
     let n_exp = match t {
         1 => rng.weighted(&[0.4, 0.5, 0.1, 0.0]),
@@ -377,7 +482,8 @@ pub fn draw_person(rng: &mut Rng, index: u32, latent_type: usize, age: i32, refe
         if experience.iter().any(|(o, _)| *o == occ) {
             continue;
         }
-        let years = (0.5 + rng.uniform() * f64::from((age - 17).clamp(1, 25)) / 2.0 * 10.0).round() / 10.0;
+        let years =
+            (0.5 + rng.uniform() * f64::from((age - 17).clamp(1, 25)) / 2.0 * 10.0).round() / 10.0;
         experience.push((occ, years));
         for &c in OCCUPATIONS[occ].competences {
             if rng.bernoulli(0.85) {
@@ -413,7 +519,11 @@ pub fn draw_person(rng: &mut Rng, index: u32, latent_type: usize, age: i32, refe
     };
     let names_f = crate::catalogue::FIRST_NAMES_F;
     let names_m = crate::catalogue::FIRST_NAMES_M;
-    let first_name = if female { *rng.pick(names_f) } else { *rng.pick(names_m) };
+    let first_name = if female {
+        *rng.pick(names_f)
+    } else {
+        *rng.pick(names_m)
+    };
     let last_name = *rng.pick(crate::catalogue::LAST_NAMES);
     let young_child = false;
     let eta = BASE_LOG_HAZARD
@@ -421,11 +531,22 @@ pub fn draw_person(rng: &mut Rng, index: u32, latent_type: usize, age: i32, refe
         + COEF_HEALTH * health
         + COEF_MOTIVATION * motivation
         + COEF_SOCIAL * social
-        + if language <= 2 { COEF_LOW_LANGUAGE } else { 0.0 }
-        + if young_child { COEF_YOUNG_CHILD_SINGLE } else { 0.0 };
+        + if language <= 2 {
+            COEF_LOW_LANGUAGE
+        } else {
+            0.0
+        }
+        + if young_child {
+            COEF_YOUNG_CHILD_SINGLE
+        } else {
+            0.0
+        };
     // The consultant sees skill, health and motivation imperfectly (and no better than the
     // recorded assessments do): the part of η they act on, plus noise.
-    let perceived_prognosis = COEF_SKILL * skill + COEF_HEALTH * health + 0.5 * COEF_MOTIVATION * motivation + 0.25 * rng.normal();
+    let perceived_prognosis = COEF_SKILL * skill
+        + COEF_HEALTH * health
+        + 0.5 * COEF_MOTIVATION * motivation
+        + 0.25 * rng.normal();
     Person {
         index,
         bsn: 0,
@@ -459,7 +580,11 @@ pub fn draw_person(rng: &mut Rng, index: u32, latent_type: usize, age: i32, refe
         buurt,
         postcode_index: rng.index(n_postcodes.max(1)),
         house_number: rng.range(1, 180) as u16,
-        house_letter: if rng.bernoulli(0.08) { Some(*rng.pick(&['A', 'B', 'C'])) } else { None },
+        house_letter: if rng.bernoulli(0.08) {
+            Some(*rng.pick(&['A', 'B', 'C']))
+        } else {
+            None
+        },
         eta,
         perceived_prognosis,
     }
@@ -483,7 +608,9 @@ pub fn draw_occupation(rng: &mut Rng, t: usize) -> usize {
             };
             let fit = match (t, o.sector) {
                 (4, "zorg" | "onderwijs" | "schoonmaak" | "detailhandel") => 3.0,
-                (1, "detailhandel" | "horeca" | "logistiek" | "klantcontact" | "administratie") => 2.0,
+                (1, "detailhandel" | "horeca" | "logistiek" | "klantcontact" | "administratie") => {
+                    2.0
+                }
                 (2, "techniek" | "bouw" | "productie" | "vervoer" | "administratie") => 2.5,
                 (0, "schoonmaak" | "groen" | "productie") => 2.5,
                 (3, "productie" | "logistiek" | "schoonmaak" | "horeca") => 2.5,
@@ -498,7 +625,9 @@ pub fn draw_occupation(rng: &mut Rng, t: usize) -> usize {
 /// Sets the part of η that depends on the household (care for young children without a partner).
 pub fn apply_household_effects(h: &mut Household) {
     let single = !h.is_couple();
-    let young_child = h.children > 0 && h.youngest_child_birth.is_some_and(|b| b.year >= h.first_start.year() - 4);
+    let young_child = h.children > 0
+        && h.youngest_child_birth
+            .is_some_and(|b| b.year >= h.first_start.year() - 4);
     if single && young_child {
         h.members[0].eta += COEF_YOUNG_CHILD_SINGLE;
         h.members[0].perceived_prognosis += COEF_YOUNG_CHILD_SINGLE;

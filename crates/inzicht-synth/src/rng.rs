@@ -118,7 +118,10 @@ mod tests {
     fn keyed_streams_are_reproducible_and_distinct() {
         let a: Vec<u64> = (0..4).map(|_| Rng::keyed(1, &[2, 3]).next_u64()).collect();
         assert!(a.windows(2).all(|w| w[0] == w[1]));
-        assert_ne!(Rng::keyed(1, &[2, 3]).next_u64(), Rng::keyed(1, &[3, 2]).next_u64());
+        assert_ne!(
+            Rng::keyed(1, &[2, 3]).next_u64(),
+            Rng::keyed(1, &[3, 2]).next_u64()
+        );
         let mut r = Rng::keyed(7, &[]);
         let n = 200_000;
         let mean: f64 = (0..n).map(|_| r.uniform()).sum::<f64>() / n as f64;

@@ -82,11 +82,21 @@ impl<'a> Catalogue<'a> {
 
 /// Simulates the spell of `h` that started in `start`, from month `sim_from` (later than `start`
 /// for a spell already running when the data begins) until an exit or `opts.stop`.
-pub fn simulate(seed: u64, h: &Household, spell_uid: u64, start: Month, sim_from: Month, opts: &SimOptions, cat: &Catalogue) -> Trajectory {
+pub fn simulate(
+    seed: u64,
+    h: &Household,
+    spell_uid: u64,
+    start: Month,
+    sim_from: Month,
+    opts: &SimOptions,
+    cat: &Catalogue,
+) -> Trajectory {
     let mut traj = Trajectory::default();
     // First start per (member, group): (month, planned months, age band at start).
-    let mut first: [[Option<(Month, u32, usize)>; N_GROUPS]; MAX_MEMBERS] = [[None; N_GROUPS]; MAX_MEMBERS];
-    let mut busy_until: [[Month; N_GROUPS]; MAX_MEMBERS] = [[Month(i32::MIN); N_GROUPS]; MAX_MEMBERS];
+    let mut first: [[Option<(Month, u32, usize)>; N_GROUPS]; MAX_MEMBERS] =
+        [[None; N_GROUPS]; MAX_MEMBERS];
+    let mut busy_until: [[Month; N_GROUPS]; MAX_MEMBERS] =
+        [[Month(i32::MIN); N_GROUPS]; MAX_MEMBERS];
     let main = h.main();
     let couple = h.is_couple();
     let mut m = sim_from;
@@ -108,7 +118,11 @@ pub fn simulate(seed: u64, h: &Household, spell_uid: u64, start: Month, sim_from
         // AOW age of the main applicant ends the spell (BUS 03).
         let age_months = m.since(main.birth.month_of());
         if age_months >= aow_age_months(m.year()) as i32 {
-            traj.exit = Some(Exit { month: m, bus: "03", member: 0 });
+            traj.exit = Some(Exit {
+                month: m,
+                bus: "03",
+                member: 0,
+            });
             return traj;
         }
 
@@ -116,7 +130,10 @@ pub fn simulate(seed: u64, h: &Household, spell_uid: u64, start: Month, sim_from
         let mut member_hazard = [0.0f64; MAX_MEMBERS];
         for (k, p) in h.members.iter().enumerate() {
             let age = model::age_at(p, m);
-            let mut lp = p.eta + model::duration_effect(d) + model::period_effect(m) + model::age_effect(age);
+            let mut lp = p.eta
+                + model::duration_effect(d)
+                + model::period_effect(m)
+                + model::age_effect(age);
             for (g, f) in first[k].iter().enumerate() {
                 if let Some((s, planned, band)) = f {
                     if *s < m {
@@ -129,26 +146,50 @@ pub fn simulate(seed: u64, h: &Household, spell_uid: u64, start: Month, sim_from
         }
         let total: f64 = member_hazard.iter().sum();
         if u_wsi < 1.0 - (-total).exp() {
-            let member = if couple && u_who * total >= member_hazard[0] { 1 } else { 0 };
+            let member = if couple && u_who * total >= member_hazard[0] {
+                1
+            } else {
+                0
+            };
             let p = &h.members[member];
             let weights = model::wsi_reason_weights(p, model::age_at(p, m));
             let code = pick_code(&weights, u_code);
-            traj.exit = Some(Exit { month: m, bus: code, member });
+            traj.exit = Some(Exit {
+                month: m,
+                bus: code,
+                member,
+            });
             return traj;
         }
         let comp = model::competing_exits(main, couple, m);
         let partner_cause = if couple { 0.0006 } else { 0.0 };
         let p_comp: f64 = comp.iter().map(|c| c.1).sum::<f64>() + partner_cause;
         if u_comp < p_comp {
-            let code = if u_who * p_comp < partner_cause { "97" } else { pick_code(&comp, u_code) };
-            traj.exit = Some(Exit { month: m, bus: code, member: 0 });
+            let code = if u_who * p_comp < partner_cause {
+                "97"
+            } else {
+                pick_code(&comp, u_code)
+            };
+            traj.exit = Some(Exit {
+                month: m,
+                bus: code,
+                member: 0,
+            });
             return traj;
         }
         if opts.moving {
             let (p32, p33) = model::moving_probability(main);
             if u_move < p32 + p33 {
-                let code = if u_code * (p32 + p33) < p32 { "32" } else { "33" };
-                traj.exit = Some(Exit { month: m, bus: code, member: 0 });
+                let code = if u_code * (p32 + p33) < p32 {
+                    "32"
+                } else {
+                    "33"
+                };
+                traj.exit = Some(Exit {
+                    month: m,
+                    bus: code,
+                    member: 0,
+                });
                 return traj;
             }
         }
@@ -159,14 +200,23 @@ pub fn simulate(seed: u64, h: &Household, spell_uid: u64, start: Month, sim_from
                 if busy_until[k][g] > m {
                     continue;
                 }
-                if opts.suppress == Some(Suppress { member: k, group: g, month: m }) {
+                if opts.suppress
+                    == Some(Suppress {
+                        member: k,
+                        group: g,
+                        month: m,
+                    })
+                {
                     continue;
                 }
                 let prob = model::provision_start_probability(p, g, m, d, h.children);
                 if u_prov[k][g] >= prob {
                     continue;
                 }
-                let mut r = Rng::keyed(seed, &[TAG_PROVISION, spell_uid, m.0 as u64, k as u64, g as u64]);
+                let mut r = Rng::keyed(
+                    seed,
+                    &[TAG_PROVISION, spell_uid, m.0 as u64, k as u64, g as u64],
+                );
                 let age = model::age_at(p, m);
                 let year = m.year();
                 let weights: Vec<f64> = cat.by_group[g]
@@ -192,7 +242,15 @@ pub fn simulate(seed: u64, h: &Household, spell_uid: u64, start: Month, sim_from
                 if first_of_group {
                     first[k][g] = Some((m, planned, band));
                 }
-                traj.provisions.push(ProvisionStart { member: k, group: g, type_index, month: m, planned_months: planned, first_of_group, age_band: band });
+                traj.provisions.push(ProvisionStart {
+                    member: k,
+                    group: g,
+                    type_index,
+                    month: m,
+                    planned_months: planned,
+                    first_of_group,
+                    age_band: band,
+                });
             }
         }
         m = m.plus(1);

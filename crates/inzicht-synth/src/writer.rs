@@ -1,6 +1,8 @@
 //! Writes the exports, the truth and the summary, injecting and recording defects.
 
-use crate::catalogue::{self as cat, ProvisionType, COMPETENCES, EDUCATION_LEVELS, OCCUPATIONS, ORIGINS, SECTORS};
+use crate::catalogue::{
+    self as cat, ProvisionType, COMPETENCES, EDUCATION_LEVELS, OCCUPATIONS, ORIGINS, SECTORS,
+};
 use crate::csvout::{decimal_comma, CsvOut, Encoding};
 use crate::defects::{Defect, DefectKind, ALL_KINDS};
 use crate::geo::{self, Buurt};
@@ -28,27 +30,111 @@ pub const PC6_FILE: &str = "exports/referentie/pc6_wijk_buurt.csv";
 pub const BUURTEN_FILE: &str = "exports/referentie/buurten.csv";
 
 const PERSONS_HEADER: &[&str] = &[
-    "bsn", "voornaam", "achternaam", "geboortedatum", "geslacht", "nationaliteit", "geboorteland", "migratieachtergrond", "opleidingsniveau", "diploma", "taalniveau", "taaleis",
-    "burgerlijke_staat", "huishoudtype", "aantal_kinderen", "geboortedatum_jongste_kind", "woonsituatie", "rijbewijs", "eigen_vervoer", "verblijfsstatus", "straat", "huisnummer",
-    "huisletter", "postcode", "woonplaats", "partner_bsn",
+    "bsn",
+    "voornaam",
+    "achternaam",
+    "geboortedatum",
+    "geslacht",
+    "nationaliteit",
+    "geboorteland",
+    "migratieachtergrond",
+    "opleidingsniveau",
+    "diploma",
+    "taalniveau",
+    "taaleis",
+    "burgerlijke_staat",
+    "huishoudtype",
+    "aantal_kinderen",
+    "geboortedatum_jongste_kind",
+    "woonsituatie",
+    "rijbewijs",
+    "eigen_vervoer",
+    "verblijfsstatus",
+    "straat",
+    "huisnummer",
+    "huisletter",
+    "postcode",
+    "woonplaats",
+    "partner_bsn",
 ];
 /// Columns that are not client characteristics: identifiers, names, address, dates.
-const PERSONS_NOT_FEATURES: &[&str] = &["bsn", "voornaam", "achternaam", "geboortedatum", "geboortedatum_jongste_kind", "straat", "huisnummer", "huisletter", "postcode", "woonplaats", "partner_bsn"];
+const PERSONS_NOT_FEATURES: &[&str] = &[
+    "bsn",
+    "voornaam",
+    "achternaam",
+    "geboortedatum",
+    "geboortedatum_jongste_kind",
+    "straat",
+    "huisnummer",
+    "huisletter",
+    "postcode",
+    "woonplaats",
+    "partner_bsn",
+];
 const SPELLS_HEADER: &[&str] = &[
-    "bsn", "dossiernummer", "regeling", "ingangsdatum", "einddatum", "reden_aanvraag", "reden_beeindiging", "huishoudrol", "leefvorm", "kostendeler", "inkomsten_naast_uitkering",
-    "netto_uitkering", "vorige_uitkering", "toelichting",
+    "bsn",
+    "dossiernummer",
+    "regeling",
+    "ingangsdatum",
+    "einddatum",
+    "reden_aanvraag",
+    "reden_beeindiging",
+    "huishoudrol",
+    "leefvorm",
+    "kostendeler",
+    "inkomsten_naast_uitkering",
+    "netto_uitkering",
+    "vorige_uitkering",
+    "toelichting",
 ];
 /// Identifiers, dates, the outcome and free text.
-const SPELLS_NOT_FEATURES: &[&str] = &["bsn", "dossiernummer", "ingangsdatum", "einddatum", "reden_beeindiging", "toelichting"];
-const PROVISIONS_HEADER: &[&str] = &["bsn", "voorziening_id", "voorzieningcode", "omschrijving", "startdatum", "einddatum", "reden_einde", "kosten", "opmerking"];
+const SPELLS_NOT_FEATURES: &[&str] = &[
+    "bsn",
+    "dossiernummer",
+    "ingangsdatum",
+    "einddatum",
+    "reden_beeindiging",
+    "toelichting",
+];
+const PROVISIONS_HEADER: &[&str] = &[
+    "bsn",
+    "voorziening_id",
+    "voorzieningcode",
+    "omschrijving",
+    "startdatum",
+    "einddatum",
+    "reden_einde",
+    "kosten",
+    "opmerking",
+];
 const PROFILES_HEADER: &[&str] = &[
-    "bsn", "laatste_beroep", "laatste_beroep_isco", "gewenst_beroep", "jaren_werkervaring", "jaren_sinds_laatste_werk", "sector_voorkeur", "interesses", "max_reisafstand_km", "cv_aanwezig",
+    "bsn",
+    "laatste_beroep",
+    "laatste_beroep_isco",
+    "gewenst_beroep",
+    "jaren_werkervaring",
+    "jaren_sinds_laatste_werk",
+    "sector_voorkeur",
+    "interesses",
+    "max_reisafstand_km",
+    "cv_aanwezig",
 ];
 /// `laatste_beroep_isco` codes the same characteristic as `laatste_beroep`.
 const PROFILES_NOT_FEATURES: &[&str] = &["bsn", "laatste_beroep_isco"];
 const COMPETENCES_HEADER: &[&str] = &["bsn", "competentie_code", "niveau", "vastgesteld_op"];
 const EXPERIENCE_HEADER: &[&str] = &["bsn", "beroep_isco", "beroep", "jaren"];
-const VACANCIES_HEADER: &[&str] = &["vacature_id", "titel", "beroep_isco", "sector", "competenties", "opleidingsniveau_min", "uren_per_week", "buurtcode", "werkgever", "datum_geplaatst"];
+const VACANCIES_HEADER: &[&str] = &[
+    "vacature_id",
+    "titel",
+    "beroep_isco",
+    "sector",
+    "competenties",
+    "opleidingsniveau_min",
+    "uren_per_week",
+    "buurtcode",
+    "werkgever",
+    "datum_geplaatst",
+];
 
 /// Figures counted from the rows written to `exports/` that ingest will load (rows that a
 /// defect makes unloadable, and injected extra rows, are not counted).
@@ -148,7 +234,8 @@ impl BsnAllocator {
     fn next(&mut self) -> String {
         loop {
             // An odd multiplier is a bijection modulo 2^bits: distinct counters, distinct prefixes.
-            let prefix = self.base + (self.counter.wrapping_mul(0x5DEE_CE66D) & ((1 << self.bits) - 1));
+            let prefix =
+                self.base + (self.counter.wrapping_mul(0x5DEE_CE66D) & ((1 << self.bits) - 1));
             self.counter += 1;
             if let Some(n) = bsn::complete(prefix as u32) {
                 return bsn::format(n);
@@ -204,7 +291,14 @@ struct Sink {
 
 /// Row-level decisions about defects, keyed so that they are reproducible.
 fn defect_rng(seed: u64, file: &str, n: u64) -> Rng {
-    Rng::keyed(seed, &[0xDEF, mix(&file.bytes().map(u64::from).collect::<Vec<_>>()), n])
+    Rng::keyed(
+        seed,
+        &[
+            0xDEF,
+            mix(&file.bytes().map(u64::from).collect::<Vec<_>>()),
+            n,
+        ],
+    )
 }
 
 impl Sink {
@@ -212,8 +306,21 @@ impl Sink {
         self.cfg.defects.rate(k)
     }
 
-    fn record(&mut self, kind: DefectKind, file: &str, line: u64, column: Option<&'static str>, detail: String) {
-        self.defects.push(Defect { kind, file: file.to_string(), line, column, detail });
+    fn record(
+        &mut self,
+        kind: DefectKind,
+        file: &str,
+        line: u64,
+        column: Option<&'static str>,
+        detail: String,
+    ) {
+        self.defects.push(Defect {
+            kind,
+            file: file.to_string(),
+            line,
+            column,
+            detail,
+        });
     }
 
     /// Chooses at most one defect that makes the row unloadable, among `allowed`.
@@ -250,7 +357,11 @@ fn invalid_iso_date(year: i32) -> String {
     format!("{year}-02-30")
 }
 
-pub fn write_all(cfg: &Config, root: &Path, progress: crate::Progress) -> Result<Summary, SynthError> {
+pub fn write_all(
+    cfg: &Config,
+    root: &Path,
+    progress: crate::Progress,
+) -> Result<Summary, SynthError> {
     let io = |p: &str| {
         let path = root.join(p);
         move |error| SynthError::Io { path, error }
@@ -264,16 +375,38 @@ pub fn write_all(cfg: &Config, root: &Path, progress: crate::Progress) -> Result
     let mut sink = Sink {
         seed,
         cfg: cfg.clone(),
-        persons: CsvOut::create(root, PERSONS_FILE, ';', w1252, true, PERSONS_HEADER).map_err(io(PERSONS_FILE))?,
-        spells: CsvOut::create(root, SPELLS_FILE, ';', w1252, true, SPELLS_HEADER).map_err(io(SPELLS_FILE))?,
-        assessments: CsvOut::create(root, ASSESSMENTS_FILE, ',', bom, false, &[&["bsn", "datum"], household::ASSESSMENT_COLUMNS].concat()).map_err(io(ASSESSMENTS_FILE))?,
-        provisions: CsvOut::create(root, PROVISIONS_FILE, ',', bom, false, PROVISIONS_HEADER).map_err(io(PROVISIONS_FILE))?,
-        profiles: CsvOut::create(root, PROFILES_FILE, ',', bom, false, PROFILES_HEADER).map_err(io(PROFILES_FILE))?,
-        competences: CsvOut::create(root, COMPETENCES_FILE, ',', bom, false, COMPETENCES_HEADER).map_err(io(COMPETENCES_FILE))?,
-        experience: CsvOut::create(root, EXPERIENCE_FILE, ',', bom, false, EXPERIENCE_HEADER).map_err(io(EXPERIENCE_FILE))?,
+        persons: CsvOut::create(root, PERSONS_FILE, ';', w1252, true, PERSONS_HEADER)
+            .map_err(io(PERSONS_FILE))?,
+        spells: CsvOut::create(root, SPELLS_FILE, ';', w1252, true, SPELLS_HEADER)
+            .map_err(io(SPELLS_FILE))?,
+        assessments: CsvOut::create(
+            root,
+            ASSESSMENTS_FILE,
+            ',',
+            bom,
+            false,
+            &[&["bsn", "datum"], household::ASSESSMENT_COLUMNS].concat(),
+        )
+        .map_err(io(ASSESSMENTS_FILE))?,
+        provisions: CsvOut::create(root, PROVISIONS_FILE, ',', bom, false, PROVISIONS_HEADER)
+            .map_err(io(PROVISIONS_FILE))?,
+        profiles: CsvOut::create(root, PROFILES_FILE, ',', bom, false, PROFILES_HEADER)
+            .map_err(io(PROFILES_FILE))?,
+        competences: CsvOut::create(root, COMPETENCES_FILE, ',', bom, false, COMPETENCES_HEADER)
+            .map_err(io(COMPETENCES_FILE))?,
+        experience: CsvOut::create(root, EXPERIENCE_FILE, ',', bom, false, EXPERIENCE_HEADER)
+            .map_err(io(EXPERIENCE_FILE))?,
         defects: Vec::new(),
-        person_bsns: BsnAllocator { counter: mix(&[seed, 1]) & 0xFFFF, base: 10_000_000, bits: 26 },
-        orphan_bsns: BsnAllocator { counter: mix(&[seed, 2]) & 0xFFFF, base: 80_000_000, bits: 24 },
+        person_bsns: BsnAllocator {
+            counter: mix(&[seed, 1]) & 0xFFFF,
+            base: 10_000_000,
+            bits: 26,
+        },
+        orphan_bsns: BsnAllocator {
+            counter: mix(&[seed, 2]) & 0xFFFF,
+            base: 80_000_000,
+            bits: 24,
+        },
         clients: 0,
         households: 0,
         spells_n: 0,
@@ -288,16 +421,29 @@ pub fn write_all(cfg: &Config, root: &Path, progress: crate::Progress) -> Result
         assessments_n: 0,
         latent: Vec::with_capacity(cfg.clients as usize),
         effects: (0..cat::N_GROUPS).map(|_| EffectAcc::default()).collect(),
-        effects_band: (0..cat::N_GROUPS).map(|_| (0..AGE_BANDS.len()).map(|_| EffectAcc::default()).collect()).collect(),
-        effects_trede: (0..cat::N_GROUPS).map(|_| (0..6).map(|_| EffectAcc::default()).collect()).collect(),
-        effects_type: (0..cat::N_GROUPS).map(|_| (0..LATENT_TYPES.len()).map(|_| EffectAcc::default()).collect()).collect(),
+        effects_band: (0..cat::N_GROUPS)
+            .map(|_| (0..AGE_BANDS.len()).map(|_| EffectAcc::default()).collect())
+            .collect(),
+        effects_trede: (0..cat::N_GROUPS)
+            .map(|_| (0..6).map(|_| EffectAcc::default()).collect())
+            .collect(),
+        effects_type: (0..cat::N_GROUPS)
+            .map(|_| {
+                (0..LATENT_TYPES.len())
+                    .map(|_| EffectAcc::default())
+                    .collect()
+            })
+            .collect(),
         eval: Vec::new(),
         eval_modulus: (u64::from(cfg.clients) * 4 / 10 / 1_500).max(1),
     };
 
     // Households are generated in parallel chunks (all randomness is keyed by household, so the
     // result does not depend on the number of threads) and written in order.
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(8);
     let target = u64::from(cfg.clients);
     let mut next_household: u32 = 0;
     let chunk = 512u32;
@@ -311,10 +457,17 @@ pub fn write_all(cfg: &Config, root: &Path, progress: crate::Progress) -> Result
                     let hi = (lo + per_thread).min(start + chunk);
                     let catalogue = &catalogue;
                     let buurten = &buurten;
-                    s.spawn(move || (lo..hi).map(|h| household::generate(cfg, catalogue, buurten, h, 2)).collect::<Vec<_>>())
+                    s.spawn(move || {
+                        (lo..hi)
+                            .map(|h| household::generate(cfg, catalogue, buurten, h, 2))
+                            .collect::<Vec<_>>()
+                    })
                 })
                 .collect();
-            handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
         });
         for (offset, mut out) in outputs.into_iter().enumerate() {
             if sink.clients >= target {
@@ -324,7 +477,10 @@ pub fn write_all(cfg: &Config, root: &Path, progress: crate::Progress) -> Result
             if sink.clients + out.household.members.len() as u64 > target {
                 out = household::generate(cfg, &catalogue, &buurten, h, 1);
             }
-            write_household(&mut sink, &catalogue, &buurten, &out).map_err(|e| SynthError::Io { path: root.to_path_buf(), error: e })?;
+            write_household(&mut sink, &catalogue, &buurten, &out).map_err(|e| SynthError::Io {
+                path: root.to_path_buf(),
+                error: e,
+            })?;
         }
         next_household = start + chunk;
         progress(sink.clients.min(target), target);
@@ -336,9 +492,26 @@ pub fn write_all(cfg: &Config, root: &Path, progress: crate::Progress) -> Result
     write_geography(root, &buurten).map_err(io(PC6_FILE))?;
     write_codelists(root, &types)?;
 
-    let Sink { persons, spells, assessments, provisions, profiles, competences, experience, .. } = sink;
+    let Sink {
+        persons,
+        spells,
+        assessments,
+        provisions,
+        profiles,
+        competences,
+        experience,
+        ..
+    } = sink;
     let mut rows_per_file = BTreeMap::new();
-    for f in [persons, spells, assessments, provisions, profiles, competences, experience] {
+    for f in [
+        persons,
+        spells,
+        assessments,
+        provisions,
+        profiles,
+        competences,
+        experience,
+    ] {
         rows_per_file.insert(f.path.clone(), f.records);
         let path = f.path.clone();
         f.finish().map_err(io(&path))?;
@@ -356,7 +529,10 @@ pub fn write_all(cfg: &Config, root: &Path, progress: crate::Progress) -> Result
     .iter()
     .sum::<usize>() as u64;
 
-    let mut defect_counts: BTreeMap<String, u64> = ALL_KINDS.iter().map(|k| (k.name().to_string(), 0)).collect();
+    let mut defect_counts: BTreeMap<String, u64> = ALL_KINDS
+        .iter()
+        .map(|k| (k.name().to_string(), 0))
+        .collect();
     for d in &sink.defects {
         *defect_counts.entry(d.kind.name().to_string()).or_default() += 1;
     }
@@ -380,8 +556,23 @@ pub fn write_all(cfg: &Config, root: &Path, progress: crate::Progress) -> Result
         defects: defect_counts,
         rows_per_file,
     };
-    write_json(root, "summary.json", &serde_json::to_value(&summary).unwrap_or_default())?;
-    let truth = build_truth(cfg, &sink.latent, &sink.effects, &sink.effects_band, &sink.effects_trede, &sink.effects_type, &sink.defects, &sink.eval, &vacancies, &buurten);
+    write_json(
+        root,
+        "summary.json",
+        &serde_json::to_value(&summary).unwrap_or_default(),
+    )?;
+    let truth = build_truth(
+        cfg,
+        &sink.latent,
+        &sink.effects,
+        &sink.effects_band,
+        &sink.effects_trede,
+        &sink.effects_type,
+        &sink.defects,
+        &sink.eval,
+        &vacancies,
+        &buurten,
+    );
     write_json(root, "truth.json", &truth)?;
     write_json(root, "manifest.json", &manifest(cfg))?;
     Ok(summary)
@@ -399,7 +590,12 @@ fn ended_within_year(start: Date, end: Date) -> bool {
     (end.month_of(), end.day) < (limit, start.day)
 }
 
-fn write_household(sink: &mut Sink, catalogue: &Catalogue, buurten: &[Buurt], out: &HouseholdOutput) -> std::io::Result<()> {
+fn write_household(
+    sink: &mut Sink,
+    catalogue: &Catalogue,
+    buurten: &[Buurt],
+    out: &HouseholdOutput,
+) -> std::io::Result<()> {
     let h = &out.household;
     let bsns: Vec<String> = h.members.iter().map(|_| sink.person_bsns.next()).collect();
     sink.households += 1;
@@ -408,27 +604,48 @@ fn write_household(sink: &mut Sink, catalogue: &Catalogue, buurten: &[Buurt], ou
 
     // Persons.
     for (k, p) in h.members.iter().enumerate() {
-        let partner = if h.is_couple() { bsns[1 - k].clone() } else { String::new() };
+        let partner = if h.is_couple() {
+            bsns[1 - k].clone()
+        } else {
+            String::new()
+        };
         let mut row = person_row(&mut r, h, p, &bsns[k], partner, buurten, cfg.to);
         let mut dr = defect_rng(sink.seed, PERSONS_FILE, u64::from(p.index));
         let mut pending = Vec::new();
-        normalisation_defect_into(&mut pending, sink, &mut dr, &mut row, &[(4, "geslacht"), (8, "opleidingsniveau"), (9, "diploma")]);
+        normalisation_defect_into(
+            &mut pending,
+            sink,
+            &mut dr,
+            &mut row,
+            &[(4, "geslacht"), (8, "opleidingsniveau"), (9, "diploma")],
+        );
         let line = sink.persons.write(&row)?;
         for (kind, col, d) in pending {
             sink.record(kind, PERSONS_FILE, line, Some(col), d);
         }
         if dr.bernoulli(sink.rate(DefectKind::DuplicateRow)) {
             let dup_line = sink.persons.write(&row)?;
-            sink.record(DefectKind::DuplicateRow, PERSONS_FILE, dup_line, None, format!("copy of line {line}"));
+            sink.record(
+                DefectKind::DuplicateRow,
+                PERSONS_FILE,
+                dup_line,
+                None,
+                format!("copy of line {line}"),
+            );
         }
         sink.clients += 1;
-        sink.latent.push((bsns[k].clone(), p.latent_type, h.index, if k == 0 { "hoofdaanvrager" } else { "partner" }));
+        sink.latent.push((
+            bsns[k].clone(),
+            p.latent_type,
+            h.index,
+            if k == 0 { "hoofdaanvrager" } else { "partner" },
+        ));
     }
 
     // Spells: one row per member per spell.
     for s in &out.spells {
-        for k in 0..h.members.len() {
-            write_spell(sink, h, s, k, &bsns[k])?;
+        for (k, member_bsn) in bsns.iter().enumerate() {
+            write_spell(sink, h, s, k, member_bsn)?;
         }
     }
 
@@ -438,23 +655,55 @@ fn write_household(sink: &mut Sink, catalogue: &Catalogue, buurten: &[Buurt], ou
         row.extend(a.values.iter().cloned());
         let key = (u64::from(h.index) << 20) | i as u64;
         let mut dr = defect_rng(sink.seed, ASSESSMENTS_FILE, key);
-        let mutation = sink.choose_mutation(&mut dr, &[DefectKind::InvalidBsn, DefectKind::EmptyCell, DefectKind::InvalidDate]);
+        let mutation = sink.choose_mutation(
+            &mut dr,
+            &[
+                DefectKind::InvalidBsn,
+                DefectKind::EmptyCell,
+                DefectKind::InvalidDate,
+            ],
+        );
         let detail = apply_assessment_mutation(&mut row, mutation);
         let mut norm_row = row.clone();
         let mut pending = Vec::new();
         if mutation.is_none() {
-            normalisation_defect_into(&mut pending, sink, &mut dr, &mut norm_row, &[(4, "ontheffing_arbeidsplicht"), (6, "belemmering_gezondheid"), (17, "digitale_vaardigheden")]);
+            normalisation_defect_into(
+                &mut pending,
+                sink,
+                &mut dr,
+                &mut norm_row,
+                &[
+                    (4, "ontheffing_arbeidsplicht"),
+                    (6, "belemmering_gezondheid"),
+                    (17, "digitale_vaardigheden"),
+                ],
+            );
         }
+        let normalised = !pending.is_empty();
         let line = sink.assessments.write(&norm_row)?;
         if let (Some(kind), Some(detail)) = (mutation, detail) {
-            sink.record(kind, ASSESSMENTS_FILE, line, Some(column_of(kind, "datum")), detail);
+            sink.record(
+                kind,
+                ASSESSMENTS_FILE,
+                line,
+                Some(column_of(kind, "datum")),
+                detail,
+            );
         } else {
             sink.assessments_n += 1;
         }
         for (kind, col, detail) in pending {
             sink.record(kind, ASSESSMENTS_FILE, line, Some(col), detail);
         }
-        extra_rows(sink, ASSESSMENTS_FILE, &row, mutation.is_some(), line, key, 0)?;
+        extra_rows(
+            sink,
+            ASSESSMENTS_FILE,
+            &norm_row,
+            mutation.is_some() || normalised,
+            line,
+            key,
+            0,
+        )?;
     }
 
     // Provisions.
@@ -468,9 +717,25 @@ fn write_household(sink: &mut Sink, catalogue: &Catalogue, buurten: &[Buurt], ou
         if dr.bernoulli(sink.rate(DefectKind::ProvisionOutsideSpell) * 3.0) {
             if let Some(date) = date_outside_spells(&mut dr, &out.spells, cfg.from, cfg.to) {
                 let t = &catalogue.types[dr.index(catalogue.types.len())];
-                let row = vec![bsn_k.clone(), format!("VZ{:08}{}X", h.index, k), t.code.clone(), t.name.clone(), date.iso(), String::new(), String::new(), String::new(), String::new()];
+                let row = vec![
+                    bsn_k.clone(),
+                    format!("VZ{:08}{}X", h.index, k),
+                    t.code.clone(),
+                    t.name.clone(),
+                    date.iso(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ];
                 let line = sink.provisions.write(&row)?;
-                sink.record(DefectKind::ProvisionOutsideSpell, PROVISIONS_FILE, line, Some("startdatum"), format!("{} starts outside every spell of this client", date.iso()));
+                sink.record(
+                    DefectKind::ProvisionOutsideSpell,
+                    PROVISIONS_FILE,
+                    line,
+                    Some("startdatum"),
+                    format!("{} starts outside every spell of this client", date.iso()),
+                );
             }
         }
     }
@@ -493,16 +758,33 @@ fn write_household(sink: &mut Sink, catalogue: &Catalogue, buurten: &[Buurt], ou
         if pr.bernoulli(0.3) {
             observed |= 1 << pr.index(COMPETENCES.len());
         }
-        let when = out.spells.last().map(|s| s.start).unwrap_or(cfg.from.first_day());
+        let when = out
+            .spells
+            .last()
+            .map(|s| s.start)
+            .unwrap_or(cfg.from.first_day());
         for c in 0..COMPETENCES.len() {
             if observed >> c & 1 == 1 {
-                sink.competences.write(&[bsns[k].clone(), cat::competence_code(c), pr.range(1, 3).to_string(), when.iso()])?;
+                sink.competences.write(&[
+                    bsns[k].clone(),
+                    cat::competence_code(c),
+                    pr.range(1, 3).to_string(),
+                    when.iso(),
+                ])?;
             }
         }
         for (o, years) in &p.experience {
-            sink.experience.write(&[bsns[k].clone(), OCCUPATIONS[*o].isco.to_string(), OCCUPATIONS[*o].title.to_string(), format!("{years:.1}")])?;
+            sink.experience.write(&[
+                bsns[k].clone(),
+                OCCUPATIONS[*o].isco.to_string(),
+                OCCUPATIONS[*o].title.to_string(),
+                format!("{years:.1}"),
+            ])?;
         }
-        if out.running_at_end && mix(&[sink.seed, 0xE7A1, u64::from(p.index)]) % sink.eval_modulus == 0 && sink.eval.len() < 1_000 {
+        if out.running_at_end
+            && mix(&[sink.seed, 0xE7A1, u64::from(p.index)]).is_multiple_of(sink.eval_modulus)
+            && sink.eval.len() < 1_000
+        {
             sink.eval.push(EvalClient {
                 bsn: bsns[k].clone(),
                 competences: out.final_competences[k],
@@ -526,7 +808,13 @@ fn write_household(sink: &mut Sink, catalogue: &Catalogue, buurten: &[Buurt], ou
 
 /// Applies a case or whitespace change to one code cell; the defect is recorded by the caller
 /// once the row's line is known.
-fn normalisation_defect_into(pending: &mut Vec<(DefectKind, &'static str, String)>, sink: &Sink, r: &mut Rng, row: &mut [String], candidates: &[(usize, &'static str)]) {
+fn normalisation_defect_into(
+    pending: &mut Vec<(DefectKind, &'static str, String)>,
+    sink: &Sink,
+    r: &mut Rng,
+    row: &mut [String],
+    candidates: &[(usize, &'static str)],
+) {
     let u = r.uniform();
     let ws = sink.rate(DefectKind::StrayWhitespace);
     let mc = sink.rate(DefectKind::MixedCase);
@@ -586,16 +874,27 @@ fn apply_assessment_mutation(row: &mut [String], mutation: Option<DefectKind>) -
             "required date empty".into()
         }
         _ => {
-            let year: i32 = row[1].get(0..4).and_then(|y| y.parse().ok()).unwrap_or(2016);
+            let year: i32 = row[1]
+                .get(0..4)
+                .and_then(|y| y.parse().ok())
+                .unwrap_or(2016);
             row[1] = invalid_iso_date(year);
             format!("date {} does not exist", row[1])
         }
     })
 }
 
-/// Duplicate and orphan copies of a row (not of rows already made unloadable).
-fn extra_rows(sink: &mut Sink, file: &'static str, row: &[String], mutated: bool, line: u64, key: u64, bsn_col: usize) -> std::io::Result<()> {
-    if mutated {
+/// Duplicate and orphan copies of a written row (not of rows that already carry a defect).
+fn extra_rows(
+    sink: &mut Sink,
+    file: &'static str,
+    row: &[String],
+    has_defect: bool,
+    line: u64,
+    key: u64,
+    bsn_col: usize,
+) -> std::io::Result<()> {
+    if has_defect {
         return Ok(());
     }
     let mut dr = defect_rng(sink.seed, file, key ^ 0xE77A);
@@ -609,7 +908,12 @@ fn extra_rows(sink: &mut Sink, file: &'static str, row: &[String], mutated: bool
     let mut recs = Vec::new();
     if dup {
         let l = target.write(row)?;
-        recs.push((DefectKind::DuplicateRow, l, None, format!("copy of line {line}")));
+        recs.push((
+            DefectKind::DuplicateRow,
+            l,
+            None,
+            format!("copy of line {line}"),
+        ));
     }
     if orphan {
         let mut copy = row.to_vec();
@@ -619,7 +923,12 @@ fn extra_rows(sink: &mut Sink, file: &'static str, row: &[String], mutated: bool
             ASSESSMENTS_FILE => sink.assessments.write(&copy)?,
             _ => sink.provisions.write(&copy)?,
         };
-        recs.push((DefectKind::OrphanReference, l, Some("bsn"), format!("BSN {} has no person row", copy[bsn_col])));
+        recs.push((
+            DefectKind::OrphanReference,
+            l,
+            Some("bsn"),
+            format!("BSN {} has no person row", copy[bsn_col]),
+        ));
     }
     for (k, l, c, d) in recs {
         sink.record(k, file, l, c, d);
@@ -627,7 +936,15 @@ fn extra_rows(sink: &mut Sink, file: &'static str, row: &[String], mutated: bool
     Ok(())
 }
 
-fn person_row(r: &mut Rng, h: &model::Household, p: &Person, bsn: &str, partner: String, buurten: &[Buurt], to: Month) -> Vec<String> {
+fn person_row(
+    r: &mut Rng,
+    h: &model::Household,
+    p: &Person,
+    bsn: &str,
+    partner: String,
+    buurten: &[Buurt],
+    to: Month,
+) -> Vec<String> {
     let (nationality, country, background) = ORIGINS[p.origin];
     let buurt = &buurten[p.buurt];
     let education = match p.education {
@@ -644,11 +961,25 @@ fn person_row(r: &mut Rng, h: &model::Household, p: &Person, bsn: &str, partner:
     let dutch = country == "Nederland";
     let couple = h.is_couple();
     let marital = if couple {
-        if r.bernoulli(0.7) { "gehuwd" } else { "samenwonend" }
+        if r.bernoulli(0.7) {
+            "gehuwd"
+        } else {
+            "samenwonend"
+        }
     } else {
-        *r.pick(&["ongehuwd", "ongehuwd", "gescheiden", "gescheiden", "weduwe/weduwnaar"])
+        *r.pick(&[
+            "ongehuwd",
+            "ongehuwd",
+            "gescheiden",
+            "gescheiden",
+            "weduwe/weduwnaar",
+        ])
     };
-    let housing = if p.housing_problem { *r.pick(&["inwonend", "dakloos", "instelling"]) } else { *r.pick(&["huur", "huur", "huur", "koop", "inwonend"]) };
+    let housing = if p.housing_problem {
+        *r.pick(&["inwonend", "dakloos", "instelling"])
+    } else {
+        *r.pick(&["huur", "huur", "huur", "koop", "inwonend"])
+    };
     let status = if nationality == "Nederlandse" {
         "Nederlander"
     } else if p.refugee {
@@ -656,7 +987,16 @@ fn person_row(r: &mut Rng, h: &model::Household, p: &Person, bsn: &str, partner:
     } else {
         "verblijfsvergunning regulier"
     };
-    let street = format!("{}{}", crate::catalogue::STREET_WORDS[(p.postcode_index + p.buurt) % crate::catalogue::STREET_WORDS.len()], if p.buurt % 2 == 0 { "straat" } else { "laan" });
+    let street = format!(
+        "{}{}",
+        crate::catalogue::STREET_WORDS
+            [(p.postcode_index + p.buurt) % crate::catalogue::STREET_WORDS.len()],
+        if p.buurt.is_multiple_of(2) {
+            "straat"
+        } else {
+            "laan"
+        }
+    );
     let postcode = buurt.postcodes[p.postcode_index % buurt.postcodes.len()].clone();
     vec![
         bsn.to_string(),
@@ -670,11 +1010,26 @@ fn person_row(r: &mut Rng, h: &model::Household, p: &Person, bsn: &str, partner:
         education,
         blank_if(r, 0.3, yes_no(p.diploma)),
         blank_if(r, if dutch { 0.4 } else { 0.1 }, language.to_string()),
-        if to.year() >= 2016 && !dutch { blank_if(r, 0.4, if p.language >= 3 { "voldaan" } else { "niet voldaan" }.to_string()) } else { blank_if(r, 0.5, "n.v.t.".to_string()) },
+        if to.year() >= 2016 && !dutch {
+            blank_if(
+                r,
+                0.4,
+                if p.language >= 3 {
+                    "voldaan"
+                } else {
+                    "niet voldaan"
+                }
+                .to_string(),
+            )
+        } else {
+            blank_if(r, 0.5, "n.v.t.".to_string())
+        },
         blank_if(r, 0.05, marital.to_string()),
         h.household_type().to_string(),
         h.children.to_string(),
-        h.youngest_child_birth.map(|d| d.dutch()).unwrap_or_default(),
+        h.youngest_child_birth
+            .map(|d| d.dutch())
+            .unwrap_or_default(),
         blank_if(r, 0.2, housing.to_string()),
         blank_if(r, 0.45, yes_no(p.licence)),
         blank_if(r, 0.5, yes_no(p.own_transport)),
@@ -688,7 +1043,13 @@ fn person_row(r: &mut Rng, h: &model::Household, p: &Person, bsn: &str, partner:
     ]
 }
 
-fn write_spell(sink: &mut Sink, h: &model::Household, s: &SpellRecord, k: usize, bsn: &str) -> std::io::Result<()> {
+fn write_spell(
+    sink: &mut Sink,
+    h: &model::Household,
+    s: &SpellRecord,
+    k: usize,
+    bsn: &str,
+) -> std::io::Result<()> {
     let cfg = sink.cfg.clone();
     let mut r = Rng::keyed(sink.seed, &[0x5E11, s.uid, k as u64]);
     let leefvorm = match (h.is_couple(), h.children > 0) {
@@ -710,15 +1071,27 @@ fn write_spell(sink: &mut Sink, h: &model::Household, s: &SpellRecord, k: usize,
         blank_if(&mut r, 0.05, yes_no(s.side_income)),
         decimal_comma(if k == 0 { s.amount } else { 0.0 }),
         blank_if(&mut r, 0.2, s.previous_benefit.to_string()),
-        if k == 0 { s.note.clone() } else { String::new() },
+        if k == 0 {
+            s.note.clone()
+        } else {
+            String::new()
+        },
     ];
     let key = (s.uid << 2) | k as u64;
     let mut dr = defect_rng(sink.seed, SPELLS_FILE, key);
-    let mut allowed = vec![DefectKind::InvalidBsn, DefectKind::EmptyCell, DefectKind::InvalidDate];
+    let mut allowed = vec![
+        DefectKind::InvalidBsn,
+        DefectKind::EmptyCell,
+        DefectKind::InvalidDate,
+    ];
     if s.end.is_some() {
         allowed.extend([DefectKind::EndBeforeStart, DefectKind::UnknownCode]);
     }
-    let mutation = if s.has_provisions { None } else { sink.choose_mutation(&mut dr, &allowed) };
+    let mutation = if s.has_provisions {
+        None
+    } else {
+        sink.choose_mutation(&mut dr, &allowed)
+    };
     let clean = row.clone();
     let detail = mutation.map(|kind| match kind {
         DefectKind::InvalidBsn => {
@@ -727,28 +1100,47 @@ fn write_spell(sink: &mut Sink, h: &model::Household, s: &SpellRecord, k: usize,
         }
         DefectKind::EmptyCell => {
             row[3] = String::new();
-            (Some("ingangsdatum"), "required start date empty".to_string())
+            (
+                Some("ingangsdatum"),
+                "required start date empty".to_string(),
+            )
         }
         DefectKind::InvalidDate => {
             row[3] = invalid_dutch_date(s.start.year);
-            (Some("ingangsdatum"), format!("date {} does not exist", row[3]))
+            (
+                Some("ingangsdatum"),
+                format!("date {} does not exist", row[3]),
+            )
         }
         DefectKind::EndBeforeStart => {
             let start = s.start.days_since_epoch();
             let back = 1 + dr.range(0, 400);
             let d = date_from_days(start - back);
             row[4] = d.dutch();
-            (Some("einddatum"), format!("end {} before start {}", row[4], row[3]))
+            (
+                Some("einddatum"),
+                format!("end {} before start {}", row[4], row[3]),
+            )
         }
         _ => {
             row[6] = (*dr.pick(&["999", "11O", "0"])).to_string();
-            (Some("reden_beeindiging"), format!("end reason {} is not in the code list", row[6]))
+            (
+                Some("reden_beeindiging"),
+                format!("end reason {} is not in the code list", row[6]),
+            )
         }
     });
     let mut pending = Vec::new();
     if mutation.is_none() {
-        normalisation_defect_into(&mut pending, sink, &mut dr, &mut row, &[(2, "regeling"), (6, "reden_beeindiging"), (8, "leefvorm")]);
+        normalisation_defect_into(
+            &mut pending,
+            sink,
+            &mut dr,
+            &mut row,
+            &[(2, "regeling"), (6, "reden_beeindiging"), (8, "leefvorm")],
+        );
     }
+    let normalised = !pending.is_empty();
     let line = sink.spells.write(&row)?;
     for (kind, col, d) in pending {
         sink.record(kind, SPELLS_FILE, line, Some(col), d);
@@ -761,9 +1153,11 @@ fn write_spell(sink: &mut Sink, h: &model::Household, s: &SpellRecord, k: usize,
             None => sink.running += 1,
             Some((end, _, bus)) => {
                 *sink.by_bus.entry(bus.to_string()).or_default() += 1;
-                let wsi = inzicht_domain::codes::bus_end_reason(bus).is_some_and(|b| b.class.is_wsi());
+                let wsi =
+                    inzicht_domain::codes::bus_end_reason(bus).is_some_and(|b| b.class.is_wsi());
                 sink.wsi += u64::from(wsi);
-                if s.start.month_of() <= cfg.to.plus(-12) && wsi && ended_within_year(s.start, end) {
+                if s.start.month_of() <= cfg.to.plus(-12) && wsi && ended_within_year(s.start, end)
+                {
                     sink.wsi_1y += 1;
                 }
             }
@@ -772,7 +1166,15 @@ fn write_spell(sink: &mut Sink, h: &model::Household, s: &SpellRecord, k: usize,
             sink.eligible_1y += 1;
         }
     }
-    extra_rows(sink, SPELLS_FILE, &clean, mutation.is_some(), line, key, 0)?;
+    extra_rows(
+        sink,
+        SPELLS_FILE,
+        &row,
+        mutation.is_some() || normalised,
+        line,
+        key,
+        0,
+    )?;
     // An overlapping re-registration of the same person, inside this spell.
     if mutation.is_none() {
         let spell_end = s.end.map(|e| e.0).unwrap_or(sink.cfg.to.last_day());
@@ -783,7 +1185,16 @@ fn write_spell(sink: &mut Sink, h: &model::Household, s: &SpellRecord, k: usize,
             copy[1] = format!("{}B", s.dossier);
             copy[3] = start.dutch();
             let l = sink.spells.write(&copy)?;
-            sink.record(DefectKind::OverlappingSpell, SPELLS_FILE, l, Some("ingangsdatum"), format!("spell from {} overlaps the spell on line {line}", start.dutch()));
+            sink.record(
+                DefectKind::OverlappingSpell,
+                SPELLS_FILE,
+                l,
+                Some("ingangsdatum"),
+                format!(
+                    "spell from {} overlaps the spell on line {line}",
+                    start.dutch()
+                ),
+            );
         }
     }
     Ok(())
@@ -801,10 +1212,22 @@ fn date_from_days(z: i64) -> Date {
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let y = (y + i64::from(m <= 2)) as i32;
-    Date::new(y, m, d).unwrap_or(Date { year: 1970, month: 1, day: 1 })
+    Date::new(y, m, d).unwrap_or(Date {
+        year: 1970,
+        month: 1,
+        day: 1,
+    })
 }
 
-fn write_provision(sink: &mut Sink, catalogue: &Catalogue, h: &model::Household, _out: &HouseholdOutput, p: &ProvisionRecord, i: usize, bsn: &str) -> std::io::Result<()> {
+fn write_provision(
+    sink: &mut Sink,
+    catalogue: &Catalogue,
+    h: &model::Household,
+    _out: &HouseholdOutput,
+    p: &ProvisionRecord,
+    i: usize,
+    bsn: &str,
+) -> std::io::Result<()> {
     let t: &ProvisionType = &catalogue.types[p.type_index];
     let mut row = vec![
         bsn.to_string(),
@@ -819,13 +1242,21 @@ fn write_provision(sink: &mut Sink, catalogue: &Catalogue, h: &model::Household,
     ];
     let key = (u64::from(h.index) << 16) | i as u64;
     let mut dr = defect_rng(sink.seed, PROVISIONS_FILE, key);
-    let mut allowed = vec![DefectKind::InvalidBsn, DefectKind::EmptyCell, DefectKind::UnknownCode, DefectKind::InvalidDate];
+    let mut allowed = vec![
+        DefectKind::InvalidBsn,
+        DefectKind::EmptyCell,
+        DefectKind::UnknownCode,
+        DefectKind::InvalidDate,
+    ];
     if p.end.is_some() {
         allowed.push(DefectKind::EndBeforeStart);
     }
     // The first provision of a group is what the truth is about: never make it unloadable.
-    let mutation = if p.first_of_group { None } else { sink.choose_mutation(&mut dr, &allowed) };
-    let clean = row.clone();
+    let mutation = if p.first_of_group {
+        None
+    } else {
+        sink.choose_mutation(&mut dr, &allowed)
+    };
     let detail = mutation.map(|kind| match kind {
         DefectKind::InvalidBsn => {
             row[0] = break_bsn(bsn);
@@ -833,11 +1264,17 @@ fn write_provision(sink: &mut Sink, catalogue: &Catalogue, h: &model::Household,
         }
         DefectKind::EmptyCell => {
             row[2] = String::new();
-            ("voorzieningcode", "required provision code empty".to_string())
+            (
+                "voorzieningcode",
+                "required provision code empty".to_string(),
+            )
         }
         DefectKind::UnknownCode => {
             row[2] = (*dr.pick(&["V999", "V7-01", "X100"])).to_string();
-            ("voorzieningcode", format!("provision code {} is not in the code list", row[2]))
+            (
+                "voorzieningcode",
+                format!("provision code {} is not in the code list", row[2]),
+            )
         }
         DefectKind::InvalidDate => {
             row[4] = invalid_iso_date(p.start.year);
@@ -846,13 +1283,23 @@ fn write_provision(sink: &mut Sink, catalogue: &Catalogue, h: &model::Household,
         _ => {
             let d = date_from_days(p.start.days_since_epoch() - 1 - dr.range(0, 200));
             row[5] = d.iso();
-            ("einddatum", format!("end {} before start {}", row[5], row[4]))
+            (
+                "einddatum",
+                format!("end {} before start {}", row[5], row[4]),
+            )
         }
     });
     let mut pending = Vec::new();
     if mutation.is_none() {
-        normalisation_defect_into(&mut pending, sink, &mut dr, &mut row, &[(2, "voorzieningcode"), (6, "reden_einde")]);
+        normalisation_defect_into(
+            &mut pending,
+            sink,
+            &mut dr,
+            &mut row,
+            &[(2, "voorzieningcode"), (6, "reden_einde")],
+        );
     }
+    let normalised = !pending.is_empty();
     let line = sink.provisions.write(&row)?;
     for (kind, col, d) in pending {
         sink.record(kind, PROVISIONS_FILE, line, Some(col), d);
@@ -864,11 +1311,24 @@ fn write_provision(sink: &mut Sink, catalogue: &Catalogue, h: &model::Household,
         sink.types_used.insert(p.type_index);
         sink.groups_used.insert(t.group);
     }
-    extra_rows(sink, PROVISIONS_FILE, &clean, mutation.is_some(), line, key, 0)
+    extra_rows(
+        sink,
+        PROVISIONS_FILE,
+        &row,
+        mutation.is_some() || normalised,
+        line,
+        key,
+        0,
+    )
 }
 
 /// A date between `from` and `to` at least two months away from every spell, if there is one.
-fn date_outside_spells(r: &mut Rng, spells: &[SpellRecord], from: Month, to: Month) -> Option<Date> {
+fn date_outside_spells(
+    r: &mut Rng,
+    spells: &[SpellRecord],
+    from: Month,
+    to: Month,
+) -> Option<Date> {
     let lo = from.first_day().days_since_epoch();
     let hi = to.last_day().days_since_epoch();
     for _ in 0..8 {
@@ -888,17 +1348,32 @@ fn date_outside_spells(r: &mut Rng, spells: &[SpellRecord], from: Month, to: Mon
 fn profile_row(r: &mut Rng, p: &Person, bsn: &str) -> Vec<String> {
     let last = p.experience.first().map(|e| e.0);
     let years: f64 = p.experience.iter().map(|e| e.1).sum();
-    let interests: Vec<&str> = (0..SECTORS.len()).filter(|i| p.interests >> i & 1 == 1).map(|i| SECTORS[i]).collect();
+    let interests: Vec<&str> = (0..SECTORS.len())
+        .filter(|i| p.interests >> i & 1 == 1)
+        .map(|i| SECTORS[i])
+        .collect();
     let since_work = r.range(0, 12).to_string();
     let cv = yes_no(p.skill > -0.3 || r.bernoulli(0.3));
     vec![
         bsn.to_string(),
-        last.map(|o| OCCUPATIONS[o].title.to_string()).unwrap_or_default(),
-        last.map(|o| OCCUPATIONS[o].isco.to_string()).unwrap_or_default(),
-        p.desired_occupation.map(|o| OCCUPATIONS[o].title.to_string()).unwrap_or_default(),
+        last.map(|o| OCCUPATIONS[o].title.to_string())
+            .unwrap_or_default(),
+        last.map(|o| OCCUPATIONS[o].isco.to_string())
+            .unwrap_or_default(),
+        p.desired_occupation
+            .map(|o| OCCUPATIONS[o].title.to_string())
+            .unwrap_or_default(),
         blank_if(r, 0.2, format!("{years:.1}")),
-        if last.is_some() { blank_if(r, 0.3, since_work) } else { String::new() },
-        blank_if(r, 0.4, interests.first().map(|s| s.to_string()).unwrap_or_default()),
+        if last.is_some() {
+            blank_if(r, 0.3, since_work)
+        } else {
+            String::new()
+        },
+        blank_if(
+            r,
+            0.4,
+            interests.first().map(|s| s.to_string()).unwrap_or_default(),
+        ),
         blank_if(r, 0.3, interests.join("|")),
         blank_if(r, 0.35, p.max_travel_km.to_string()),
         blank_if(r, 0.25, cv),
@@ -943,9 +1418,32 @@ fn make_vacancies(cfg: &Config, buurten: &[Buurt]) -> Vec<Vacancy> {
         .collect()
 }
 
-fn write_vacancies(root: &Path, cfg: &Config, vacancies: &[Vacancy], buurten: &[Buurt]) -> std::io::Result<()> {
-    let mut w = CsvOut::create(root, VACANCIES_FILE, ',', Encoding::Utf8, false, VACANCIES_HEADER)?;
-    let employers = ["Logistiek Centrum Zuid", "Zorggroep De Linde", "Bakkerij Van Dam", "Schoonmaakbedrijf Glans", "Gemeente Nieuwdorp", "Bouwbedrijf Stevig", "Supermarkt Buurtwinkel", "Techniek Partners", "Hotel De Kroon", "Groenbedrijf Buiten"];
+fn write_vacancies(
+    root: &Path,
+    cfg: &Config,
+    vacancies: &[Vacancy],
+    buurten: &[Buurt],
+) -> std::io::Result<()> {
+    let mut w = CsvOut::create(
+        root,
+        VACANCIES_FILE,
+        ',',
+        Encoding::Utf8,
+        false,
+        VACANCIES_HEADER,
+    )?;
+    let employers = [
+        "Logistiek Centrum Zuid",
+        "Zorggroep De Linde",
+        "Bakkerij Van Dam",
+        "Schoonmaakbedrijf Glans",
+        "Gemeente Nieuwdorp",
+        "Bouwbedrijf Stevig",
+        "Supermarkt Buurtwinkel",
+        "Techniek Partners",
+        "Hotel De Kroon",
+        "Groenbedrijf Buiten",
+    ];
     for (i, v) in vacancies.iter().enumerate() {
         let mut r = Rng::keyed(cfg.seed, &[0x7AD, i as u64]);
         let o = &OCCUPATIONS[v.occupation];
@@ -956,7 +1454,10 @@ fn write_vacancies(root: &Path, cfg: &Config, vacancies: &[Vacancy], buurten: &[
             2 => format!("Parttime {}", o.title.to_lowercase()),
             _ => o.title.to_string(),
         };
-        let comps: Vec<String> = (0..COMPETENCES.len()).filter(|c| v.required >> c & 1 == 1).map(cat::competence_code).collect();
+        let comps: Vec<String> = (0..COMPETENCES.len())
+            .filter(|c| v.required >> c & 1 == 1)
+            .map(cat::competence_code)
+            .collect();
         let posted = cfg.to.plus(-(r.range(0, 11) as i32));
         let day = r.range(1, 28) as u32;
         w.write(&[
@@ -969,23 +1470,63 @@ fn write_vacancies(root: &Path, cfg: &Config, vacancies: &[Vacancy], buurten: &[
             v.hours.to_string(),
             buurten[v.buurt].code.clone(),
             employers[r.index(employers.len())].to_string(),
-            Date::new(posted.year(), posted.month(), day).map(|d| d.iso()).unwrap_or_default(),
+            Date::new(posted.year(), posted.month(), day)
+                .map(|d| d.iso())
+                .unwrap_or_default(),
         ])?;
     }
     w.finish()
 }
 
 fn write_geography(root: &Path, buurten: &[Buurt]) -> std::io::Result<()> {
-    let mut pc = CsvOut::create(root, PC6_FILE, ';', Encoding::Utf8, false, &["PC6", "Buurt2024", "Wijk2024", "Gemeente2024"])?;
-    let mut rows: Vec<(&String, &Buurt)> = buurten.iter().flat_map(|b| b.postcodes.iter().map(move |p| (p, b))).collect();
+    let mut pc = CsvOut::create(
+        root,
+        PC6_FILE,
+        ';',
+        Encoding::Utf8,
+        false,
+        &["PC6", "Buurt2024", "Wijk2024", "Gemeente2024"],
+    )?;
+    let mut rows: Vec<(&String, &Buurt)> = buurten
+        .iter()
+        .flat_map(|b| b.postcodes.iter().map(move |p| (p, b)))
+        .collect();
     rows.sort_by(|a, b| a.0.cmp(b.0));
     for (p, b) in rows {
-        pc.write(&[p.as_str(), &b.code[2..], &b.wijk_code[2..], geo::GEMEENTE_CODE])?;
+        pc.write(&[
+            p.as_str(),
+            &b.code[2..],
+            &b.wijk_code[2..],
+            geo::GEMEENTE_CODE,
+        ])?;
     }
     pc.finish()?;
-    let mut w = CsvOut::create(root, BUURTEN_FILE, ',', Encoding::Utf8, false, &["buurtcode", "buurtnaam", "wijkcode", "wijknaam", "gemeentecode", "x", "y"])?;
+    let mut w = CsvOut::create(
+        root,
+        BUURTEN_FILE,
+        ',',
+        Encoding::Utf8,
+        false,
+        &[
+            "buurtcode",
+            "buurtnaam",
+            "wijkcode",
+            "wijknaam",
+            "gemeentecode",
+            "x",
+            "y",
+        ],
+    )?;
     for b in buurten {
-        w.write(&[b.code.clone(), b.name.clone(), b.wijk_code.clone(), b.wijk_name.clone(), format!("GM{}", geo::GEMEENTE_CODE), format!("{:.0}", b.x), format!("{:.0}", b.y)])?;
+        w.write(&[
+            b.code.clone(),
+            b.name.clone(),
+            b.wijk_code.clone(),
+            b.wijk_name.clone(),
+            format!("GM{}", geo::GEMEENTE_CODE),
+            format!("{:.0}", b.x),
+            format!("{:.0}", b.y),
+        ])?;
     }
     w.finish()
 }
@@ -995,34 +1536,72 @@ fn write_codelists(root: &Path, types: &[ProvisionType]) -> Result<(), SynthErro
     let x = |e: rust_xlsxwriter::XlsxError| SynthError::Xlsx(e.to_string());
     let mut wb = Workbook::new();
     // A fixed document date keeps the workbook byte-identical between runs.
-    let created = ExcelDateTime::from_ymd(2025, 1, 1).and_then(|d| d.and_hms(0, 0, 0)).map_err(x)?;
-    wb.set_properties(&DocProperties::new().set_title("Codelijsten Nieuwdorp (synthetisch)").set_author("inzicht synth").set_creation_datetime(&created));
+    let created = ExcelDateTime::from_ymd(2025, 1, 1)
+        .and_then(|d| d.and_hms(0, 0, 0))
+        .map_err(x)?;
+    wb.set_properties(
+        &DocProperties::new()
+            .set_title("Codelijsten Nieuwdorp (synthetisch)")
+            .set_author("inzicht synth")
+            .set_creation_datetime(&created),
+    );
     let bold = Format::new().set_bold();
-    let mut sheet = |name: &str, header: &[&str], rows: Vec<Vec<String>>| -> Result<(), SynthError> {
-        let ws = wb.add_worksheet();
-        ws.set_name(name).map_err(x)?;
-        for (c, h) in header.iter().enumerate() {
-            ws.write_string_with_format(0, c as u16, *h, &bold).map_err(x)?;
-        }
-        for (r, row) in rows.iter().enumerate() {
-            for (c, v) in row.iter().enumerate() {
-                ws.write_string(r as u32 + 1, c as u16, v).map_err(x)?;
+    let mut sheet =
+        |name: &str, header: &[&str], rows: Vec<Vec<String>>| -> Result<(), SynthError> {
+            let ws = wb.add_worksheet();
+            ws.set_name(name).map_err(x)?;
+            for (c, h) in header.iter().enumerate() {
+                ws.write_string_with_format(0, c as u16, *h, &bold)
+                    .map_err(x)?;
             }
-        }
-        Ok(())
-    };
+            for (r, row) in rows.iter().enumerate() {
+                for (c, v) in row.iter().enumerate() {
+                    ws.write_string(r as u32 + 1, c as u16, v).map_err(x)?;
+                }
+            }
+            Ok(())
+        };
     sheet(
         "redenen_beeindiging",
-        &["lokale_code", "omschrijving", "bus_code", "bus_omschrijving"],
+        &[
+            "lokale_code",
+            "omschrijving",
+            "bus_code",
+            "bus_omschrijving",
+        ],
         cat::END_REASONS
             .iter()
-            .map(|(c, d, b)| vec![c.to_string(), d.to_string(), b.to_string(), inzicht_domain::codes::bus_end_reason(b).map(|r| r.label_nl.to_string()).unwrap_or_default()])
+            .map(|(c, d, b)| {
+                vec![
+                    c.to_string(),
+                    d.to_string(),
+                    b.to_string(),
+                    inzicht_domain::codes::bus_end_reason(b)
+                        .map(|r| r.label_nl.to_string())
+                        .unwrap_or_default(),
+                ]
+            })
             .collect(),
     )?;
-    sheet("redenen_aanvraag", &["lokale_code", "omschrijving"], cat::INFLOW_REASONS.iter().map(|(c, d)| vec![c.to_string(), d.to_string()]).collect())?;
+    sheet(
+        "redenen_aanvraag",
+        &["lokale_code", "omschrijving"],
+        cat::INFLOW_REASONS
+            .iter()
+            .map(|(c, d)| vec![c.to_string(), d.to_string()])
+            .collect(),
+    )?;
     sheet(
         "voorzieningen",
-        &["lokale_code", "omschrijving", "groep_code", "srg_code", "aangeboden_van", "aangeboden_tot", "leert_competenties"],
+        &[
+            "lokale_code",
+            "omschrijving",
+            "groep_code",
+            "srg_code",
+            "aangeboden_van",
+            "aangeboden_tot",
+            "leert_competenties",
+        ],
         types
             .iter()
             .map(|t| {
@@ -1032,41 +1611,113 @@ fn write_codelists(root: &Path, types: &[ProvisionType]) -> Result<(), SynthErro
                     cat::PROVISION_GROUPS[t.group].0.to_string(),
                     t.srg.to_string(),
                     t.offered.0.max(2000).to_string(),
-                    if t.offered.1 >= 2100 { String::new() } else { t.offered.1.to_string() },
-                    t.teaches.iter().map(|&c| cat::competence_code(c)).collect::<Vec<_>>().join("|"),
+                    if t.offered.1 >= 2100 {
+                        String::new()
+                    } else {
+                        t.offered.1.to_string()
+                    },
+                    t.teaches
+                        .iter()
+                        .map(|&c| cat::competence_code(c))
+                        .collect::<Vec<_>>()
+                        .join("|"),
                 ]
             })
             .collect(),
     )?;
-    sheet("voorzieningsgroepen", &["groep_code", "groep"], cat::PROVISION_GROUPS.iter().map(|(c, d)| vec![c.to_string(), d.to_string()]).collect())?;
-    sheet("redenen_einde_voorziening", &["code", "omschrijving"], cat::PROVISION_ENDINGS.iter().map(|(c, d)| vec![c.to_string(), d.to_string()]).collect())?;
+    sheet(
+        "voorzieningsgroepen",
+        &["groep_code", "groep"],
+        cat::PROVISION_GROUPS
+            .iter()
+            .map(|(c, d)| vec![c.to_string(), d.to_string()])
+            .collect(),
+    )?;
+    sheet(
+        "redenen_einde_voorziening",
+        &["code", "omschrijving"],
+        cat::PROVISION_ENDINGS
+            .iter()
+            .map(|(c, d)| vec![c.to_string(), d.to_string()])
+            .collect(),
+    )?;
     sheet(
         "competenties",
         &["code", "naam", "groep_code", "groep"],
-        (0..COMPETENCES.len()).map(|i| vec![cat::competence_code(i), COMPETENCES[i].to_string(), cat::COMPETENCE_GROUPS[i / 6].0.to_string(), cat::COMPETENCE_GROUPS[i / 6].1.to_string()]).collect(),
+        (0..COMPETENCES.len())
+            .map(|i| {
+                vec![
+                    cat::competence_code(i),
+                    COMPETENCES[i].to_string(),
+                    cat::COMPETENCE_GROUPS[i / 6].0.to_string(),
+                    cat::COMPETENCE_GROUPS[i / 6].1.to_string(),
+                ]
+            })
+            .collect(),
     )?;
     sheet(
         "beroepen",
-        &["isco", "titel", "sector", "competenties", "opleidingsniveau_min"],
+        &[
+            "isco",
+            "titel",
+            "sector",
+            "competenties",
+            "opleidingsniveau_min",
+        ],
         OCCUPATIONS
             .iter()
-            .map(|o| vec![o.isco.to_string(), o.title.to_string(), o.sector.to_string(), o.competences.iter().map(|&c| cat::competence_code(c)).collect::<Vec<_>>().join("|"), EDUCATION_LEVELS[o.min_education].to_string()])
+            .map(|o| {
+                vec![
+                    o.isco.to_string(),
+                    o.title.to_string(),
+                    o.sector.to_string(),
+                    o.competences
+                        .iter()
+                        .map(|&c| cat::competence_code(c))
+                        .collect::<Vec<_>>()
+                        .join("|"),
+                    EDUCATION_LEVELS[o.min_education].to_string(),
+                ]
+            })
             .collect(),
     )?;
-    sheet("opleidingsniveaus", &["niveau", "omschrijving"], EDUCATION_LEVELS.iter().enumerate().map(|(i, e)| vec![i.to_string(), e.to_string()]).collect())?;
+    sheet(
+        "opleidingsniveaus",
+        &["niveau", "omschrijving"],
+        EDUCATION_LEVELS
+            .iter()
+            .enumerate()
+            .map(|(i, e)| vec![i.to_string(), e.to_string()])
+            .collect(),
+    )?;
     let path = root.join(CODELISTS_FILE);
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|error| SynthError::Io { path: parent.to_path_buf(), error })?;
+        std::fs::create_dir_all(parent).map_err(|error| SynthError::Io {
+            path: parent.to_path_buf(),
+            error,
+        })?;
     }
     wb.save(&path).map_err(x)
 }
 
 fn manifest(cfg: &Config) -> serde_json::Value {
-    let csv = |system: &str, enc: Encoding, delim: &str, dates: &str, decimal: &str, crlf: bool| {
-        json!({"system": system, "format": "csv", "encoding": enc.name(), "delimiter": delim, "date_format": dates, "decimal_separator": decimal, "line_ending": if crlf {"CRLF"} else {"LF"}})
-    };
-    let suite = csv("uitkeringsadministratie", Encoding::Windows1252, ";", "dd-mm-jjjj", ",", true);
-    let rei = csv("re-integratiesysteem", Encoding::Utf8Bom, ",", "jjjj-mm-dd", ".", false);
+    let csv = |system: &str, enc: Encoding, delim: &str, dates: &str, decimal: &str, crlf: bool| json!({"system": system, "format": "csv", "encoding": enc.name(), "delimiter": delim, "date_format": dates, "decimal_separator": decimal, "line_ending": if crlf {"CRLF"} else {"LF"}});
+    let suite = csv(
+        "uitkeringsadministratie",
+        Encoding::Windows1252,
+        ";",
+        "dd-mm-jjjj",
+        ",",
+        true,
+    );
+    let rei = csv(
+        "re-integratiesysteem",
+        Encoding::Utf8Bom,
+        ",",
+        "jjjj-mm-dd",
+        ".",
+        false,
+    );
     json!({
         "generator": "inzicht synth",
         "seed": cfg.seed,
@@ -1137,12 +1788,16 @@ fn build_truth(
                 if need == 0 {
                     continue;
                 }
-                let coverage = f64::from((c.competences & v.required).count_ones()) / f64::from(need);
+                let coverage =
+                    f64::from((c.competences & v.required).count_ones()) / f64::from(need);
                 let edu_ok = c.education + 1 >= v.min_education;
-                let near = geo::distance_km(&buurten[c.buurt], &buurten[v.buurt]) <= f64::from(c.max_travel_km);
+                let near = geo::distance_km(&buurten[c.buurt], &buurten[v.buurt])
+                    <= f64::from(c.max_travel_km);
                 let hours_ok = v.hours <= c.hours + 4;
                 if coverage >= 0.75 && edu_ok && near && hours_ok {
-                    good.push(json!({"vacancy": v.id, "grade": if coverage >= 1.0 { 2 } else { 1 }}));
+                    good.push(
+                        json!({"vacancy": v.id, "grade": if coverage >= 1.0 { 2 } else { 1 }}),
+                    );
                 }
             }
             json!({"bsn": c.bsn, "good": good})

@@ -9,7 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "inzicht", version, about = "Welke re-integratievoorzieningen helpen wie aan werk — veilig.\nWhich re-integration provisions help whom find work — safely.")]
+#[command(
+    name = "inzicht",
+    version,
+    about = "Welke re-integratievoorzieningen helpen wie aan werk — veilig.\nWhich re-integration provisions help whom find work — safely."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -86,10 +90,16 @@ pub struct Failure {
 
 impl Failure {
     pub fn usage(message: impl Into<String>) -> Self {
-        Failure { code: 2, message: message.into() }
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
     }
     pub fn io(message: impl Into<String>) -> Self {
-        Failure { code: 1, message: message.into() }
+        Failure {
+            code: 1,
+            message: message.into(),
+        }
     }
 }
 
@@ -119,26 +129,43 @@ pub fn run() -> ExitCode {
 }
 
 fn parse_month(flag: &str, text: &str) -> Result<Month, Failure> {
-    Month::parse(text).ok_or_else(|| Failure::usage(format!("{flag} '{text}' is not a month of the form YYYY-MM (for example 2012-01)")))
+    Month::parse(text).ok_or_else(|| {
+        Failure::usage(format!(
+            "{flag} '{text}' is not a month of the form YYYY-MM (for example 2012-01)"
+        ))
+    })
 }
 
 fn synth_config(a: &SynthArgs) -> Result<Config, Failure> {
     if a.clients <= 0 {
-        return Err(Failure::usage(format!("--clients must be a positive number, got {}", a.clients)));
+        return Err(Failure::usage(format!(
+            "--clients must be a positive number, got {}",
+            a.clients
+        )));
     }
-    let clients = u32::try_from(a.clients).map_err(|_| Failure::usage(format!("--clients {} is too large", a.clients)))?;
+    let clients = u32::try_from(a.clients)
+        .map_err(|_| Failure::usage(format!("--clients {} is too large", a.clients)))?;
     let mut cfg = Config::new(a.seed, clients);
     cfg.from = parse_month("--from", &a.from)?;
     cfg.to = parse_month("--to", &a.to)?;
-    cfg.defects = if a.no_defects { DefectRates::none() } else { DefectRates::default() };
+    cfg.defects = if a.no_defects {
+        DefectRates::none()
+    } else {
+        DefectRates::default()
+    };
     if let Some(spec) = &a.defects {
-        cfg.defects.apply_overrides(spec).map_err(|m| Failure::usage(format!("--defects: {m}")))?;
+        cfg.defects
+            .apply_overrides(spec)
+            .map_err(|m| Failure::usage(format!("--defects: {m}")))?;
     }
     if let Some(v) = a.vacancies {
         if v <= 0 {
-            return Err(Failure::usage(format!("--vacancies must be a positive number, got {v}")));
+            return Err(Failure::usage(format!(
+                "--vacancies must be a positive number, got {v}"
+            )));
         }
-        cfg.vacancies = Some(u32::try_from(v).map_err(|_| Failure::usage("--vacancies is too large"))?);
+        cfg.vacancies =
+            Some(u32::try_from(v).map_err(|_| Failure::usage("--vacancies is too large"))?);
     }
     cfg.validate().map_err(Failure::usage)?;
     Ok(cfg)
@@ -151,20 +178,31 @@ fn remove_previous_output(dir: &Path) -> Result<(), Failure> {
         return Ok(());
     }
     if !(dir.join("summary.json").is_file() && dir.join("truth.json").is_file()) {
-        return Err(Failure::usage(format!("{} exists but is not an earlier synthetic municipality; refusing to replace it", dir.display())));
+        return Err(Failure::usage(format!(
+            "{} exists but is not an earlier synthetic municipality; refusing to replace it",
+            dir.display()
+        )));
     }
     std::fs::remove_dir_all(dir).map_err(|e| Failure::io(format!("{}: {e}", dir.display())))
 }
 
 fn progress_bar(total: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(total);
-    bar.set_style(ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} ({eta})").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "));
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} ({eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
     bar.set_message(what.to_string());
     bar
 }
 
 pub fn run_synth(cfg: &Config, out: &Path, quiet: bool) -> Result<inzicht_synth::Summary, Failure> {
-    let bar = if quiet { ProgressBar::hidden() } else { progress_bar(u64::from(cfg.clients), "cliënten") };
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        progress_bar(u64::from(cfg.clients), "cliënten")
+    };
     let mut progress = |done: u64, total: u64| {
         bar.set_length(total);
         bar.set_position(done);
@@ -191,16 +229,24 @@ fn synth(a: SynthArgs) -> Result<(), Failure> {
         s.provisions,
         s.defects.values().sum::<u64>()
     );
-    eprintln!("Overzicht: {}; de waarheid (alleen voor tests): {}", a.out.join("summary.json").display(), a.out.join("truth.json").display());
+    eprintln!(
+        "Overzicht: {}; de waarheid (alleen voor tests): {}",
+        a.out.join("summary.json").display(),
+        a.out.join("truth.json").display()
+    );
     Ok(())
 }
 
 fn demo(a: DemoArgs) -> Result<(), Failure> {
-    std::fs::create_dir_all(&a.dir).map_err(|e| Failure::usage(format!("cannot create {}: {e}", a.dir.display())))?;
+    std::fs::create_dir_all(&a.dir)
+        .map_err(|e| Failure::usage(format!("cannot create {}: {e}", a.dir.display())))?;
     let synth_dir = a.dir.join("synth");
     remove_previous_output(&synth_dir)?;
     let cfg = Config::new(a.seed, 7_400);
-    eprintln!("1/1 Synthetische gemeente maken (seed {}, 7.400 cliënten) …", a.seed);
+    eprintln!(
+        "1/1 Synthetische gemeente maken (seed {}, 7.400 cliënten) …",
+        a.seed
+    );
     let s = run_synth(&cfg, &synth_dir, false)?;
     eprintln!(
         "    {} cliënten, {} uitkeringen waarvan {} lopend, {} voorzieningen van {} soorten in {} groepen.",
