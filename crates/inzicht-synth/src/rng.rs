@@ -34,7 +34,12 @@ pub struct Rng {
 
 impl Rng {
     pub fn keyed(seed: u64, keys: &[u64]) -> Self {
-        let mut state = mix(&[&[seed], keys].concat());
+        let mut h = 0x6A09_E667_F3BC_C908u64;
+        for &k in std::iter::once(&seed).chain(keys) {
+            let mut s = h ^ k;
+            h = splitmix64(&mut s);
+        }
+        let mut state = h;
         let s = [
             splitmix64(&mut state),
             splitmix64(&mut state),

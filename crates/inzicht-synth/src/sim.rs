@@ -91,12 +91,40 @@ pub fn simulate(
     opts: &SimOptions,
     cat: &Catalogue,
 ) -> Trajectory {
-    let mut traj = Trajectory::default();
+    resume(seed, h, spell_uid, start, sim_from, &[], opts, cat)
+}
+
+/// Continues a spell at month `at` after the provision starts `before` (all earlier than `at`),
+/// as a run from the spell's first simulated month would have reached it: with common random
+/// numbers the months before `at` are the same in every run that differs only from `at` on, so
+/// they need not be redone.
+#[allow(clippy::too_many_arguments)]
+pub fn resume(
+    seed: u64,
+    h: &Household,
+    spell_uid: u64,
+    start: Month,
+    at: Month,
+    before: &[ProvisionStart],
+    opts: &SimOptions,
+    cat: &Catalogue,
+) -> Trajectory {
+    let mut traj = Trajectory {
+        exit: None,
+        provisions: before.to_vec(),
+    };
     // First start per (member, group): (month, planned months, age band at start).
     let mut first: [[Option<(Month, u32, usize)>; N_GROUPS]; MAX_MEMBERS] =
         [[None; N_GROUPS]; MAX_MEMBERS];
     let mut busy_until: [[Month; N_GROUPS]; MAX_MEMBERS] =
         [[Month(i32::MIN); N_GROUPS]; MAX_MEMBERS];
+    for p in before {
+        busy_until[p.member][p.group] = p.month.plus(p.planned_months as i32);
+        if first[p.member][p.group].is_none() {
+            first[p.member][p.group] = Some((p.month, p.planned_months, p.age_band));
+        }
+    }
+    let sim_from = at;
     let main = h.main();
     let couple = h.is_couple();
     let mut m = sim_from;

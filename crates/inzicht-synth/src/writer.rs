@@ -287,6 +287,7 @@ struct Sink {
     effects_type: Vec<Vec<EffectAcc>>,
     eval: Vec<EvalClient>,
     eval_modulus: u64,
+    eval_target: usize,
 }
 
 /// Row-level decisions about defects, keyed so that they are reproducible.
@@ -370,6 +371,9 @@ pub fn write_all(
     let types = cat::provision_types();
     let catalogue = Catalogue::new(&types);
     let buurten = geo::build(seed);
+    // Clients in the matching evaluation: 1,000 at the default size; fewer at national scale,
+    // where each is judged against ~100,000 vacancies (pairs judged stay about 2 million).
+    let eval_target = (2_000_000 / cfg.vacancy_count().max(1) as usize).clamp(100, 1_000);
     let w1252 = Encoding::Windows1252;
     let bom = Encoding::Utf8Bom;
     let mut sink = Sink {
@@ -435,7 +439,8 @@ pub fn write_all(
             })
             .collect(),
         eval: Vec::new(),
-        eval_modulus: (u64::from(cfg.clients) * 4 / 10 / 1_500).max(1),
+        eval_modulus: (u64::from(cfg.clients) * 4 / 10 / (3 * eval_target as u64 / 2)).max(1),
+        eval_target,
     };
 
     // Households are generated in parallel chunks (all randomness is keyed by household, so the
@@ -563,17 +568,21 @@ pub fn write_all(
     )?;
     let truth = build_truth(
         cfg,
-        &sink.latent,
         &sink.effects,
         &sink.effects_band,
         &sink.effects_trede,
         &sink.effects_type,
+        &vacancies,
+    );
+    write_truth(
+        root,
+        &truth,
+        &sink.latent,
         &sink.defects,
         &sink.eval,
         &vacancies,
         &buurten,
-    );
-    write_json(root, "truth.json", &truth)?;
+    )?;
     write_json(root, "manifest.json", &manifest(cfg))?;
     Ok(summary)
 }
@@ -783,7 +792,7 @@ fn write_household(
         }
         if out.running_at_end
             && mix(&[sink.seed, 0xE7A1, u64::from(p.index)]).is_multiple_of(sink.eval_modulus)
-            && sink.eval.len() < 1_000
+            && sink.eval.len() < sink.eval_target
         {
             sink.eval.push(EvalClient {
                 bsn: bsns[k].clone(),
@@ -1739,15 +1748,11 @@ fn manifest(cfg: &Config) -> serde_json::Value {
 #[allow(clippy::too_many_arguments)]
 fn build_truth(
     cfg: &Config,
-    latent: &[(String, usize, u32, &'static str)],
     effects: &[EffectAcc],
     by_band: &[Vec<EffectAcc>],
     by_trede: &[Vec<EffectAcc>],
     by_type: &[Vec<EffectAcc>],
-    defects: &[Defect],
-    eval: &[EvalClient],
     vacancies: &[Vacancy],
-    buurten: &[Buurt],
 ) -> serde_json::Value {
     let groups: Vec<serde_json::Value> = (0..cat::N_GROUPS)
         .map(|g| {
@@ -1779,31 +1784,6 @@ fn build_truth(
         })
         .collect();
 
-    let matches: Vec<serde_json::Value> = eval
-        .iter()
-        .map(|c| {
-            let mut good = Vec::new();
-            for v in vacancies {
-                let need = v.required.count_ones();
-                if need == 0 {
-                    continue;
-                }
-                let coverage =
-                    f64::from((c.competences & v.required).count_ones()) / f64::from(need);
-                let edu_ok = c.education + 1 >= v.min_education;
-                let near = geo::distance_km(&buurten[c.buurt], &buurten[v.buurt])
-                    <= f64::from(c.max_travel_km);
-                let hours_ok = v.hours <= c.hours + 4;
-                if coverage >= 0.75 && edu_ok && near && hours_ok {
-                    good.push(
-                        json!({"vacancy": v.id, "grade": if coverage >= 1.0 { 2 } else { 1 }}),
-                    );
-                }
-            }
-            json!({"bsn": c.bsn, "good": good})
-        })
-        .collect();
-
     json!({
         "warning": "Known truth of the synthetic municipality. Analyses must never read this file; only tests do.",
         "seed": cfg.seed,
@@ -1820,18 +1800,94 @@ fn build_truth(
             "effect_definition": "theta acts from the month after a client's first start of the group in the spell; the truth compares each treated client's spell with and without that start (the same random draws otherwise; later starts of the group stay possible in both, intention to treat)",
         },
         "latent_types": LATENT_TYPES.iter().map(|(c, d)| json!({"code": c, "description": d})).collect::<Vec<_>>(),
-        "clients_latent_type": latent.iter().map(|(b, t, h, role)| json!({"bsn": b, "latent_type": LATENT_TYPES[*t].0, "household": h, "role": role})).collect::<Vec<_>>(),
         "provision_effects": {
             "scale": "difference in cumulative W/S/I outflow (treated with minus without the provision) at 6, 12 and 24 months after the start, averaged over treated first starts in the data period (ATT)",
             "primary": "moving away switched off in both arms (the primary analysis censors at moving)",
             "moving_competing": "moving away as a competing exit (the sensitivity analysis)",
             "groups": groups,
         },
-        "defects": defects,
         "matching": {
             "rule": "a vacancy is a good match for a client when the client's true competences cover at least 75% of the required ones (grade 2 when all), education is at most one level below the minimum, the buurt lies within the client's maximum travel distance and the hours are at most 4 above what the client can work",
             "n_vacancies": vacancies.len(),
-            "clients": matches,
+            "clients": "see matching_clients",
         },
     })
+}
+
+/// Writes truth.json: the small parts as one object, then the long lists (one element a line)
+/// streamed, so that memory stays flat at national scale.
+fn write_truth(
+    root: &Path,
+    head: &serde_json::Value,
+    latent: &[(String, usize, u32, &'static str)],
+    defects: &[Defect],
+    eval: &[EvalClient],
+    vacancies: &[Vacancy],
+    buurten: &[Buurt],
+) -> Result<(), SynthError> {
+    use std::io::Write;
+    let path = root.join("truth.json");
+    let err = |error| SynthError::Io {
+        path: root.join("truth.json"),
+        error,
+    };
+    let file = std::fs::File::create(&path).map_err(err)?;
+    let mut w = std::io::BufWriter::new(file);
+    let text = serde_json::to_string_pretty(head).unwrap_or_else(|_| "{}".into());
+    let open = text
+        .trim_end()
+        .strip_suffix('}')
+        .unwrap_or("{")
+        .trim_end()
+        .to_string();
+    let run = |w: &mut std::io::BufWriter<std::fs::File>| -> std::io::Result<()> {
+        w.write_all(open.as_bytes())?;
+        w.write_all(b",\n  \"clients_latent_type\": [")?;
+        for (i, (b, t, h, role)) in latent.iter().enumerate() {
+            let item =
+                json!({"bsn": b, "latent_type": LATENT_TYPES[*t].0, "household": h, "role": role});
+            write!(w, "{}\n    {}", if i == 0 { "" } else { "," }, item)?;
+        }
+        w.write_all(b"\n  ],\n  \"defects\": [")?;
+        for (i, d) in defects.iter().enumerate() {
+            write!(
+                w,
+                "{}\n    {}",
+                if i == 0 { "" } else { "," },
+                serde_json::to_string(d).unwrap_or_default()
+            )?;
+        }
+        w.write_all(b"\n  ],\n  \"matching_clients\": [")?;
+        for (i, c) in eval.iter().enumerate() {
+            let mut good = Vec::new();
+            for v in vacancies {
+                if let Some(grade) = match_grade(c, v, buurten) {
+                    good.push(json!({"vacancy": v.id, "grade": grade}));
+                }
+            }
+            let item = json!({"bsn": c.bsn, "good": good});
+            write!(w, "{}\n    {}", if i == 0 { "" } else { "," }, item)?;
+        }
+        w.write_all(b"\n  ]\n}\n")?;
+        w.flush()
+    };
+    run(&mut w).map_err(err)
+}
+
+/// The matching truth: a vacancy is a good match when the client's true competences cover at
+/// least 75% of the required ones (grade 2 when all), education is at most one level below the
+/// minimum, the buurt lies within the client's travel distance and the hours fit.
+fn match_grade(c: &EvalClient, v: &Vacancy, buurten: &[Buurt]) -> Option<u8> {
+    let need = v.required.count_ones();
+    if need == 0 {
+        return None;
+    }
+    let coverage = f64::from((c.competences & v.required).count_ones()) / f64::from(need);
+    let edu_ok = c.education + 1 >= v.min_education;
+    let hours_ok = v.hours <= c.hours + 4;
+    if coverage < 0.75 || !edu_ok || !hours_ok {
+        return None;
+    }
+    let near = geo::distance_km(&buurten[c.buurt], &buurten[v.buurt]) <= f64::from(c.max_travel_km);
+    near.then_some(if coverage >= 1.0 { 2 } else { 1 })
 }

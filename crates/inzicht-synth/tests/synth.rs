@@ -578,7 +578,7 @@ fn truth_lists_every_client_and_types_differ_in_what_the_exports_show() {
         "young type is born later"
     );
     // Good matches exist for most sampled clients.
-    let m = truth["matching"]["clients"].as_array().unwrap();
+    let m = truth["matching_clients"].as_array().unwrap();
     assert!(m.len() >= 500);
     let with = m
         .iter()
