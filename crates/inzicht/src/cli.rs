@@ -171,19 +171,35 @@ fn synth_config(a: &SynthArgs) -> Result<Config, Failure> {
     Ok(cfg)
 }
 
-/// Removes `dir` only if it is an earlier output of `inzicht synth` (it holds `summary.json`
-/// and `truth.json`), so that `--force` can never delete a user's other data.
-fn remove_previous_output(dir: &Path) -> Result<(), Failure> {
-    if !dir.exists() {
-        return Ok(());
-    }
-    if !(dir.join("summary.json").is_file() && dir.join("truth.json").is_file()) {
-        return Err(Failure::usage(format!(
+/// Checks that `dir` is an earlier output of `inzicht synth` (it holds `summary.json` and
+/// `truth.json`), so that replacing it can never delete a user's other data.
+fn check_previous_output(dir: &Path) -> Result<(), Failure> {
+    if dir.join("summary.json").is_file() && dir.join("truth.json").is_file() {
+        Ok(())
+    } else {
+        Err(Failure::usage(format!(
             "{} exists but is not an earlier synthetic municipality; refusing to replace it",
             dir.display()
-        )));
+        )))
     }
-    std::fs::remove_dir_all(dir).map_err(|e| Failure::io(format!("{}: {e}", dir.display())))
+}
+
+/// Generates into `out`; when `replace` is set and `out` holds an earlier synthetic
+/// municipality, the new one is generated beside it first and swapped in only when complete.
+fn synth_into(cfg: &Config, out: &Path, replace: bool) -> Result<inzicht_synth::Summary, Failure> {
+    if !(replace && out.exists()) {
+        return run_synth(cfg, out, false);
+    }
+    check_previous_output(out)?;
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "synth".into());
+    let staging = out.with_file_name(format!(".{name}.new-{}", std::process::id()));
+    let summary = run_synth(cfg, &staging, false)?;
+    std::fs::remove_dir_all(out).map_err(|e| Failure::io(format!("{}: {e}", out.display())))?;
+    std::fs::rename(&staging, out).map_err(|e| Failure::io(format!("{}: {e}", out.display())))?;
+    Ok(summary)
 }
 
 fn progress_bar(total: u64, what: &str) -> ProgressBar {
@@ -214,11 +230,8 @@ pub fn run_synth(cfg: &Config, out: &Path, quiet: bool) -> Result<inzicht_synth:
 
 fn synth(a: SynthArgs) -> Result<(), Failure> {
     let cfg = synth_config(&a)?;
-    if a.force {
-        remove_previous_output(&a.out)?;
-    }
     let started = std::time::Instant::now();
-    let s = run_synth(&cfg, &a.out, false)?;
+    let s = synth_into(&cfg, &a.out, a.force)?;
     eprintln!(
         "Synthetische gemeente geschreven naar {} in {:.1} s: {} cliënten, {} uitkeringen ({} lopend), {} voorzieningen, {} defecten.",
         a.out.display(),
