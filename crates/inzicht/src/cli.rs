@@ -254,13 +254,12 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
     std::fs::create_dir_all(&a.dir)
         .map_err(|e| Failure::usage(format!("cannot create {}: {e}", a.dir.display())))?;
     let synth_dir = a.dir.join("synth");
-    remove_previous_output(&synth_dir)?;
     let cfg = Config::new(a.seed, 7_400);
     eprintln!(
         "1/1 Synthetische gemeente maken (seed {}, 7.400 cliënten) …",
         a.seed
     );
-    let s = run_synth(&cfg, &synth_dir, false)?;
+    let s = synth_into(&cfg, &synth_dir, true)?;
     eprintln!(
         "    {} cliënten, {} uitkeringen waarvan {} lopend, {} voorzieningen van {} soorten in {} groepen.",
         s.clients, s.spells, s.spells_running, s.provisions, s.provision_types, s.provision_groups
