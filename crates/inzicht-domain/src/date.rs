@@ -128,6 +128,20 @@ impl Date {
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
         era * 146_097 + doe - 719_468
     }
+    /// The date `days` after 1970-01-01 (Hinnant's `civil_from_days`).
+    pub fn from_days_since_epoch(days: i64) -> Date {
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
+        Date { year, month, day }
+    }
+
     /// Whole years of age on `on` for someone born on `self`.
     pub fn age_on(self, on: Date) -> i32 {
         let mut age = on.year - self.year;
@@ -163,6 +177,9 @@ mod tests {
         assert_eq!(Date::parse_iso("2015-03-09"), Some(d));
         assert_eq!(Date::new(1970, 1, 1).unwrap().days_since_epoch(), 0);
         assert_eq!(Date::new(2000, 3, 1).unwrap().days_since_epoch(), 11_017);
+        for days in [-50_000i64, -1, 0, 59, 11_016, 11_017, 20_000, 60_000] {
+            assert_eq!(Date::from_days_since_epoch(days).days_since_epoch(), days);
+        }
         let born = Date::new(1980, 6, 15).unwrap();
         assert_eq!(born.age_on(Date::new(2020, 6, 14).unwrap()), 39);
         assert_eq!(born.age_on(Date::new(2020, 6, 15).unwrap()), 40);

@@ -230,7 +230,16 @@ pub fn generate(
             spell_no,
         );
         out.spells.push(spell);
-        provisions_of(cfg, cat, uid, &traj, &mut out.provisions, &mut competences);
+        let spell_start = out.spells[spell_index].start;
+        provisions_of(
+            cfg,
+            cat,
+            uid,
+            spell_start,
+            &traj,
+            &mut out.provisions,
+            &mut competences,
+        );
         let has = out.provisions.iter().any(|p| {
             let s = &out.spells[spell_index];
             p.start >= s.start && s.end.is_none_or(|e| p.start <= e.0)
@@ -476,6 +485,7 @@ fn provisions_of(
     cfg: &Config,
     cat: &Catalogue,
     uid: u64,
+    spell_start: Date,
     traj: &Trajectory,
     out: &mut Vec<ProvisionRecord>,
     competences: &mut [u64],
@@ -486,7 +496,8 @@ fn provisions_of(
         }
         let mut r = Rng::keyed(cfg.seed, &[TAG_SPELL_META, uid, 2, i as u64]);
         let t = &cat.types[p.type_index];
-        let start = day_in(&mut r, p.month, None);
+        // A provision starts on or after the first day of the spell.
+        let start = day_in(&mut r, p.month, Some(spell_start));
         let planned_end_month = p.month.plus(p.planned_months as i32 - 1);
         let exit = traj.exit;
         // Wage subsidy, job coaching and aftercare go on after the client starts work.

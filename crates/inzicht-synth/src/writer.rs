@@ -1209,23 +1209,8 @@ fn write_spell(
     Ok(())
 }
 
-/// Civil date from days since 1970-01-01 (Hinnant's `civil_from_days`).
 fn date_from_days(z: i64) -> Date {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = (y + i64::from(m <= 2)) as i32;
-    Date::new(y, m, d).unwrap_or(Date {
-        year: 1970,
-        month: 1,
-        day: 1,
-    })
+    Date::from_days_since_epoch(z)
 }
 
 fn write_provision(

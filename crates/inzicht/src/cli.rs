@@ -228,6 +228,24 @@ pub fn run_synth(cfg: &Config, out: &Path, quiet: bool) -> Result<inzicht_synth:
     Ok(summary)
 }
 
+/// A whole number in Dutch notation (a point between thousands): 25.920.
+fn nl(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('.');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A share as a Dutch percentage with one decimal: 34,1%.
+fn nl_percent(share: f64) -> String {
+    format!("{:.1}%", 100.0 * share).replace('.', ",")
+}
+
 fn synth(a: SynthArgs) -> Result<(), Failure> {
     let cfg = synth_config(&a)?;
     let started = std::time::Instant::now();
@@ -236,11 +254,11 @@ fn synth(a: SynthArgs) -> Result<(), Failure> {
         "Synthetische gemeente geschreven naar {} in {:.1} s: {} cliënten, {} uitkeringen ({} lopend), {} voorzieningen, {} defecten.",
         a.out.display(),
         started.elapsed().as_secs_f64(),
-        s.clients,
-        s.spells,
-        s.spells_running,
-        s.provisions,
-        s.defects.values().sum::<u64>()
+        nl(s.clients),
+        nl(s.spells),
+        nl(s.spells_running),
+        nl(s.provisions),
+        nl(s.defects.values().sum::<u64>())
     );
     eprintln!(
         "Overzicht: {}; de waarheid (alleen voor tests): {}",
@@ -262,9 +280,18 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
     let s = synth_into(&cfg, &synth_dir, true)?;
     eprintln!(
         "    {} cliënten, {} uitkeringen waarvan {} lopend, {} voorzieningen van {} soorten in {} groepen.",
-        s.clients, s.spells, s.spells_running, s.provisions, s.provision_types, s.provision_groups
+        nl(s.clients),
+        nl(s.spells),
+        nl(s.spells_running),
+        nl(s.provisions),
+        s.provision_types,
+        s.provision_groups
     );
-    eprintln!("    Uitstroom naar werk/school/inkomen: {:.1}% van alle uitkeringen, {:.1}% binnen een jaar.", 100.0 * s.outflow_wsi_share, 100.0 * s.outflow_wsi_within_1y_share);
+    eprintln!(
+        "    Uitstroom naar werk/school/inkomen: {} van alle uitkeringen, {} binnen een jaar.",
+        nl_percent(s.outflow_wsi_share),
+        nl_percent(s.outflow_wsi_within_1y_share)
+    );
     eprintln!("    Bestanden: {}", synth_dir.join("exports").display());
     eprintln!();
     eprintln!("Nog niet beschikbaar in deze versie: inlezen in het Datapakhuis, analyses, rapport en webtool (zie de openstaande issues).");
@@ -272,4 +299,16 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
         eprintln!("Not yet available: ingest, analyses, report and web tool; --no-serve has nothing to skip yet.");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn dutch_numbers() {
+        assert_eq!(nl(7), "7");
+        assert_eq!(nl(7_400), "7.400");
+        assert_eq!(nl(1_383_152), "1.383.152");
+        assert_eq!(nl_percent(0.3412), "34,1%");
+    }
 }
