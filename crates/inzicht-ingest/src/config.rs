@@ -21,6 +21,9 @@ pub struct IngestConfig {
 pub struct LoadSettings {
     /// Last month of the data, `YYYY-MM`; by default the latest month any spell date names.
     pub data_end: Option<String>,
+    /// First month of the data, `YYYY-MM`: the person-month panel starts here (spells that began
+    /// earlier enter with their duration so far). By default 50 years before `data_end`.
+    pub data_start: Option<String>,
     /// Name of the municipality (for reports).
     pub municipality: Option<String>,
 }

@@ -108,8 +108,9 @@ pub struct Normalisation {
 /// The store side of ingest.
 pub trait Sink {
     fn begin_table(&mut self, schema: &TableSchema) -> Result<(), String>;
-    /// A loaded row of the table begun last, in the schema's column order.
-    fn row(&mut self, values: &[Value]) -> Result<(), String>;
+    /// A loaded row of the table begun last, in the schema's column order, with the file and
+    /// line it came from.
+    fn row(&mut self, file: &str, line: u64, values: &[Value]) -> Result<(), String>;
     fn end_table(&mut self) -> Result<(), String>;
     fn quarantine(&mut self, q: &Quarantined) -> Result<(), String>;
     fn normalised(&mut self, n: &Normalisation) -> Result<(), String>;
@@ -443,7 +444,8 @@ fn load_codelists(
                     }
                 }
                 values.push(Value::Text(get(di)));
-                sink.row(&values).map_err(IngestError::Sink)?;
+                sink.row(&fr.file, r.line, &values)
+                    .map_err(IngestError::Sink)?;
                 fr.rows_loaded += 1;
             }
             sink.end_table().map_err(IngestError::Sink)?;
@@ -1144,7 +1146,8 @@ pub fn run(
                             }
                             _ => {}
                         }
-                        sink.row(&out.values).map_err(IngestError::Sink)?;
+                        sink.row(&file, r.line, &out.values)
+                            .map_err(IngestError::Sink)?;
                         fr.rows_loaded += 1;
                     }
                     Err(rej) => {
@@ -1236,7 +1239,7 @@ impl Sink for CheckSink {
         self.current = Some(schema.name.clone());
         Ok(())
     }
-    fn row(&mut self, _values: &[Value]) -> Result<(), String> {
+    fn row(&mut self, _file: &str, _line: u64, _values: &[Value]) -> Result<(), String> {
         let t = self.current.clone().ok_or("row outside a table")?;
         *self.tables.entry(t).or_default() += 1;
         Ok(())

@@ -66,3 +66,58 @@ pub trait RecordSource {
     /// How the file was decoded, for the reconciliation (`utf-8`, `windows-1252`, `xlsx`, …).
     fn describe(&self) -> String;
 }
+
+/// Entry points shared by the fuzz targets (`fuzz/`) and the corpus replay test.
+pub mod fuzz {
+    use super::csv::{CsvOptions, CsvReader, EncodingChoice};
+    use super::RecordSource;
+    use std::path::Path;
+
+    /// Reads `data` as CSV with every encoding choice; checks that lines never go backwards.
+    pub fn csv_bytes(data: &[u8]) {
+        for encoding in [
+            EncodingChoice::Auto,
+            EncodingChoice::Utf8,
+            EncodingChoice::Windows1252,
+        ] {
+            for delimiter in [None, Some(';')] {
+                let Ok(mut r) = CsvReader::from_bytes(
+                    Path::new("fuzz.csv"),
+                    data.to_vec(),
+                    CsvOptions {
+                        encoding,
+                        delimiter,
+                    },
+                ) else {
+                    continue;
+                };
+                let mut last = 1;
+                while let Some(rec) = r.next_record() {
+                    match rec {
+                        Ok(rec) => {
+                            assert!(rec.line > last, "line {} after {}", rec.line, last);
+                            last = rec.line;
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads `data` as an XLSX workbook (through a temporary file, as the reader opens paths).
+    pub fn xlsx_bytes(data: &[u8]) {
+        let dir = std::env::temp_dir().join(format!("inzicht-fuzz-{}", std::process::id()));
+        if std::fs::create_dir_all(&dir).is_err() {
+            return;
+        }
+        let path = dir.join("fuzz.xlsx");
+        if std::fs::write(&path, data).is_err() {
+            return;
+        }
+        if let Ok(mut r) = super::xlsx::XlsxReader::open(&path, None, 1) {
+            while let Some(Ok(_)) = r.next_record() {}
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+}
