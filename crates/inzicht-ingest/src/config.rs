@@ -32,6 +32,9 @@ pub struct LoadSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
+    /// A code list (`[[codelist]]`); not allowed as a source kind.
+    #[serde(rename = "codelist")]
+    CodeList,
     Postcodes,
     Buurten,
     Persons,
@@ -47,6 +50,7 @@ pub enum Kind {
 impl Kind {
     pub fn name(self) -> &'static str {
         match self {
+            Kind::CodeList => "codelist",
             Kind::Postcodes => "postcodes",
             Kind::Buurten => "buurten",
             Kind::Persons => "persons",
@@ -64,6 +68,7 @@ impl Kind {
     pub fn fields(self) -> &'static [(&'static str, bool, FieldType)] {
         use FieldType::*;
         match self {
+            Kind::CodeList => &[],
             Kind::Postcodes => &[
                 ("postcode", true, Text),
                 ("buurt", true, Text),
@@ -113,7 +118,10 @@ impl Kind {
 
     /// Kinds whose rows belong to a person (checked for orphans when persons are loaded).
     pub fn has_person(self) -> bool {
-        !matches!(self, Kind::Postcodes | Kind::Buurten | Kind::Vacancies)
+        !matches!(
+            self,
+            Kind::CodeList | Kind::Postcodes | Kind::Buurten | Kind::Vacancies
+        )
     }
 }
 
@@ -257,6 +265,11 @@ impl IngestConfig {
         let mut names = std::collections::BTreeSet::new();
         for s in &self.sources {
             let ctx = format!("[[source]] '{}'", s.name);
+            if s.kind == Kind::CodeList {
+                return Err(ConfigError(format!(
+                    "{ctx}: kind = \"codelist\" is for [[codelist]] sections, not sources"
+                )));
+            }
             if s.name.is_empty()
                 || !s
                     .name

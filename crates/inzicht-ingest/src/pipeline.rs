@@ -8,7 +8,7 @@ use crate::read::csv::{CsvOptions, CsvReader, EncodingChoice};
 use crate::read::xlsx::XlsxReader;
 use crate::read::{RawRecord, ReadError, RecordSource};
 use inzicht_domain::{bsn, codes, Date};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -25,7 +25,7 @@ pub enum Value {
 }
 
 /// Where a column may go: `Ods` columns never reach the pseudonymised ADS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// A canonical field (person key, dates, codes); the store decides how it enters the ADS.
@@ -38,7 +38,7 @@ pub enum Role {
     Ods,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Column {
     pub name: String,
     pub ty: FieldTypeName,
@@ -47,7 +47,7 @@ pub struct Column {
     pub source_column: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldTypeName {
     Text,
@@ -69,7 +69,7 @@ impl From<FieldType> for FieldTypeName {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TableSchema {
     pub name: String,
     pub kind: Kind,
@@ -354,7 +354,7 @@ fn load_codelists(
             columns.push(("description", FieldTypeName::Text));
             sink.begin_table(&TableSchema {
                 name: table,
-                kind: Kind::Postcodes,
+                kind: Kind::CodeList,
                 columns: columns
                     .iter()
                     .map(|(n, t)| Column {

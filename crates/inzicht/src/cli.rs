@@ -27,6 +27,66 @@ enum Command {
     Demo(DemoArgs),
     /// Measure speed and memory and write docs/benchmarks.md.
     Bench(BenchArgs),
+    /// Load exports into the Datapakhuis (a new ODS/ADS snapshot), or only check them.
+    Ingest(IngestArgs),
+    /// Write the data-quality report of a snapshot (quality.json and quality.html).
+    Quality(QualityArgs),
+    /// Manage the pseudonymisation key.
+    Key(KeyArgs),
+}
+
+#[derive(Args)]
+struct IngestArgs {
+    /// Source configuration (TOML), see docs/ingest.md.
+    #[arg(long)]
+    config: PathBuf,
+    /// Directory the configuration's paths are relative to.
+    #[arg(long)]
+    input: PathBuf,
+    /// Store directory (created if needed).
+    #[arg(long, required_unless_present = "check")]
+    store: Option<PathBuf>,
+    /// Key file (created on first use, mode 0600); must lie outside the store.
+    #[arg(long, required_unless_present = "check")]
+    key_file: Option<PathBuf>,
+    /// Only read and validate; write nothing, print the reconciliation.
+    #[arg(long)]
+    check: bool,
+}
+
+#[derive(Args)]
+struct QualityArgs {
+    #[arg(long)]
+    store: PathBuf,
+    /// A load id (or a unique prefix); default: the current snapshot.
+    #[arg(long)]
+    as_of: Option<String>,
+    /// Print quality.json to stdout instead of the paths.
+    #[arg(long, value_enum, default_value = "table")]
+    format: OutputFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum OutputFormat {
+    Table,
+    Json,
+}
+
+#[derive(Args)]
+struct KeyArgs {
+    #[command(subcommand)]
+    action: KeyAction,
+}
+
+#[derive(Subcommand)]
+enum KeyAction {
+    /// New key; rebuilds the ADS of the current snapshot with new pseudonyms.
+    Rotate {
+        #[arg(long)]
+        store: PathBuf,
+        #[arg(long)]
+        key_file: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -103,6 +163,15 @@ impl Failure {
     }
 }
 
+impl From<inzicht_store::StoreError> for Failure {
+    fn from(e: inzicht_store::StoreError) -> Self {
+        match e {
+            inzicht_store::StoreError::Input(m) => Failure::usage(m),
+            inzicht_store::StoreError::Internal(m) => Failure::io(m),
+        }
+    }
+}
+
 impl From<SynthError> for Failure {
     fn from(e: SynthError) -> Self {
         match e {
@@ -118,6 +187,11 @@ pub fn run() -> ExitCode {
         Command::Synth(a) => synth(a),
         Command::Demo(a) => demo(a),
         Command::Bench(a) => crate::bench::run(a),
+        Command::Ingest(a) => ingest(a),
+        Command::Quality(a) => quality(a),
+        Command::Key(KeyArgs {
+            action: KeyAction::Rotate { store, key_file },
+        }) => rotate(&store, &key_file),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -274,7 +348,7 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
     let synth_dir = a.dir.join("synth");
     let cfg = Config::new(a.seed, 7_400);
     eprintln!(
-        "1/1 Synthetische gemeente maken (seed {}, 7.400 cliënten) …",
+        "1/2 Synthetische gemeente maken (seed {}, 7.400 cliënten) …",
         a.seed
     );
     let s = synth_into(&cfg, &synth_dir, true)?;
@@ -293,10 +367,52 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
         nl_percent(s.outflow_wsi_within_1y_share)
     );
     eprintln!("    Bestanden: {}", synth_dir.join("exports").display());
+    eprintln!("2/2 Inlezen in het Datapakhuis (ODS en ADS) …");
+    let config = demo_config(&a.dir)?;
+    let store = a.dir.join("store");
+    let key = a.dir.join("sleutel.json");
+    let bar = spinner();
+    let mut progress = |m: &str| bar.set_message(m.to_string());
+    let out = inzicht_store::ingest(
+        &config,
+        &synth_dir.join("exports"),
+        &store,
+        &key,
+        &mut progress,
+    );
+    bar.finish_and_clear();
+    let out = out?;
+    if let Some(rec) = &out.reconciliation {
+        let read: u64 = rec.files.iter().map(|f| f.rows_read).sum();
+        let q: u64 = rec.files.iter().map(|f| f.rows_quarantined).sum();
+        eprintln!(
+            "    {} rijen gelezen, {} in quarantaine met reden; {} persoon-maanden in het panel.",
+            nl(read),
+            nl(q),
+            nl(out.panel_rows)
+        );
+    } else {
+        eprintln!("    Al geladen (lading {}).", out.load_id);
+    }
+    eprintln!(
+        "    ODS (herleidbaar): {}",
+        store.join("ods.duckdb").display()
+    );
+    eprintln!(
+        "    ADS (gepseudonimiseerd): {}",
+        store.join("ads.duckdb").display()
+    );
+    eprintln!(
+        "    Datakwaliteit: {}",
+        store.join("quality.html").display()
+    );
+    eprintln!("    Sleutel (buiten de opslag): {}", key.display());
     eprintln!();
-    eprintln!("Nog niet beschikbaar in deze versie: inlezen in het Datapakhuis, analyses, rapport en webtool (zie de openstaande issues).");
+    eprintln!("Nog niet beschikbaar in deze versie: analyses, rapport en webtool (zie de openstaande issues).");
     if !a.no_serve {
-        eprintln!("Not yet available: ingest, analyses, report and web tool; --no-serve has nothing to skip yet.");
+        eprintln!(
+            "Not yet available: analyses, report and web tool; there is no server to start yet."
+        );
     }
     Ok(())
 }
@@ -311,4 +427,142 @@ mod tests {
         assert_eq!(nl(1_383_152), "1.383.152");
         assert_eq!(nl_percent(0.3412), "34,1%");
     }
+}
+
+fn spinner() -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
+fn print_reconciliation(rec: &inzicht_ingest::Reconciliation) {
+    eprintln!(
+        "{:<45} {:>10} {:>10} {:>10}  redenen",
+        "bestand", "gelezen", "geladen", "quarant."
+    );
+    for f in &rec.files {
+        let reasons: Vec<String> = f
+            .reasons
+            .iter()
+            .map(|(k, v)| format!("{k} {}", nl(*v)))
+            .collect();
+        eprintln!(
+            "{:<45} {:>10} {:>10} {:>10}  {}",
+            f.file,
+            nl(f.rows_read),
+            nl(f.rows_loaded),
+            nl(f.rows_quarantined),
+            reasons.join(", ")
+        );
+    }
+    for w in &rec.warnings {
+        eprintln!("let op: {w}");
+    }
+}
+
+fn ingest(a: IngestArgs) -> Result<(), Failure> {
+    if a.check {
+        let cfg = inzicht_ingest::IngestConfig::load(&a.config)
+            .map_err(|e| Failure::usage(e.to_string()))?;
+        let mut sink = inzicht_ingest::pipeline::CheckSink::default();
+        let mut no_parquet = |p: &Path| -> Result<
+            Box<dyn inzicht_ingest::read::RecordSource>,
+            inzicht_ingest::read::ReadError,
+        > {
+            Err(inzicht_ingest::read::ReadError::new(
+                p,
+                None,
+                "--check reads CSV and XLSX only; Parquet sources are checked during a real load",
+            ))
+        };
+        let rec = inzicht_ingest::pipeline::run(
+            &cfg,
+            &a.input,
+            &mut sink,
+            &mut no_parquet,
+            &mut |_, _| {},
+        )
+        .map_err(|e| Failure::usage(e.to_string()))?;
+        print_reconciliation(&rec);
+        println!("{}", serde_json::to_string_pretty(&rec).unwrap_or_default());
+        return Ok(());
+    }
+    let (Some(store), Some(key_file)) = (a.store, a.key_file) else {
+        return Err(Failure::usage(
+            "--store and --key-file are required (or use --check)",
+        ));
+    };
+    let started = std::time::Instant::now();
+    let bar = spinner();
+    let mut progress = |m: &str| bar.set_message(m.to_string());
+    let out = inzicht_store::ingest(&a.config, &a.input, &store, &key_file, &mut progress);
+    bar.finish_and_clear();
+    let out = out?;
+    if out.key_created {
+        eprintln!("Nieuwe sleutel aangemaakt: {} (modus 0600). Bewaar hem buiten de opslag en maak een veilige kopie.", key_file.display());
+    }
+    if !out.new_snapshot {
+        eprintln!(
+            "Deze exports zijn al geladen (lading {}); er is niets veranderd.",
+            out.load_id
+        );
+        return Ok(());
+    }
+    if let Some(rec) = &out.reconciliation {
+        print_reconciliation(rec);
+    }
+    eprintln!(
+        "Lading {} klaar in {:.1} s: {} personen, {} persoon-maanden. ODS: {}, ADS: {}",
+        out.load_id,
+        started.elapsed().as_secs_f64(),
+        nl(out.persons),
+        nl(out.panel_rows),
+        store.join("ods.duckdb").display(),
+        store.join("ads.duckdb").display()
+    );
+    Ok(())
+}
+
+fn quality(a: QualityArgs) -> Result<(), Failure> {
+    let store = inzicht_store::Store::new(&a.store);
+    let dir = store.resolve(a.as_of.as_deref())?;
+    let json_path = dir.join("quality.json");
+    match a.format {
+        OutputFormat::Json => {
+            let text = std::fs::read_to_string(&json_path)
+                .map_err(|e| Failure::io(format!("{}: {e}", json_path.display())))?;
+            println!("{}", text.trim_end());
+        }
+        OutputFormat::Table => {
+            eprintln!(
+                "Datakwaliteit: {} en {}",
+                dir.join("quality.html").display(),
+                json_path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn rotate(store: &Path, key_file: &Path) -> Result<(), Failure> {
+    let bar = spinner();
+    let mut progress = |m: &str| bar.set_message(m.to_string());
+    let id = inzicht_store::rotate_key(store, key_file, &mut progress);
+    bar.finish_and_clear();
+    let id = id?;
+    eprintln!("Sleutel vervangen; nieuwe lading {id} met nieuwe pseudoniemen is nu de huidige. Oudere ladingen blijven bestaan met de oude pseudoniemen.");
+    Ok(())
+}
+
+/// The demo's source configuration: the shipped example, written next to the demo data so that
+/// the demo runs from any working directory.
+fn demo_config(dir: &Path) -> Result<PathBuf, Failure> {
+    let path = dir.join("bron.toml");
+    std::fs::write(&path, include_str!("../../../examples/synthetic/bron.toml"))
+        .map_err(|e| Failure::io(format!("{}: {e}", path.display())))?;
+    Ok(path)
 }

@@ -1,0 +1,273 @@
+//! Builds the pseudonymised ADS from the ODS, in SQL inside one DuckDB connection (the ODS is
+//! the main database, the ADS is attached as `ads`).
+//!
+//! What crosses: person keys become pseudonyms (from the `pseudonyms` table that Rust filled
+//! with HMAC values), birth dates become ages, postcodes become wijk and buurt codes, case-system
+//! keys (dossier and provision numbers) become ordinal ids. Names, addresses and every column the
+//! configuration did not list as a feature stay in the ODS. Every person-level table carries
+//! pseudonym × month × wijk/buurt (Zaanstad's linking "in samenhang").
+
+use crate::secrets::KeyFile;
+use crate::{ident, literal, StoreError};
+use duckdb::Connection;
+use inzicht_domain::Month;
+use inzicht_ingest::pipeline::{Role, TableSchema};
+use inzicht_ingest::Kind;
+
+/// Canonical columns that never enter the ADS as they are.
+const IDENTIFYING: &[&str] = &[
+    "person_key",
+    "partner_key",
+    "birth_date",
+    "postcode",
+    "spell_key",
+    "provision_key",
+];
+
+fn first<'a>(schemas: &'a [TableSchema], kind: Kind) -> Option<&'a TableSchema> {
+    schemas.iter().find(|s| s.kind == kind)
+}
+
+fn has(schema: &TableSchema, column: &str) -> bool {
+    schema.columns.iter().any(|c| c.name == column)
+}
+
+/// Fills `pseudonyms(person_key, pseudonym)` in the ODS for every person key in any table.
+pub fn pseudonymise(
+    conn: &Connection,
+    schemas: &[TableSchema],
+    key: &KeyFile,
+) -> Result<u64, StoreError> {
+    conn.execute_batch("CREATE OR REPLACE TABLE pseudonyms (person_key VARCHAR PRIMARY KEY, pseudonym VARCHAR NOT NULL)")?;
+    let mut parts = Vec::new();
+    for s in schemas.iter().filter(|s| s.kind.has_person()) {
+        parts.push(format!("SELECT person_key FROM {}", ident(&s.name)));
+        if has(s, "partner_key") {
+            parts.push(format!(
+                "SELECT partner_key FROM {} WHERE partner_key IS NOT NULL",
+                ident(&s.name)
+            ));
+        }
+    }
+    if parts.is_empty() {
+        return Ok(0);
+    }
+    let sql = format!(
+        "SELECT DISTINCT person_key FROM ({}) ORDER BY 1",
+        parts.join(" UNION ALL ")
+    );
+    let keys: Vec<String> = conn
+        .prepare(&sql)?
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<Result<_, _>>()?;
+    let mut app = conn.appender("pseudonyms")?;
+    for k in &keys {
+        app.append_row(duckdb::params![k, key.pseudonym(k)])?;
+    }
+    app.flush()?;
+    Ok(keys.len() as u64)
+}
+
+/// The main date of a kind's rows (for the `month` column).
+fn main_date(kind: Kind) -> Option<&'static str> {
+    match kind {
+        Kind::Spells | Kind::Provisions => Some("start_date"),
+        Kind::Assessments => Some("event_date"),
+        _ => None,
+    }
+}
+
+/// Builds every ADS table and the person-month panel.
+pub fn build(
+    conn: &Connection,
+    schemas: &[TableSchema],
+    data_start: Month,
+    data_end: Month,
+) -> Result<(), StoreError> {
+    let end_day = literal(&data_end.last_day().iso());
+    // Where each person lives: the buurt and wijk of the postcode (never the postcode itself).
+    let persons = first(schemas, Kind::Persons);
+    let postcodes = first(schemas, Kind::Postcodes);
+    match (persons, postcodes) {
+        (Some(p), Some(pc)) if has(p, "postcode") => conn.execute_batch(&format!(
+            "CREATE OR REPLACE TEMP TABLE person_area AS
+             SELECT p.person_key, any_value(pc.buurt) AS buurt_code, any_value(pc.wijk) AS wijk_code
+             FROM {p} p LEFT JOIN {pc} pc ON pc.postcode = upper(replace(p.postcode, ' ', ''))
+             GROUP BY p.person_key",
+            p = ident(&p.name),
+            pc = ident(&pc.name)
+        ))?,
+        _ => conn.execute_batch("CREATE OR REPLACE TEMP TABLE person_area (person_key VARCHAR, buurt_code VARCHAR, wijk_code VARCHAR)")?,
+    }
+    // Ordinal spell ids: one per dossier (main applicant and partner share it), kept in the ODS.
+    if let Some(s) = first(schemas, Kind::Spells) {
+        let key = if has(s, "spell_key") {
+            "coalesce(spell_key, person_key || '|' || CAST(start_date AS VARCHAR))"
+        } else {
+            "person_key || '|' || CAST(start_date AS VARCHAR)"
+        };
+        conn.execute_batch(&format!(
+            "CREATE OR REPLACE TABLE spell_ids AS
+             SELECT _source_file, _source_line, CAST(dense_rank() OVER (ORDER BY {key}) AS BIGINT) AS spell_id FROM {}",
+            ident(&s.name)
+        ))?;
+    }
+    for s in schemas {
+        let t = ident(&s.name);
+        let mut select: Vec<String> = Vec::new();
+        let mut joins = String::new();
+        if s.kind.has_person() {
+            select.push("ps.pseudonym".into());
+            joins.push_str(" JOIN pseudonyms ps ON ps.person_key = t.person_key LEFT JOIN person_area area ON area.person_key = t.person_key");
+            if let Some(d) = main_date(s.kind) {
+                select.push(format!("CAST(date_trunc('month', t.{d}) AS DATE) AS month"));
+            }
+            select.push("area.wijk_code".into());
+            select.push("area.buurt_code".into());
+        }
+        if s.kind == Kind::Persons {
+            if has(s, "birth_date") {
+                select.push(format!("CAST(date_part('year', age(DATE {end_day}, t.birth_date)) AS INTEGER) AS age_at_data_end"));
+            }
+            if has(s, "partner_key") {
+                select.push("pp.pseudonym AS partner_pseudonym".into());
+                joins.push_str(" LEFT JOIN pseudonyms pp ON pp.person_key = t.partner_key");
+            }
+        }
+        if s.kind == Kind::Spells {
+            select.push("sid.spell_id".into());
+            joins.push_str(" JOIN spell_ids sid ON sid._source_file = t._source_file AND sid._source_line = t._source_line");
+        }
+        for c in &s.columns {
+            let keep = match c.role {
+                Role::Ods => false,
+                Role::Canonical => !IDENTIFYING.contains(&c.name.as_str()),
+                Role::Derived | Role::Feature => true,
+            };
+            if keep {
+                select.push(format!("t.{}", ident(&c.name)));
+            }
+        }
+        let order = if s.kind.has_person() {
+            " ORDER BY ps.pseudonym"
+        } else {
+            ""
+        };
+        conn.execute_batch(&format!(
+            "CREATE TABLE ads.{t} AS SELECT {} FROM {t} t{joins}{order}",
+            select.join(", ")
+        ))?;
+    }
+    panel(conn, schemas, data_start, data_end)?;
+    conn.execute_batch(&format!(
+        "CREATE TABLE ads.about AS SELECT {} AS data_start, {} AS data_end, 'Gepseudonimiseerd: geen BSN, naam, adres of geboortedatum. Pseudonym = HMAC-SHA-256 (128 bits) onder een sleutel buiten de opslag.' AS note",
+        literal(&data_start.to_string()),
+        literal(&data_end.to_string())
+    ))?;
+    Ok(())
+}
+
+/// The person-month panel: one row per pseudonym × month on benefit, with the spell and its
+/// duration so far, the exit in the month it happens, age, wijk/buurt, the latest assessment as
+/// known at the end of that month (ASOF join: no information from later) and the provision
+/// groups active in that month. Where two spells touch the same month (one ends, the next
+/// starts), the row describes the spell that started last.
+fn panel(
+    conn: &Connection,
+    schemas: &[TableSchema],
+    data_start: Month,
+    data_end: Month,
+) -> Result<(), StoreError> {
+    let Some(spells) = first(schemas, Kind::Spells) else {
+        return Ok(());
+    };
+    let start_day = literal(&data_start.first_day().iso());
+    let end_day = literal(&data_end.last_day().iso());
+    let col_or_null = |s: &TableSchema, c: &str| {
+        if has(s, c) {
+            format!("s.{}", ident(c))
+        } else {
+            "NULL".to_string()
+        }
+    };
+    let mut sql = format!(
+        "CREATE OR REPLACE TEMP TABLE months AS
+         SELECT s.person_key, sid.spell_id, s.start_date, s.end_date, {end_class} AS end_class, {end_bus} AS end_bus,
+                CAST(m.month AS DATE) AS month, last_day(CAST(m.month AS DATE)) AS month_end
+         FROM {spells} s JOIN spell_ids sid ON sid._source_file = s._source_file AND sid._source_line = s._source_line,
+              LATERAL (SELECT unnest(generate_series(date_trunc('month', greatest(s.start_date, DATE {start_day})),
+                                                     date_trunc('month', least(coalesce(s.end_date, DATE {end_day}), DATE {end_day})),
+                                                     INTERVAL 1 MONTH)) AS month) m
+         WHERE coalesce(s.end_date, DATE {end_day}) >= DATE {start_day} AND s.start_date <= DATE {end_day}
+         QUALIFY row_number() OVER (PARTITION BY s.person_key, m.month ORDER BY s.start_date DESC) = 1;",
+        spells = ident(&spells.name),
+        end_class = col_or_null(spells, "end_class"),
+        end_bus = col_or_null(spells, "end_reason_bus"),
+    );
+    let mut select = vec![
+        "ps.pseudonym".to_string(),
+        "m.month".into(),
+        "m.spell_id".into(),
+        "CAST(date_diff('month', date_trunc('month', m.start_date), m.month) AS INTEGER) AS duration_months".into(),
+        "(m.end_date IS NOT NULL AND m.end_date <= m.month_end) AS exits_this_month".into(),
+        "CASE WHEN m.end_date <= m.month_end THEN m.end_class END AS exit_class".into(),
+        "CASE WHEN m.end_date <= m.month_end THEN m.end_bus END AS exit_bus".into(),
+        "area.wijk_code".into(),
+        "area.buurt_code".into(),
+    ];
+    let mut joins = String::from(" JOIN pseudonyms ps ON ps.person_key = m.person_key LEFT JOIN person_area area ON area.person_key = m.person_key");
+    if let Some(p) = first(schemas, Kind::Persons) {
+        if has(p, "birth_date") {
+            select.push(
+                "CAST(date_part('year', age(m.month, p.birth_date)) AS INTEGER) AS age".into(),
+            );
+        }
+        if has(p, "sex") {
+            select.push("p.sex".into());
+        }
+        joins.push_str(&format!(" LEFT JOIN (SELECT * FROM {} QUALIFY row_number() OVER (PARTITION BY person_key ORDER BY _source_line) = 1) p ON p.person_key = m.person_key", ident(&p.name)));
+    }
+    if let Some(a) = first(schemas, Kind::Assessments) {
+        let feats: Vec<&str> = a
+            .columns
+            .iter()
+            .filter(|c| c.role == Role::Feature)
+            .map(|c| c.name.as_str())
+            .collect();
+        for f in &feats {
+            select.push(format!("a.{} AS {}", ident(f), ident(&format!("diag_{f}"))));
+        }
+        select.push("a.event_date AS diag_date".into());
+        let cols: Vec<String> = feats.iter().map(|f| ident(f)).collect();
+        joins.push_str(&format!(
+            " ASOF LEFT JOIN (SELECT person_key, event_date{}{} FROM {}) a ON a.person_key = m.person_key AND m.month_end >= a.event_date",
+            if cols.is_empty() { "" } else { ", " },
+            cols.join(", "),
+            ident(&a.name)
+        ));
+    }
+    if let Some(v) = first(schemas, Kind::Provisions) {
+        let group = if has(v, "group_code") {
+            "group_code"
+        } else {
+            "type_code"
+        };
+        sql.push_str(&format!(
+            "CREATE OR REPLACE TEMP TABLE provision_months AS
+             SELECT person_key, CAST(pm.month AS DATE) AS month, list(DISTINCT {group} ORDER BY {group}) AS active_groups, count(*) AS n_active
+             FROM {v},
+                  LATERAL (SELECT unnest(generate_series(date_trunc('month', start_date), date_trunc('month', least(coalesce(end_date, DATE {end_day}), DATE {end_day})), INTERVAL 1 MONTH)) AS month) pm
+             WHERE start_date <= DATE {end_day}
+             GROUP BY ALL;",
+            v = ident(&v.name)
+        ));
+        select.push("pv.active_groups".into());
+        select.push("CAST(coalesce(pv.n_active, 0) AS INTEGER) AS n_active_provisions".into());
+        joins.push_str(
+            " LEFT JOIN provision_months pv ON pv.person_key = m.person_key AND pv.month = m.month",
+        );
+    }
+    sql.push_str(&format!("CREATE TABLE ads.person_month AS SELECT {} FROM months m{joins} ORDER BY ps.pseudonym, m.month;", select.join(", ")));
+    conn.execute_batch(&sql)?;
+    Ok(())
+}
