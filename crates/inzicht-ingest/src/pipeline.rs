@@ -1100,7 +1100,7 @@ pub fn run(
             while let Some(r) = src.next_record() {
                 let r = r?;
                 fr.rows_read += 1;
-                if fr.rows_read % 100_000 == 0 {
+                if fr.rows_read.is_multiple_of(100_000) {
                     progress(&s.name, fr.rows_read);
                 }
                 match validate_row(&p, &header, &r, &lists, &link, &mut seen) {

@@ -24,7 +24,7 @@ const IDENTIFYING: &[&str] = &[
     "provision_key",
 ];
 
-fn first<'a>(schemas: &'a [TableSchema], kind: Kind) -> Option<&'a TableSchema> {
+fn first(schemas: &[TableSchema], kind: Kind) -> Option<&TableSchema> {
     schemas.iter().find(|s| s.kind == kind)
 }
 

@@ -417,18 +417,6 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    #[test]
-    fn dutch_numbers() {
-        assert_eq!(nl(7), "7");
-        assert_eq!(nl(7_400), "7.400");
-        assert_eq!(nl(1_383_152), "1.383.152");
-        assert_eq!(nl_percent(0.3412), "34,1%");
-    }
-}
-
 fn spinner() -> ProgressBar {
     let bar = ProgressBar::new_spinner();
     bar.set_style(
@@ -565,4 +553,16 @@ fn demo_config(dir: &Path) -> Result<PathBuf, Failure> {
     std::fs::write(&path, include_str!("../../../examples/synthetic/bron.toml"))
         .map_err(|e| Failure::io(format!("{}: {e}", path.display())))?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn dutch_numbers() {
+        assert_eq!(nl(7), "7");
+        assert_eq!(nl(7_400), "7.400");
+        assert_eq!(nl(1_383_152), "1.383.152");
+        assert_eq!(nl_percent(0.3412), "34,1%");
+    }
 }
