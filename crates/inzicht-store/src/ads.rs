@@ -158,7 +158,10 @@ pub fn build(
             select.join(", ")
         ))?;
     }
-    panel(conn, schemas, data_start, data_end)?;
+    {
+        let _g = TimeIt("panel", std::time::Instant::now());
+        panel(conn, schemas, data_start, data_end)?;
+    }
     conn.execute_batch(&format!(
         "CREATE TABLE ads.about AS SELECT {} AS data_start, {} AS data_end, 'Gepseudonimiseerd: geen BSN, naam, adres of geboortedatum. Pseudonym = HMAC-SHA-256 (128 bits) onder een sleutel buiten de opslag.' AS note",
         literal(&data_start.to_string()),
@@ -267,7 +270,22 @@ fn panel(
             " LEFT JOIN provision_months pv ON pv.person_key = m.person_key AND pv.month = m.month",
         );
     }
-    sql.push_str(&format!("CREATE TABLE ads.person_month AS SELECT {} FROM months m{joins} ORDER BY ps.pseudonym, m.month;", select.join(", ")));
+    sql.push_str(&format!(
+        "CREATE TABLE ads.person_month AS SELECT {} FROM months m{joins};",
+        select.join(", ")
+    ));
+    if std::env::var_os("INZICHT_SQL").is_some() {
+        eprintln!("{sql}");
+    }
     conn.execute_batch(&sql)?;
     Ok(())
+}
+
+struct TimeIt<'a>(&'a str, std::time::Instant);
+impl Drop for TimeIt<'_> {
+    fn drop(&mut self) {
+        if std::env::var_os("INZICHT_TIMING").is_some() {
+            eprintln!("    {:6.2} s {}", self.1.elapsed().as_secs_f64(), self.0);
+        }
+    }
 }

@@ -367,3 +367,51 @@ fn a_key_file_inside_the_store_and_a_bad_config_are_refused() {
         .count();
     assert_eq!(leftovers, 0, "a failed load leaves no snapshot directory");
 }
+
+#[test]
+fn a_parquet_source_is_read_through_duckdb() {
+    let w = World::new(9, 200);
+    // Turn one export into Parquet with DuckDB, and point the configuration at it.
+    let csv = w.exports().join("reintegratie/werkervaring.csv");
+    let parquet = w.exports().join("reintegratie/werkervaring.parquet");
+    let c = Connection::open_in_memory().unwrap();
+    c.execute_batch(&format!(
+        "COPY (SELECT * FROM read_csv('{}', all_varchar = true)) TO '{}' (FORMAT parquet)",
+        csv.display(),
+        parquet.display()
+    ))
+    .unwrap();
+    let rows_csv: i64 = c
+        .query_row(
+            &format!("SELECT count(*) FROM read_csv('{}')", csv.display()),
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    std::fs::remove_file(&csv).unwrap();
+    let cfg = w.root.join("bron.toml");
+    std::fs::write(
+        &cfg,
+        std::fs::read_to_string(config()).unwrap().replace(
+            "file = \"reintegratie/werkervaring.csv\"",
+            "file = \"reintegratie/werkervaring.parquet\"\nformat = \"parquet\"",
+        ),
+    )
+    .unwrap();
+    let out = inzicht_store::ingest(&cfg, &w.exports(), &w.store(), &w.key(), &mut |_| {})
+        .expect("ingest with parquet");
+    let rec = out.reconciliation.unwrap();
+    let f = rec
+        .files
+        .iter()
+        .find(|f| f.source == "werkervaring")
+        .unwrap();
+    assert_eq!(f.rows_read as i64, rows_csv);
+    assert_eq!(f.rows_read, f.rows_loaded + f.rows_quarantined);
+    assert!(f.read_as.contains("parquet"));
+    let ads = read_only(&w.store().join("ads.duckdb"));
+    let n: i64 = ads
+        .query_row("SELECT count(*) FROM werkervaring", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n as u64, f.rows_loaded);
+}

@@ -486,7 +486,13 @@ fn ingest(a: IngestArgs) -> Result<(), Failure> {
     };
     let started = std::time::Instant::now();
     let bar = spinner();
-    let mut progress = |m: &str| bar.set_message(m.to_string());
+    let timing = std::env::var_os("INZICHT_TIMING").is_some();
+    let mut progress = |m: &str| {
+        if timing {
+            eprintln!("[{:6.2} s] {m}", started.elapsed().as_secs_f64());
+        }
+        bar.set_message(m.to_string())
+    };
     let out = inzicht_store::ingest(&a.config, &a.input, &store, &key_file, &mut progress);
     bar.finish_and_clear();
     let out = out?;

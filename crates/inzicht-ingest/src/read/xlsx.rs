@@ -64,7 +64,7 @@ impl XlsxReader {
             .map_err(|e| ReadError::new(path, None, format!("sheet '{sheet_name}': {e}")))?;
         // Sheet rows are numbered from the range's first row; calamine skips leading empty rows.
         let first_row = range.start().map(|(r, _)| r as u64 + 1).unwrap_or(1);
-        let mut header: Option<Vec<String>> = None;
+        let mut header: Option<(u64, Vec<String>)> = None;
         let mut rows = Vec::new();
         for (i, row) in range.rows().enumerate() {
             let line = first_row + i as u64;
@@ -73,23 +73,7 @@ impl XlsxReader {
                 continue;
             }
             if header.is_none() {
-                let h: Vec<String> = fields.iter().map(|f| f.trim().to_string()).collect();
-                let named: Vec<&String> = h.iter().filter(|x| !x.is_empty()).collect();
-                let mut unique = named.clone();
-                unique.sort();
-                unique.dedup();
-                let last_named = h.iter().rposition(|x| !x.is_empty()).unwrap_or(0);
-                if named.is_empty()
-                    || unique.len() != named.len()
-                    || h[..=last_named].iter().any(|x| x.is_empty())
-                {
-                    return Err(ReadError::new(
-                        path,
-                        Some(line),
-                        format!("sheet '{sheet_name}': row {line} is not a header with one unique name per column (merged header cells?); set header_row to the row that holds the column names"),
-                    ));
-                }
-                header = Some(h[..=last_named].to_vec());
+                header = Some((line, fields.iter().map(|f| f.trim().to_string()).collect()));
                 continue;
             }
             if fields.iter().all(|f| f.trim().is_empty()) {
@@ -97,6 +81,41 @@ impl XlsxReader {
             }
             rows.push(RawRecord { line, fields });
         }
+        // A header names every column that holds data, once: a merged title row over the real
+        // column names fails this (empty cells where the data has values).
+        if let Some((line, h)) = &header {
+            let data_width = rows
+                .iter()
+                .filter_map(|r| r.fields.iter().rposition(|f| !f.trim().is_empty()))
+                .max()
+                .map(|i| i + 1)
+                .unwrap_or(0);
+            let named_width = h
+                .iter()
+                .rposition(|x| !x.is_empty())
+                .map(|i| i + 1)
+                .unwrap_or(0);
+            let width = data_width.max(named_width);
+            let mut names: Vec<&String> = h[..named_width].iter().collect();
+            names.sort();
+            let duplicate = names.windows(2).any(|w| w[0] == w[1]);
+            if width == 0 || h.len() < width || h[..width].iter().any(|x| x.is_empty()) || duplicate
+            {
+                return Err(ReadError::new(
+                    path,
+                    Some(*line),
+                    format!("sheet '{sheet_name}': row {line} is not a header with one unique name per column (merged header cells?); set header_row to the row that holds the column names"),
+                ));
+            }
+        }
+        let header = header.map(|(_, h)| {
+            let named_width = h
+                .iter()
+                .rposition(|x| !x.is_empty())
+                .map(|i| i + 1)
+                .unwrap_or(0);
+            h[..named_width].to_vec()
+        });
         let header = header.ok_or_else(|| {
             ReadError::new(
                 path,
