@@ -799,54 +799,44 @@ fn validate_row(
     let mut end_reason: Option<&EndReason> = None;
     let mut provision_type: Option<&ProvisionType> = None;
     let mut coded: HashMap<usize, String> = HashMap::new();
-    if kind == Kind::Spells && !field("end_reason").is_empty() && !lists.end_reasons.is_empty() {
-        match lists.end_reasons.get(&field("end_reason").to_uppercase()) {
-            Some(e) => {
-                if e.local != field("end_reason") {
+    // A canonical code checked against a code list: a case difference is normalised and
+    // counted, an unknown code quarantines the row.
+    let mut lookup = |name: &str,
+                      what: &str,
+                      local_of: &dyn Fn(&str) -> Option<String>|
+     -> Result<(), Rejection> {
+        let value = field(name);
+        match local_of(&value.to_uppercase()) {
+            Some(local) => {
+                if local != value {
                     normalisations.push((
-                        col_of("end_reason"),
+                        col_of(name),
                         "mixed_case",
-                        field("end_reason").to_string(),
-                        e.local.clone(),
+                        value.to_string(),
+                        local.clone(),
                     ));
-                    coded.insert(p.field_index["end_reason"], e.local.clone());
+                    coded.insert(p.field_index[name], local);
                 }
-                end_reason = Some(e);
+                Ok(())
             }
-            None => {
-                return Err(reject(
-                    "unknown_code",
-                    &col_of("end_reason"),
-                    format!(
-                        "end reason '{}' is not in the code list",
-                        field("end_reason")
-                    ),
-                ))
-            }
+            None => Err(reject(
+                "unknown_code",
+                &col_of(name),
+                format!("{what} '{value}' is not in the code list"),
+            )),
         }
+    };
+    if kind == Kind::Spells && !field("end_reason").is_empty() && !lists.end_reasons.is_empty() {
+        lookup("end_reason", "end reason", &|k| {
+            lists.end_reasons.get(k).map(|e| e.local.clone())
+        })?;
+        end_reason = lists.end_reasons.get(&field("end_reason").to_uppercase());
     }
     if kind == Kind::Provisions && !lists.provision_types.is_empty() {
-        match lists.provision_types.get(&field("type").to_uppercase()) {
-            Some(t) => {
-                if t.local != field("type") {
-                    normalisations.push((
-                        col_of("type"),
-                        "mixed_case",
-                        field("type").to_string(),
-                        t.local.clone(),
-                    ));
-                    coded.insert(p.field_index["type"], t.local.clone());
-                }
-                provision_type = Some(t);
-            }
-            None => {
-                return Err(reject(
-                    "unknown_code",
-                    &col_of("type"),
-                    format!("provision type '{}' is not in the code list", field("type")),
-                ))
-            }
-        }
+        lookup("type", "provision type", &|k| {
+            lists.provision_types.get(k).map(|t| t.local.clone())
+        })?;
+        provision_type = lists.provision_types.get(&field("type").to_uppercase());
     }
     for (index, allowed) in &p.codes {
         let v = &cells[*index];
