@@ -194,15 +194,25 @@ fn panel(
         }
     };
     let mut sql = format!(
-        "CREATE OR REPLACE TEMP TABLE months AS
+        // Two spells of one person can touch the same month only if the person has several
+        // spells: the de-duplication window runs on those persons' months alone (a window over
+        // every person-month was the slowest step at national scale).
+        "CREATE OR REPLACE TEMP TABLE months_all AS
          SELECT s.person_key, sid.spell_id, s.start_date, s.end_date, {end_class} AS end_class, {end_bus} AS end_bus,
-                CAST(m.month AS DATE) AS month, last_day(CAST(m.month AS DATE)) AS month_end
-         FROM {spells} s JOIN spell_ids sid ON sid._source_file = s._source_file AND sid._source_line = s._source_line,
+                CAST(m.month AS DATE) AS month, last_day(CAST(m.month AS DATE)) AS month_end,
+                n.several_spells
+         FROM {spells} s JOIN spell_ids sid ON sid._source_file = s._source_file AND sid._source_line = s._source_line
+              JOIN (SELECT person_key, count(*) > 1 AS several_spells FROM {spells} GROUP BY person_key) n ON n.person_key = s.person_key,
               LATERAL (SELECT unnest(generate_series(date_trunc('month', greatest(s.start_date, DATE {start_day})),
                                                      date_trunc('month', least(coalesce(s.end_date, DATE {end_day}), DATE {end_day})),
                                                      INTERVAL 1 MONTH)) AS month) m
-         WHERE coalesce(s.end_date, DATE {end_day}) >= DATE {start_day} AND s.start_date <= DATE {end_day}
-         QUALIFY row_number() OVER (PARTITION BY s.person_key, m.month ORDER BY s.start_date DESC) = 1;",
+         WHERE coalesce(s.end_date, DATE {end_day}) >= DATE {start_day} AND s.start_date <= DATE {end_day};
+         CREATE OR REPLACE TEMP TABLE months AS
+         SELECT * EXCLUDE (several_spells) FROM months_all WHERE NOT several_spells
+         UNION ALL
+         SELECT * EXCLUDE (several_spells) FROM months_all WHERE several_spells
+         QUALIFY row_number() OVER (PARTITION BY person_key, month ORDER BY start_date DESC) = 1;
+         DROP TABLE months_all;",
         spells = ident(&spells.name),
         end_class = col_or_null(spells, "end_class"),
         end_bus = col_or_null(spells, "end_reason_bus"),
