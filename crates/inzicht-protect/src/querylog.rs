@@ -1,0 +1,473 @@
+//! The query log and the budget against averaging attacks.
+//!
+//! Cell keys give the same set of persons the same noise, so repeating a query or differencing
+//! two tables of the same persons reveals nothing new. The remaining danger (Asghar & Kaafar
+//! 2019, "Averaging attacks on bounded noise-based disclosure control algorithms") is a series of
+//! *different* target groups whose person sets differ by fewer than the threshold: each pair is
+//! a fresh noisy look at a handful of persons, and averaging many such looks removes the noise.
+//!
+//! Every query's target group (the persons its `--where` selects) is summarised by a
+//! [`SetSketch`] — size, an exact set fingerprint, and a bottom-k sketch of the persons' record
+//! keys (Broder 1997; Cohen & Kaplan 2007) — and appended to a per-user log beside the key file.
+//! A target group that differs from an earlier one of the same user (within the window) by
+//! more than 0 and fewer than `threshold` persons is *near-identical* and spends one unit of the
+//! budget; past the budget such queries are refused. Identical sets are free (same noise).
+//!
+//! The log is append-only and hash-chained (each entry carries the SHA-256 of the previous one),
+//! so an edit is detectable with [`verify`]; keeping analysts from writing to it at all is the
+//! file system's job (the directory of the key file; docs/protection.md).
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+/// The number of smallest record keys kept per set. Sets of at most this size are compared
+/// exactly.
+pub const SKETCH_SIZE: usize = 256;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetSketch {
+    pub n: u64,
+    /// Σ record keys modulo 2⁶³ (as a decimal string: JSON numbers lose precision).
+    pub fingerprint: String,
+    /// The smallest record keys, ascending, at most [`SKETCH_SIZE`].
+    pub bottom: Vec<u64>,
+}
+
+impl SetSketch {
+    /// From every record key of the set (tests and small sets).
+    pub fn from_keys(keys: &[u64]) -> Self {
+        let mut sorted = keys.to_vec();
+        sorted.sort_unstable();
+        let sum = keys
+            .iter()
+            .fold(0u128, |a, &k| (a + k as u128) % (1u128 << 63));
+        sorted.truncate(SKETCH_SIZE);
+        SetSketch {
+            n: keys.len() as u64,
+            fingerprint: sum.to_string(),
+            bottom: sorted,
+        }
+    }
+
+    fn complete(&self) -> bool {
+        self.n as usize <= self.bottom.len()
+    }
+
+    /// True when both describe exactly the same set (same size, fingerprint and sketch).
+    pub fn same_set(&self, other: &SetSketch) -> bool {
+        self.n == other.n && self.fingerprint == other.fingerprint && self.bottom == other.bottom
+    }
+
+    /// Compares the sketches: `(mismatches, region)` — among the `region` smallest keys of the
+    /// union (the bottom-k of A ∪ B), how many lie in one set only. When both sketches hold
+    /// their whole set the region is the whole union and the mismatches are exactly |A Δ B|.
+    fn mismatches(&self, other: &SetSketch) -> (u64, u64) {
+        let (a, b) = (&self.bottom, &other.bottom);
+        let complete = self.complete() && other.complete();
+        let k = if complete {
+            usize::MAX
+        } else {
+            a.len().min(b.len())
+        };
+        let a_max = a.last().copied().unwrap_or(0);
+        let b_max = b.last().copied().unwrap_or(0);
+        let (mut i, mut j, mut taken, mut diff) = (0, 0, 0u64, 0u64);
+        while (taken as usize) < k && (i < a.len() || j < b.len()) {
+            let x = a.get(i).copied().unwrap_or(u64::MAX);
+            let y = b.get(j).copied().unwrap_or(u64::MAX);
+            if x == y {
+                i += 1;
+                j += 1;
+            } else if x < y {
+                // Beyond the end of an incomplete sketch, membership is unknown: stop.
+                if !other.complete() && x > b_max {
+                    break;
+                }
+                diff += 1;
+                i += 1;
+            } else {
+                if !self.complete() && y > a_max {
+                    break;
+                }
+                diff += 1;
+                j += 1;
+            }
+            taken += 1;
+        }
+        (diff, taken)
+    }
+
+    /// Could the two sets differ by more than 0 and fewer than `threshold` persons?
+    ///
+    /// Exact when both sketches are complete. Otherwise the size difference is a lower bound of
+    /// |A Δ B|, and the m mismatches among the r smallest keys of the union are a Poisson count
+    /// with mean ≈ |A Δ B|·r/|A ∪ B|: the sets count as near-identical unless the one-sided 95%
+    /// lower confidence bound of |A Δ B| from m reaches the threshold (conservative: a false
+    /// alarm spends budget, a miss could leak).
+    pub fn near_identical(&self, other: &SetSketch, threshold: u64) -> bool {
+        if self.same_set(other) {
+            return false;
+        }
+        if self.n.abs_diff(other.n) >= threshold {
+            return false;
+        }
+        let (m, r) = self.mismatches(other);
+        if self.complete() && other.complete() {
+            return m > 0 && m < threshold;
+        }
+        if r == 0 {
+            return true;
+        }
+        let union = self.n.max(other.n) as f64;
+        poisson_lower_95(m) * union / (r as f64) < threshold as f64
+    }
+}
+
+/// The one-sided 95% lower confidence bound of a Poisson mean after observing `m` (Garwood
+/// 1936): the λ with P(X ≥ m | λ) = 0.05; 0 for m = 0.
+pub fn poisson_lower_95(m: u64) -> f64 {
+    if m == 0 {
+        return 0.0;
+    }
+    let tail = |lambda: f64| {
+        // P(X ≥ m) = 1 − Σ_{i<m} e^{−λ} λ^i / i!
+        let mut term = (-lambda).exp();
+        let mut cdf = term;
+        for i in 1..m {
+            term *= lambda / i as f64;
+            cdf += term;
+        }
+        1.0 - cdf
+    };
+    let (mut lo, mut hi) = (0.0, m as f64 + 10.0 * (m as f64).sqrt() + 10.0);
+    for _ in 0..100 {
+        let mid = 0.5 * (lo + hi);
+        if tail(mid) < 0.05 {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entry {
+    /// Seconds since 1970 (UTC).
+    pub time: u64,
+    pub user: String,
+    pub snapshot: String,
+    /// SHA-256 of the canonical query (command, dimensions, filter, measure).
+    pub query: String,
+    pub set: SetSketch,
+    /// True when this target group spent a unit of the budget.
+    pub near_identical: bool,
+    /// True when the query was refused (not answered; not charged).
+    pub refused: bool,
+    pub prev: String,
+    pub hash: String,
+}
+
+fn entry_hash(e: &Entry) -> String {
+    let mut copy = e.clone();
+    copy.hash = String::new();
+    let text = serde_json::to_string(&copy).unwrap_or_default();
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// What the log says about a new query.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Answer it. `charged` when it spent a unit of the budget.
+    Answer { charged: bool, remaining: u32 },
+    /// Refuse it, with the explanation for the user.
+    Refuse(String),
+}
+
+/// The log of one user, in `dir/<user>.jsonl`.
+pub struct QueryLog {
+    path: PathBuf,
+    user: String,
+}
+
+/// A file name for a user name: letters, digits, `.`, `_` and `-` stay; anything else is hex.
+fn file_name(user: &str) -> String {
+    if !user.is_empty()
+        && user
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && !user.starts_with('.')
+    {
+        format!("{user}.jsonl")
+    } else {
+        let hex: String = user.bytes().map(|b| format!("{b:02x}")).collect();
+        format!("u-{hex}.jsonl")
+    }
+}
+
+fn read_entries(path: &Path) -> Result<Vec<Entry>, String> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let mut out = Vec::new();
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|e| format!("{}: {e}", path.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let e: Entry = serde_json::from_str(&line).map_err(|e| {
+            format!(
+                "{} line {}: not a query-log entry ({e}); the log may have been edited",
+                path.display(),
+                i + 1
+            )
+        })?;
+        out.push(e);
+    }
+    Ok(out)
+}
+
+/// Checks the hash chain of a log; returns the number of entries or the first broken line.
+pub fn verify(path: &Path) -> Result<usize, String> {
+    let entries = read_entries(path)?;
+    let mut prev = String::new();
+    for (i, e) in entries.iter().enumerate() {
+        if e.prev != prev || entry_hash(e) != e.hash {
+            return Err(format!(
+                "{} line {}: the hash chain is broken — the log was edited",
+                path.display(),
+                i + 1
+            ));
+        }
+        prev = e.hash.clone();
+    }
+    Ok(entries.len())
+}
+
+impl QueryLog {
+    pub fn new(dir: &Path, user: &str) -> Self {
+        QueryLog {
+            path: dir.join(file_name(user)),
+            user: user.to_string(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Decides on a query and appends it to the log (answered or refused), under a file lock so
+    /// that parallel queries of one user are serialised.
+    pub fn check_and_record(
+        &self,
+        policy: &crate::Policy,
+        snapshot: &str,
+        query: &str,
+        set: &SetSketch,
+        now: u64,
+    ) -> Result<Decision, String> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| format!("{}: {e}", self.path.display()))?;
+        file.lock()
+            .map_err(|e| format!("{}: {e}", self.path.display()))?;
+        let entries = read_entries(&self.path)?;
+        let window_start = now.saturating_sub(policy.budget_window_days as u64 * 86_400);
+        let recent: Vec<&Entry> = entries
+            .iter()
+            .filter(|e| e.time >= window_start && !e.refused)
+            .collect();
+        let spent = recent.iter().filter(|e| e.near_identical).count() as u32;
+        let identical_seen = recent.iter().any(|e| e.set.same_set(set));
+        let near = !identical_seen
+            && recent
+                .iter()
+                .any(|e| e.set.near_identical(set, policy.threshold));
+        let decision = if near && spent >= policy.query_budget {
+            Decision::Refuse(format!(
+                "Geweigerd: deze doelgroep verschilt minder dan {t} personen van een eerdere doelgroep, en u heeft het budget van {b} zulke vragen in {w} dagen gebruikt. Reeksen van bijna gelijke doelgroepen kunnen samen de ruis wegmiddelen en zo personen onthullen. Kies een wezenlijk andere doelgroep of vraag de privacy officer (log: {p}). / Refused: this target group differs by fewer than {t} persons from an earlier one and the budget of {b} such queries per {w} days is spent; series of near-identical groups can average the noise away.",
+                t = policy.threshold,
+                b = policy.query_budget,
+                w = policy.budget_window_days,
+                p = self.path.display()
+            ))
+        } else {
+            Decision::Answer {
+                charged: near,
+                remaining: policy.query_budget.saturating_sub(spent + near as u32),
+            }
+        };
+        let mut entry = Entry {
+            time: now,
+            user: self.user.clone(),
+            snapshot: snapshot.to_string(),
+            query: query.to_string(),
+            set: set.clone(),
+            near_identical: near && matches!(decision, Decision::Answer { .. }),
+            refused: matches!(decision, Decision::Refuse(_)),
+            prev: entries.last().map(|e| e.hash.clone()).unwrap_or_default(),
+            hash: String::new(),
+        };
+        entry.hash = entry_hash(&entry);
+        let line = serde_json::to_string(&entry).map_err(|e| e.to_string())? + "\n";
+        file.write_all(line.as_bytes())
+            .map_err(|e| format!("{}: {e}", self.path.display()))?;
+        Ok(decision)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Policy;
+
+    fn keys(range: std::ops::Range<u64>) -> Vec<u64> {
+        range
+            .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 1)
+            .collect()
+    }
+
+    #[test]
+    fn near_identical_is_exact_for_small_sets_and_conservative_for_large() {
+        let a = SetSketch::from_keys(&keys(0..100));
+        let b = SetSketch::from_keys(&keys(1..100));
+        assert!(a.near_identical(&b, 10));
+        assert!(!a.near_identical(&a, 10));
+        assert!(!a.near_identical(&SetSketch::from_keys(&keys(50..150)), 10));
+        assert!(!a.near_identical(&SetSketch::from_keys(&keys(0..90)), 10));
+        assert!(a.near_identical(&SetSketch::from_keys(&keys(0..91)), 10));
+        // Large sets: one person less is always caught, wherever that person's key lies.
+        for missing in [0u64, 1, 5_000, 19_999] {
+            let mut k = keys(0..20_000);
+            k.remove(missing as usize);
+            assert!(SetSketch::from_keys(&keys(0..20_000))
+                .near_identical(&SetSketch::from_keys(&k), 10));
+        }
+        // A swap of one person for another, same size.
+        let mut swapped = keys(1..20_000);
+        swapped.push(u64::MAX >> 2);
+        assert!(SetSketch::from_keys(&keys(0..20_000))
+            .near_identical(&SetSketch::from_keys(&swapped), 10));
+        // Sets of equal size that differ by thousands are not near-identical.
+        let big = SetSketch::from_keys(&keys(0..20_000));
+        assert!(!big.near_identical(&SetSketch::from_keys(&keys(5_000..25_000)), 10));
+        // Differing by 2,000 of 20,000 persons while the sizes match: not near-identical.
+        let mut k = keys(0..18_000);
+        k.extend(keys(30_000..32_000));
+        assert!(!big.near_identical(&SetSketch::from_keys(&k), 10));
+        assert!((poisson_lower_95(1) - 0.0513).abs() < 1e-3);
+        assert!((poisson_lower_95(3) - 0.8177).abs() < 1e-3);
+    }
+
+    #[test]
+    fn near_identical_groups_spend_the_budget_and_are_then_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = Policy {
+            query_budget: 3,
+            ..Policy::default()
+        };
+        let log = QueryLog::new(dir.path(), "analist");
+        let base = SetSketch::from_keys(&keys(0..500));
+        let now = 1_800_000_000;
+        assert_eq!(
+            log.check_and_record(&policy, "s", "q0", &base, now)
+                .unwrap(),
+            Decision::Answer {
+                charged: false,
+                remaining: 3
+            }
+        );
+        // The same group again is free.
+        assert!(matches!(
+            log.check_and_record(&policy, "s", "q0", &base, now)
+                .unwrap(),
+            Decision::Answer { charged: false, .. }
+        ));
+        for i in 1..=3u64 {
+            let mut k = keys(0..500);
+            k.remove(i as usize);
+            let d = log
+                .check_and_record(&policy, "s", "qi", &SetSketch::from_keys(&k), now + i)
+                .unwrap();
+            assert!(matches!(d, Decision::Answer { charged: true, .. }), "{d:?}");
+        }
+        let mut k = keys(0..500);
+        k.remove(7);
+        let d = log
+            .check_and_record(&policy, "s", "q7", &SetSketch::from_keys(&k), now + 10)
+            .unwrap();
+        assert!(matches!(d, Decision::Refuse(_)));
+        // A clearly different group is still answered.
+        let d = log
+            .check_and_record(
+                &policy,
+                "s",
+                "other",
+                &SetSketch::from_keys(&keys(1000..1300)),
+                now + 11,
+            )
+            .unwrap();
+        assert!(matches!(d, Decision::Answer { charged: false, .. }));
+        // After the window the budget is back.
+        let d = log
+            .check_and_record(
+                &policy,
+                "s",
+                "q7",
+                &SetSketch::from_keys(&k),
+                now + 31 * 86_400,
+            )
+            .unwrap();
+        assert!(matches!(d, Decision::Answer { .. }), "{d:?}");
+        // Another user has an own budget.
+        let other = QueryLog::new(dir.path(), "collega");
+        assert!(matches!(
+            other.check_and_record(&policy, "s", "q7", &SetSketch::from_keys(&k), now + 12),
+            Ok(Decision::Answer { .. })
+        ));
+        assert_eq!(verify(log.path()).unwrap(), 8);
+    }
+
+    #[test]
+    fn an_edited_log_is_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = QueryLog::new(dir.path(), "a b/c");
+        assert!(log
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("u-"));
+        let policy = Policy::default();
+        for i in 0..3 {
+            log.check_and_record(
+                &policy,
+                "s",
+                "q",
+                &SetSketch::from_keys(&keys(i * 1000..i * 1000 + 50)),
+                i,
+            )
+            .unwrap();
+        }
+        assert_eq!(verify(log.path()).unwrap(), 3);
+        let text = std::fs::read_to_string(log.path()).unwrap();
+        let edited = text.replacen("\"near_identical\":false", "\"near_identical\":true", 1);
+        std::fs::write(log.path(), edited).unwrap();
+        assert!(verify(log.path()).is_err());
+        let lines: Vec<&str> = text.lines().collect();
+        std::fs::write(log.path(), format!("{}\n{}\n", lines[0], lines[2])).unwrap();
+        assert!(verify(log.path()).is_err());
+    }
+}
