@@ -22,6 +22,9 @@ pub struct Policy {
     pub magnitude_noise: f64,
     /// How many target groups that differ by fewer than `threshold` persons from an earlier
     /// target group of the same user are answered within the window before queries are refused.
+    /// Default 0: every such pair is a look at fewer than `threshold` persons, and with a
+    /// threshold applied to true counts one answered pair can already reveal a person at the
+    /// threshold boundary (docs/protection.md). Raising it is a decision for the privacy officer.
     pub query_budget: u32,
     /// The window of the budget, in days.
     pub budget_window_days: u32,
@@ -32,12 +35,15 @@ impl Default for Policy {
         Policy {
             name: "standaard".into(),
             threshold: 10,
-            max_noise: 2,
+            // D = 3, V = 1: the chance that noise sits at both extremes of a difference (+3 in
+            // one cell, −3 in the other), the only way a difference of two noisy counts can be
+            // certain, is p(3)² ≈ 2·10⁻⁵ per pair of cells (docs/protection.md).
+            max_noise: 3,
             variance: 1.0,
             dominance_n: 2,
             dominance_k: 0.85,
             magnitude_noise: 0.05,
-            query_budget: 10,
+            query_budget: 0,
             budget_window_days: 30,
         }
     }
@@ -102,7 +108,7 @@ mod tests {
     fn reads_and_validates() {
         let p = Policy::from_toml("name = \"streng\"\nthreshold = 15\n", "p.toml").unwrap();
         assert_eq!(p.threshold, 15);
-        assert_eq!(p.max_noise, 2);
+        assert_eq!(p.max_noise, 3);
         let e = Policy::from_toml("threshold = 0\n", "p.toml").unwrap_err();
         assert!(e.contains("p.toml") && e.contains("at least 1"), "{e}");
         let e = Policy::from_toml("treshold = 5\n", "p.toml").unwrap_err();

@@ -103,9 +103,9 @@ impl SetSketch {
     ///
     /// Exact when both sketches are complete. Otherwise the size difference is a lower bound of
     /// |A Δ B|, and the m mismatches among the r smallest keys of the union are a Poisson count
-    /// with mean ≈ |A Δ B|·r/|A ∪ B|: the sets count as near-identical unless the one-sided 95%
-    /// lower confidence bound of |A Δ B| from m reaches the threshold (conservative: a false
-    /// alarm spends budget, a miss could leak).
+    /// with mean ≈ |A Δ B|·r/|A ∪ B|. The sets count as near-identical unless m rules out
+    /// |A Δ B| < threshold beyond reasonable doubt: P(M ≥ m | |A Δ B| = threshold − 1) < 10⁻⁶.
+    /// Conservative on purpose — a false alarm costs a refusal, a miss could leak a person.
     pub fn near_identical(&self, other: &SetSketch, threshold: u64) -> bool {
         if self.same_set(other) {
             return false;
@@ -120,9 +120,31 @@ impl SetSketch {
         if r == 0 {
             return true;
         }
-        let union = self.n.max(other.n) as f64;
-        poisson_lower_95(m) * union / (r as f64) < threshold as f64
+        let union = self.n.max(other.n).max(1) as f64;
+        let lambda = (threshold.saturating_sub(1)) as f64 * r as f64 / union;
+        poisson_upper_tail(lambda, m) >= 1e-6
     }
+}
+
+/// P(X ≥ m) for X ~ Poisson(λ), summed from the tail side so that tiny values stay accurate.
+pub fn poisson_upper_tail(lambda: f64, m: u64) -> f64 {
+    if m == 0 {
+        return 1.0;
+    }
+    // Σ_{i ≥ m} e^{−λ} λ^i / i!, starting at i = m (log space for the first term).
+    let mut log_term = -lambda + m as f64 * lambda.max(1e-300).ln();
+    for i in 1..=m {
+        log_term -= (i as f64).ln();
+    }
+    let mut term = log_term.exp();
+    let mut sum = 0.0;
+    let mut i = m;
+    while term > sum * 1e-17 && i < m + 10_000 {
+        sum += term;
+        i += 1;
+        term *= lambda / i as f64;
+    }
+    sum.min(1.0)
 }
 
 /// The one-sided 95% lower confidence bound of a Poisson mean after observing `m` (Garwood
@@ -297,7 +319,7 @@ impl QueryLog {
                 .any(|e| e.set.near_identical(set, policy.threshold));
         let decision = if near && spent >= policy.query_budget {
             Decision::Refuse(format!(
-                "Geweigerd: deze doelgroep verschilt minder dan {t} personen van een eerdere doelgroep, en u heeft het budget van {b} zulke vragen in {w} dagen gebruikt. Reeksen van bijna gelijke doelgroepen kunnen samen de ruis wegmiddelen en zo personen onthullen. Kies een wezenlijk andere doelgroep of vraag de privacy officer (log: {p}). / Refused: this target group differs by fewer than {t} persons from an earlier one and the budget of {b} such queries per {w} days is spent; series of near-identical groups can average the noise away.",
+                "Geweigerd: deze doelgroep verschilt minder dan {t} personen van een doelgroep die u eerder opvroeg (budget: {b} zulke vragen per {w} dagen). Het verschil tussen twee bijna gelijke doelgroepen gaat over een handvol personen en kan hen onthullen. Tip: zet wat u varieert in --by (bijvoorbeeld --by month) in plaats van in --where, of kies een wezenlijk andere doelgroep; de privacy officer kan het log inzien ({p}). / Refused: this target group differs by fewer than {t} persons from one you asked for before (budget {b} per {w} days); the difference concerns a handful of persons. Put what you vary in --by instead of --where, or choose a clearly different group.",
                 t = policy.threshold,
                 b = policy.query_budget,
                 w = policy.budget_window_days,
@@ -367,6 +389,16 @@ mod tests {
         let mut k = keys(0..18_000);
         k.extend(keys(30_000..32_000));
         assert!(!big.near_identical(&SetSketch::from_keys(&k), 10));
+        // One person less in a set of 200,000, even when that person's key is in the sketch.
+        let huge: Vec<u64> = keys(0..200_000);
+        let smallest = {
+            let mut k = huge.clone();
+            k.sort_unstable();
+            k[0]
+        };
+        let without: Vec<u64> = huge.iter().copied().filter(|&k| k != smallest).collect();
+        assert!(SetSketch::from_keys(&huge).near_identical(&SetSketch::from_keys(&without), 10));
+        assert!((poisson_upper_tail(2.0, 1) - (1.0 - (-2.0f64).exp())).abs() < 1e-12);
         assert!((poisson_lower_95(1) - 0.0513).abs() < 1e-3);
         assert!((poisson_lower_95(3) - 0.8177).abs() < 1e-3);
     }

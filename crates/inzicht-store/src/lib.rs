@@ -19,11 +19,14 @@
 //! holds a BSN, name, address or birth date; the key file never lies inside the store.
 
 pub mod ads;
+pub mod filter;
 pub mod load;
 pub mod quality;
+pub mod recordkeys;
 pub mod secrets;
 pub mod sink;
 pub mod snapshot;
+pub mod table;
 
 pub use load::{ingest, rotate_key, LoadOutcome};
 pub use secrets::KeyFile;

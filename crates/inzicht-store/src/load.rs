@@ -322,6 +322,7 @@ fn build_snapshot(
     };
     progress("pseudonimiseren");
     let persons = ads::pseudonymise(&conn, &schemas, key)?;
+    let record_keys = crate::recordkeys::write(&conn, key, load_id)?;
     progress("analysebestand (ADS) en persoon-maandpanel opbouwen");
     let ads_path = dir.join("ads.duckdb");
     conn.execute_batch(&format!(
@@ -358,6 +359,8 @@ fn build_snapshot(
         "finished": now_utc(),
         "inzicht_version": env!("CARGO_PKG_VERSION"),
         "key_id": key.key_id(),
+        "key_file": absolute(&key.path),
+        "record_keys": absolute(&record_keys),
         "data_start": data_start.to_string(),
         "data_end": data_end.to_string(),
         "persons": persons,
@@ -412,6 +415,7 @@ pub fn rotate_key(
         limit_memory(&conn, &tmp)?;
         progress("nieuwe pseudoniemen");
         ads::pseudonymise(&conn, &schemas, &new)?;
+        let record_keys = crate::recordkeys::write(&conn, &new, &load_id)?;
         conn.execute_batch(&format!(
             "ATTACH {} AS ads",
             literal(&tmp.join("ads.duckdb").to_string_lossy())
@@ -432,6 +436,8 @@ pub fn rotate_key(
         let mut l = load.clone();
         l["load_id"] = serde_json::json!(load_id);
         l["key_id"] = serde_json::json!(new.key_id());
+        l["key_file"] = serde_json::json!(absolute(&new.path));
+        l["record_keys"] = serde_json::json!(absolute(&record_keys));
         l["rekeyed_from"] = load["load_id"].clone();
         l["fingerprint"] = serde_json::json!(format!("rekey-{}", new.key_id()));
         std::fs::write(
@@ -454,6 +460,14 @@ pub fn rotate_key(
     store.commit(&load_id)?;
     std::fs::rename(&pending, key_path).map_err(io(key_path))?;
     Ok(load_id)
+}
+
+/// An absolute path as text (for load.json).
+fn absolute(p: &Path) -> String {
+    std::path::absolute(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn pending_key_path(key_path: &Path) -> PathBuf {

@@ -78,6 +78,23 @@ impl KeyFile {
         if path.exists() {
             return Ok((Self::load(path)?, false));
         }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if !parent.exists() {
+                // A new directory for the secrets: only the owner may enter it.
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    format!(
+                        "cannot create the key file's directory {}: {e}",
+                        parent.display()
+                    )
+                })?;
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    let _ =
+                        std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o700));
+                }
+            }
+        }
         let key = KeyFile {
             path: path.to_path_buf(),
             pseudonym_key: random_32()?,
@@ -155,12 +172,14 @@ impl KeyFile {
             .map_err(|e| format!("cannot write the key file {}: {e}", path.display()))
     }
 
-    /// A new key, keeping the path: for `inzicht key rotate`.
+    /// A new pseudonymisation key, keeping the path: for `inzicht key rotate`. The record-key
+    /// secret stays: a new one would give the same persons fresh, independent noise in the new
+    /// snapshot, and comparing old and new snapshots would average the noise away.
     pub fn rotated(&self) -> Result<Self, String> {
         Ok(KeyFile {
             path: self.path.clone(),
             pseudonym_key: random_32()?,
-            record_key_secret: random_32()?,
+            record_key_secret: self.record_key_secret,
             created: crate::now_utc(),
         })
     }
@@ -176,11 +195,13 @@ impl KeyFile {
         hex(&hmac_sha256(&self.pseudonym_key, person_key.as_bytes())[..16])
     }
 
-    /// The cell-key record key of a person in [0, 1) (used by disclosure control).
-    pub fn record_key(&self, person_key: &str) -> f64 {
+    /// The cell-key record key of a person: a 63-bit integer (disclosure control uses the sum
+    /// of a cell's keys modulo 2³², i.e. the cell-key method's "sum modulo 1" in fixed point).
+    /// Derived from the person key, so a person keeps their record key across loads and key
+    /// rotations: the same persons always get the same noise, also between snapshots.
+    pub fn record_key(&self, person_key: &str) -> u64 {
         let h = hmac_sha256(&self.record_key_secret, person_key.as_bytes());
-        let x = u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]);
-        (x >> 11) as f64 / (1u64 << 53) as f64
+        u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]) >> 1
     }
 }
 
@@ -236,6 +257,9 @@ mod tests {
             k.rotated().unwrap().pseudonym("111222333")
         );
         let r = k.record_key("111222333");
-        assert!((0.0..1.0).contains(&r));
+        assert!(r < 1 << 63);
+        assert_ne!(r, k.record_key("111222334"));
+        // Rotation changes pseudonyms, not record keys (noise stays consistent over snapshots).
+        assert_eq!(k.rotated().unwrap().record_key("111222333"), r);
     }
 }

@@ -33,6 +33,8 @@ enum Command {
     Quality(QualityArgs),
     /// Manage the pseudonymisation key.
     Key(KeyArgs),
+    /// A protected table over the analysis store (ADS): counts, person-months, sums, means.
+    Table(crate::table_cmd::TableArgs),
 }
 
 #[derive(Args)]
@@ -67,7 +69,7 @@ struct QualityArgs {
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
-enum OutputFormat {
+pub enum OutputFormat {
     Table,
     Json,
 }
@@ -144,8 +146,8 @@ pub struct BenchArgs {
 
 /// An error with the exit code it deserves.
 pub struct Failure {
-    code: u8,
-    message: String,
+    pub code: u8,
+    pub message: String,
 }
 
 impl Failure {
@@ -189,6 +191,7 @@ pub fn run() -> ExitCode {
         Command::Bench(a) => crate::bench::run(a),
         Command::Ingest(a) => ingest(a),
         Command::Quality(a) => quality(a),
+        Command::Table(a) => crate::table_cmd::table(a),
         Command::Key(KeyArgs {
             action: KeyAction::Rotate { store, key_file },
         }) => rotate(&store, &key_file),

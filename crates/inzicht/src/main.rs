@@ -3,6 +3,7 @@
 
 mod bench;
 mod cli;
+mod table_cmd;
 
 use std::process::ExitCode;
 

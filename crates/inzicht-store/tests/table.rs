@@ -1,0 +1,323 @@
+//! `inzicht table` and disclosure control on a synthetic store: nothing below the threshold,
+//! consistent noise, the query budget, bad input — and the attacker suite.
+
+use inzicht_protect::querylog::QueryLog;
+use inzicht_protect::{Flag, Policy, Protector};
+use inzicht_store::table::{Asker, Measure, Session, TableError, TableQuery};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+fn config() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/synthetic/bron.toml")
+}
+
+struct World {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+}
+
+/// A fixed key file, so that the record keys (and so every perturbation) are the same in every
+/// run: the tests are deterministic.
+fn fixed_key(path: &Path) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let text = serde_json::json!({
+        "format": "inzicht-key-v1", "created": "2026-01-01T00:00:00Z",
+        "pseudonym_key": "11".repeat(32), "record_key_secret": "5a".repeat(32),
+    });
+    std::fs::write(path, text.to_string()).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}
+
+impl World {
+    fn new(seed: u64, clients: u32) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_path_buf();
+        inzicht_synth::generate(
+            &inzicht_synth::Config::new(seed, clients),
+            &root.join("synth"),
+            &mut |_, _| {},
+        )
+        .unwrap();
+        fixed_key(&root.join("geheim/sleutel.json"));
+        inzicht_store::ingest(
+            &config(),
+            &root.join("synth/exports"),
+            &root.join("store"),
+            &root.join("geheim/sleutel.json"),
+            &mut |_| {},
+        )
+        .expect("ingest");
+        World { _tmp: tmp, root }
+    }
+    fn key(&self) -> PathBuf {
+        self.root.join("geheim/sleutel.json")
+    }
+    fn session(&self) -> Session {
+        Session::open(&self.root.join("store"), None, &self.key()).unwrap()
+    }
+}
+
+fn q(by: &[&str], filter: Option<&str>, measure: Measure) -> TableQuery {
+    TableQuery {
+        by: by.iter().map(|s| s.to_string()).collect(),
+        filter: filter.map(str::to_string),
+        measure,
+    }
+}
+
+fn protector() -> Protector {
+    Protector::new(Policy::default()).unwrap()
+}
+
+/// The true number of distinct persons per cell, straight from the ADS.
+fn truth(world: &World, sql: &str) -> HashMap<String, u64> {
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    conn.execute_batch(&format!(
+        "ATTACH '{}' AS ads (READ_ONLY)",
+        world.root.join("store/ads.duckdb").display()
+    ))
+    .unwrap();
+    let mut stmt = conn.prepare(sql).unwrap();
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                r.get::<_, i64>(1)? as u64,
+            ))
+        })
+        .unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+fn key_text(cell: &inzicht_store::table::Cell, dim: &str) -> String {
+    match &cell.key[dim] {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        v => v.to_string(),
+    }
+}
+
+#[test]
+fn no_number_below_the_threshold_and_the_same_persons_get_the_same_noise() {
+    let w = World::new(11, 1_500);
+    let s = w.session();
+    let p = protector();
+    // Every result kind of the table: counts, person-months, sums, means.
+    let exact = truth(
+        &w,
+        "SELECT buurt_code, count(DISTINCT pseudonym) FROM ads.person_month WHERE year(month) = 2023 GROUP BY 1",
+    );
+    let r = s
+        .run(
+            &q(&["buurt"], Some("year = 2023"), Measure::Count),
+            &p,
+            None,
+        )
+        .unwrap();
+    let mut shown = 0;
+    for c in &r.cells {
+        let n = exact.get(&key_text(c, "buurt")).copied().unwrap_or(0);
+        match c.flag {
+            Flag::Suppressed => {
+                assert!(c.value.is_none());
+                assert!(n < 10, "a cell of {n} persons was suppressed");
+            }
+            Flag::Protected => {
+                shown += 1;
+                let v = c.value.unwrap();
+                assert!(n >= 10, "a cell of {n} persons was shown as {v}");
+                assert!(v >= 10.0 && (v - n as f64).abs() <= 3.0, "{n} → {v}");
+            }
+            Flag::Unprotected => panic!("store output must be protected"),
+        }
+    }
+    assert!(shown > 5 && r.protection["cells_suppressed"].as_u64().unwrap() > 0);
+    assert!(r.cells.iter().any(|c| c.flag == Flag::Suppressed));
+    for measure in [
+        Measure::PersonMonths,
+        Measure::Sum("netto_uitkering".into()),
+        Measure::Mean("age".into()),
+    ] {
+        let r = s
+            .run(
+                &q(&["buurt", "sex"], Some("year = 2023"), measure),
+                &p,
+                None,
+            )
+            .unwrap();
+        let exact = truth(
+            &w,
+            "SELECT buurt_code || '|' || coalesce(sex, ''), count(DISTINCT pseudonym) FROM ads.person_month WHERE year(month) = 2023 GROUP BY 1",
+        );
+        for c in &r.cells {
+            let n = exact
+                .get(&format!("{}|{}", key_text(c, "buurt"), key_text(c, "sex")))
+                .copied()
+                .unwrap_or(0);
+            if c.value.is_some() {
+                assert!(n >= 10, "{} rests on {n} persons", r.measure);
+            }
+        }
+    }
+    // Mean age near the truth.
+    let r = s
+        .run(&q(&[], None, Measure::Mean("age".into())), &p, None)
+        .unwrap();
+    let mean = r.total.value.unwrap();
+    assert!((25.0..60.0).contains(&mean), "{mean}");
+
+    // The same persons: the cell wijk = W in a table by wijk, the total of a table filtered on
+    // W, the same cell in a table filtered on two wijken, and a repeated query.
+    let by_wijk = s
+        .run(&q(&["wijk"], None, Measure::Count), &p, None)
+        .unwrap();
+    let first = by_wijk
+        .cells
+        .iter()
+        .find(|c| c.value.is_some())
+        .unwrap()
+        .clone();
+    let wijk = key_text(&first, "wijk");
+    let other = by_wijk
+        .cells
+        .iter()
+        .map(|c| key_text(c, "wijk"))
+        .find(|k| !k.is_empty() && *k != wijk)
+        .unwrap();
+    let filtered = s
+        .run(
+            &q(&[], Some(&format!("wijk = '{wijk}'")), Measure::Count),
+            &p,
+            None,
+        )
+        .unwrap();
+    assert_eq!(filtered.total.value, first.value);
+    let two = s
+        .run(
+            &q(
+                &["wijk"],
+                Some(&format!("wijk in ('{wijk}', '{other}')")),
+                Measure::Count,
+            ),
+            &p,
+            None,
+        )
+        .unwrap();
+    let same = two
+        .cells
+        .iter()
+        .find(|c| key_text(c, "wijk") == wijk)
+        .unwrap();
+    assert_eq!(same.value, first.value);
+    let again = s
+        .run(&q(&["wijk"], None, Measure::Count), &p, None)
+        .unwrap();
+    assert_eq!(
+        serde_json::to_string(&again.cells).unwrap(),
+        serde_json::to_string(&by_wijk.cells).unwrap()
+    );
+    // And after a key rotation (new pseudonyms), the same persons still get the same noise.
+    inzicht_store::rotate_key(&w.root.join("store"), &w.key(), &mut |_| {}).unwrap();
+    let rotated = w
+        .session()
+        .run(&q(&["wijk"], None, Measure::Count), &p, None)
+        .unwrap();
+    assert_ne!(rotated.snapshot, by_wijk.snapshot);
+    assert_eq!(
+        serde_json::to_string(&rotated.cells).unwrap(),
+        serde_json::to_string(&by_wijk.cells).unwrap()
+    );
+}
+
+#[test]
+fn bad_queries_get_clear_errors_and_empty_results_say_so() {
+    let w = World::new(12, 600);
+    let s = w.session();
+    let p = protector();
+    let err = |query: TableQuery| match s.run(&query, &p, None) {
+        Err(TableError::Input(m)) => m,
+        other => panic!(
+            "expected an input error, got {:?}",
+            other.map(|r| r.cells.len())
+        ),
+    };
+    let m = err(q(&["lengte"], None, Measure::Count));
+    assert!(
+        m.contains("unknown dimension 'lengte'") && m.contains("--list"),
+        "{m}"
+    );
+    let m = err(q(&["wijk"], Some("leeftijd >> 3"), Measure::Count));
+    assert!(m.contains("--where, position"), "{m}");
+    let m = err(q(&["wijk"], Some("wijk = W01 or"), Measure::Count));
+    assert!(m.contains("ends too early"), "{m}");
+    let m = err(q(&[], None, Measure::Sum("bsn".into())));
+    assert!(m.contains("unknown variable 'bsn'"), "{m}");
+    let m = err(q(&["month", "buurt", "age"], None, Measure::Count));
+    assert!(m.contains("cells"), "{m}");
+    assert!(Measure::parse("median:age").is_err());
+    // Dutch aliases work.
+    assert!(s
+        .run(
+            &q(
+                &["leeftijdsklasse"],
+                Some("geslacht = V en leeftijd >= 30"),
+                Measure::Count
+            ),
+            &p,
+            None
+        )
+        .is_ok());
+    // A query whose every cell rests on fewer than 10 persons says so.
+    let r = s
+        .run(
+            &q(
+                &["sex"],
+                Some("month = 2024-12 and age = 23 and trede = 1"),
+                Measure::Count,
+            ),
+            &p,
+            None,
+        )
+        .unwrap();
+    assert!(r.all_suppressed);
+    let json = r.to_json(serde_json::json!({}));
+    assert!(json["message"].as_str().unwrap().contains("afgeschermd"));
+    assert!(json["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["value"].is_null()));
+    assert_eq!(json["protection"]["status"], "protected");
+    assert_eq!(json["meta"]["snapshot"], r.snapshot.as_str());
+    // A threshold below 1 in the policy file is refused with the file's name.
+    let e = Policy::from_toml("threshold = 0", "protection.toml").unwrap_err();
+    assert!(e.contains("protection.toml") && e.contains("at least 1"));
+    // Record keys that are not beside the key file: a clear message.
+    let e = Session::open(
+        &w.root.join("store"),
+        None,
+        &w.root.join("elders/sleutel.json"),
+    )
+    .err()
+    .unwrap();
+    assert!(e.to_string().contains("record keys"), "{e}");
+    // The record keys never enter the ADS.
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    conn.execute_batch(&format!(
+        "ATTACH '{}' AS ads (READ_ONLY)",
+        w.root.join("store/ads.duckdb").display()
+    ))
+    .unwrap();
+    let n: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM duckdb_columns() WHERE database_name = 'ads' AND column_name ILIKE '%record%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 0);
+}
