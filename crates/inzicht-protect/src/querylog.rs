@@ -20,6 +20,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::{BufRead, Write};
+
 use std::path::{Path, PathBuf};
 
 /// The number of smallest record keys kept per set. Sets of at most this size are compared
@@ -211,10 +212,12 @@ pub enum Decision {
     Refuse(String),
 }
 
-/// The log of one user, in `dir/<user>.jsonl`.
+/// The log of one user, in `dir/<user>.jsonl`. Entries already read are kept in memory (the
+/// file only grows), so a long session (the web tool) reads each entry once.
 pub struct QueryLog {
     path: PathBuf,
     user: String,
+    cache: std::cell::RefCell<(u64, Vec<Entry>)>,
 }
 
 /// A file name for a user name: letters, digits, `.`, `_` and `-` stay; anything else is hex.
@@ -233,27 +236,45 @@ fn file_name(user: &str) -> String {
 }
 
 fn read_entries(path: &Path) -> Result<Vec<Entry>, String> {
-    let file = match std::fs::File::open(path) {
+    read_entries_from(path, 0).map(|(_, e)| e)
+}
+
+/// Entries from byte `offset` on; returns the offset after the last complete line.
+fn read_entries_from(path: &Path, offset: u64) -> Result<(u64, Vec<Entry>), String> {
+    use std::io::Seek;
+    let mut file = match std::fs::File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, Vec::new())),
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
+    file.seek(std::io::SeekFrom::Start(offset))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     let mut out = Vec::new();
-    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut at = offset;
+    let mut reader = std::io::BufReader::new(file);
+    let mut i = 0;
+    loop {
+        let mut line = String::new();
+        let n = reader
+            .read_line(&mut line)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        if n == 0 || !line.ends_with('\n') {
+            break;
+        }
+        at += n as u64;
+        i += 1;
         if line.trim().is_empty() {
             continue;
         }
         let e: Entry = serde_json::from_str(&line).map_err(|e| {
             format!(
-                "{} line {}: not a query-log entry ({e}); the log may have been edited",
+                "{} (entry {i} after byte {offset}): not a query-log entry ({e}); the log may have been edited",
                 path.display(),
-                i + 1
             )
         })?;
         out.push(e);
     }
-    Ok(out)
+    Ok((at, out))
 }
 
 /// Checks the hash chain of a log; returns the number of entries or the first broken line.
@@ -278,6 +299,7 @@ impl QueryLog {
         QueryLog {
             path: dir.join(file_name(user)),
             user: user.to_string(),
+            cache: std::cell::RefCell::new((0, Vec::new())),
         }
     }
 
@@ -305,7 +327,18 @@ impl QueryLog {
             .map_err(|e| format!("{}: {e}", self.path.display()))?;
         file.lock()
             .map_err(|e| format!("{}: {e}", self.path.display()))?;
-        let entries = read_entries(&self.path)?;
+        let mut cache = self.cache.borrow_mut();
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if len < cache.0 {
+            // The file shrank: it was replaced or edited. Read it again from the start.
+            *cache = (0, Vec::new());
+        }
+        if len > cache.0 {
+            let (offset, new) = read_entries_from(&self.path, cache.0)?;
+            cache.0 = offset;
+            cache.1.extend(new);
+        }
+        let entries = &cache.1;
         let window_start = now.saturating_sub(policy.budget_window_days as u64 * 86_400);
         let recent: Vec<&Entry> = entries
             .iter()
@@ -346,6 +379,8 @@ impl QueryLog {
         let line = serde_json::to_string(&entry).map_err(|e| e.to_string())? + "\n";
         file.write_all(line.as_bytes())
             .map_err(|e| format!("{}: {e}", self.path.display()))?;
+        cache.0 += line.len() as u64;
+        cache.1.push(entry);
         Ok(decision)
     }
 }

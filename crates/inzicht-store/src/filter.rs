@@ -238,7 +238,8 @@ impl Parser<'_> {
                 _ => err(pos, format!("{name} is a number; '{text}' is not")),
             },
             DimKind::Month => match inzicht_domain::Month::parse(&text) {
-                Some(m) => Ok(literal(&m.to_string())),
+                // Months are compared as the first day of the month (the panel's DATE column).
+                Some(m) => Ok(format!("DATE {}", literal(&m.first_day().iso()))),
                 None => err(pos, format!("{name} is a month YYYY-MM; '{text}' is not")),
             },
             DimKind::Text | DimKind::List => Ok(literal(&text)),
@@ -395,7 +396,7 @@ mod tests {
         assert_eq!(used, vec!["age", "wijk", "month"]);
         assert!(sql.contains("(p.age >= 27)"), "{sql}");
         assert!(sql.contains("p.wijk_code IN ('W02', 'W0''3')"), "{sql}");
-        assert!(sql.contains("(m < '2020-01')"), "{sql}");
+        assert!(sql.contains("(m < DATE '2020-01-01')"), "{sql}");
         let (sql, _) = parse("provision_group = G3 and wijk is not missing", &Names).unwrap();
         assert!(
             sql.contains("list_contains(coalesce(g, []), 'G3')"),

@@ -82,8 +82,15 @@ pub struct Catalogue {
 
 impl Resolve for Catalogue {
     fn resolve(&self, name: &str) -> Option<(String, String, DimKind)> {
-        self.dimension(name)
-            .map(|d| (d.name.to_string(), d.sql.clone(), d.kind))
+        self.dimension(name).map(|d| {
+            // A month filters on the panel's DATE column (no text conversion per row).
+            let sql = if d.kind == DimKind::Month {
+                "p.month".to_string()
+            } else {
+                d.sql.clone()
+            };
+            (d.name.to_string(), sql, d.kind)
+        })
     }
     fn names(&self) -> Vec<String> {
         self.dimensions.iter().map(|d| d.name.to_string()).collect()
@@ -748,7 +755,7 @@ impl Session {
         }
         let conn = Connection::open_in_memory()?;
         conn.execute_batch(&format!(
-            "ATTACH {} AS ads (READ_ONLY); CREATE TEMP VIEW rk AS SELECT pseudonym, record_key FROM read_parquet({});",
+            "ATTACH {} AS ads (READ_ONLY); CREATE TEMP TABLE rk AS SELECT pseudonym, record_key FROM read_parquet({});",
             literal(&dir.join("ads.duckdb").to_string_lossy()),
             literal(&rk.to_string_lossy())
         ))?;

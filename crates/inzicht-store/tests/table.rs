@@ -321,3 +321,67 @@ fn bad_queries_get_clear_errors_and_empty_results_say_so() {
         .unwrap();
     assert_eq!(n, 0);
 }
+
+#[test]
+fn near_identical_target_groups_are_refused_and_logged() {
+    let w = World::new(13, 800);
+    let s = w.session();
+    let policy = Policy::default();
+    let p = Protector::new(policy.clone()).unwrap();
+    let log = QueryLog::new(&w.root.join("geheim/query-log"), "analist");
+    let ask = |filter: &str, now: u64| {
+        s.run(
+            &q(&["sex"], Some(filter), Measure::Count),
+            &p,
+            Some(&Asker {
+                log: &log,
+                policy: &policy,
+                now,
+            }),
+        )
+    };
+    let base = "year = 2023";
+    assert!(ask(base, 1_900_000_000).is_ok());
+    // The same question again, and clearly different ones, are answered.
+    assert!(ask(base, 1_900_000_001).is_ok());
+    assert!(ask("year = 2022", 1_900_000_002).is_ok());
+    assert!(ask("year = 2023 and age < 40", 1_900_000_003).is_ok());
+    // Everyone in 2023 except the persons aged exactly 44 (a handful): refused.
+    let narrow = truth(
+        &w,
+        "SELECT 'n', count(DISTINCT pseudonym) FROM ads.person_month WHERE year(month) = 2023 AND pseudonym IN (SELECT pseudonym FROM ads.person_month WHERE year(month) = 2023 AND age = 44) AND pseudonym NOT IN (SELECT pseudonym FROM ads.person_month WHERE year(month) = 2023 AND age <> 44)",
+    )["n"];
+    assert!(narrow > 0 && narrow < 10, "{narrow} persons only aged 44");
+    match ask("year = 2023 and age <> 44", 1_900_000_004) {
+        Err(TableError::Refused(m)) => {
+            assert!(m.contains("--by") && m.contains("Geweigerd"), "{m}")
+        }
+        other => panic!("expected a refusal, got {:?}", other.map(|r| r.total)),
+    }
+    // A budget of 1 answers one such query, then refuses the next.
+    let generous = Policy {
+        query_budget: 1,
+        ..Policy::default()
+    };
+    let log2 = QueryLog::new(&w.root.join("geheim/query-log"), "collega");
+    let ask2 = |filter: &str, now: u64| {
+        s.run(
+            &q(&["sex"], Some(filter), Measure::Count),
+            &p,
+            Some(&Asker {
+                log: &log2,
+                policy: &generous,
+                now,
+            }),
+        )
+    };
+    assert!(ask2(base, 1_900_000_000).is_ok());
+    assert!(ask2("year = 2023 and age <> 44", 1_900_000_001).is_ok());
+    assert!(matches!(
+        ask2("year = 2023 and age <> 45", 1_900_000_002),
+        Err(TableError::Refused(_))
+    ));
+    // Every query, answered or refused, is in the log, and the chain holds.
+    assert_eq!(inzicht_protect::querylog::verify(log.path()).unwrap(), 5);
+    assert_eq!(inzicht_protect::querylog::verify(log2.path()).unwrap(), 3);
+}
