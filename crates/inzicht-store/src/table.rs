@@ -900,14 +900,24 @@ impl Session {
                 "the table would have {size} cells (more than {MAX_CELLS}); use fewer or coarser dimensions (for example age_band instead of age)"
             )));
         }
+        // Without protection (public data only) there are no record keys to join: the same
+        // SQL without them is also the baseline of the protection benchmark.
+        let (rk, rk_join) = if protector.is_protected() {
+            (
+                "rk.record_key",
+                " LEFT JOIN rk ON rk.pseudonym = pp.pseudonym",
+            )
+        } else {
+            ("CAST(0 AS BIGINT)", "")
+        };
         // 1. The target group: the persons the filter selects, and the total.
         let population_sql = format!(
             "WITH pp AS (SELECT p.pseudonym, count(*) AS records, sum(CAST({value_sql} AS DOUBLE)) AS v FROM {from} WHERE ({filter_sql}){value_filter} GROUP BY p.pseudonym)
-             SELECT count(*), count(rk.record_key), CAST(coalesce(sum(rk.record_key), 0) % 4294967296 AS BIGINT),
-                    CAST(coalesce(sum(rk.record_key), 0) % 9223372036854775808 AS VARCHAR),
-                    coalesce(min(rk.record_key, {SKETCH_SIZE}), []),
+             SELECT count(*), count({rk}), CAST(coalesce(sum({rk}), 0) % 4294967296 AS BIGINT),
+                    CAST(coalesce(sum({rk}), 0) % 9223372036854775808 AS VARCHAR),
+                    coalesce(min({rk}, {SKETCH_SIZE}), []),
                     coalesce(sum(records), 0), coalesce(max(records, 2), []), coalesce(sum(v), 0), coalesce(max(abs(v), 2), [])
-             FROM pp LEFT JOIN rk ON rk.pseudonym = pp.pseudonym"
+             FROM pp{rk_join}"
         );
         let (total_raw, sketch) = self.conn.query_row(&population_sql, [], |r| {
             let n: i64 = r.get(0)?;
@@ -974,9 +984,9 @@ impl Session {
             let sql = format!(
                 "WITH base AS (SELECT p.pseudonym, {cols}, CAST({value_sql} AS DOUBLE) AS v FROM {from} WHERE ({filter_sql}){value_filter}),
                  pp AS (SELECT {names}, pseudonym, count(*) AS records, sum(v) AS v FROM base GROUP BY ALL)
-                 SELECT {names}, count(*), CAST(coalesce(sum(rk.record_key), 0) % 4294967296 AS BIGINT),
+                 SELECT {names}, count(*), CAST(coalesce(sum({rk}), 0) % 4294967296 AS BIGINT),
                         sum(records), max(records, 2), sum(v), max(abs(v), 2)
-                 FROM pp JOIN rk ON rk.pseudonym = pp.pseudonym GROUP BY {names}",
+                 FROM pp{rk_join} GROUP BY {names}",
                 cols = dim_cols.join(", ")
             );
             let k = dims.len();

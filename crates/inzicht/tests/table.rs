@@ -34,7 +34,11 @@ impl World {
             .arg(root.join("geheim/sleutel.json"))
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         World { _tmp: tmp, root }
     }
     fn table(&self, args: &[&str]) -> Output {
@@ -50,7 +54,11 @@ impl World {
         let mut a = args.to_vec();
         a.extend(["--format", "json"]);
         let out = self.table(&a);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).unwrap()
     }
 }
@@ -65,14 +73,34 @@ fn table_prints_the_envelope_lists_and_refuses() {
         .iter()
         .map(|d| d["name"].as_str().unwrap())
         .collect();
-    for n in ["month", "wijk", "buurt", "age_band", "sex", "outflow", "provision_group", "trede"] {
+    for n in [
+        "month",
+        "wijk",
+        "buurt",
+        "age_band",
+        "sex",
+        "outflow",
+        "provision_group",
+        "trede",
+    ] {
         assert!(names.contains(&n), "{n} missing from {names:?}");
     }
     assert!(list["dimensions"][0]["label"].is_string());
-    assert!(list["measures"].as_array().unwrap().iter().any(|m| m["name"] == "mean:age"));
+    assert!(list["measures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["name"] == "mean:age"));
 
     let r = w.json(&["--by", "wijk,outflow", "--where", "year = 2023"]);
-    for key in ["cells", "protection", "meta", "total", "dimensions", "measure"] {
+    for key in [
+        "cells",
+        "protection",
+        "meta",
+        "total",
+        "dimensions",
+        "measure",
+    ] {
         assert!(r.get(key).is_some(), "{key} missing");
     }
     assert_eq!(r["protection"]["status"], "protected");
@@ -82,7 +110,9 @@ fn table_prints_the_envelope_lists_and_refuses() {
     assert!(r["meta"]["snapshot"].is_string());
     assert_eq!(r["meta"]["params"]["where"], "year = 2023");
     let cells = r["cells"].as_array().unwrap();
-    assert!(cells.iter().any(|c| c["flag"] == "suppressed" && c["value"].is_null()));
+    assert!(cells
+        .iter()
+        .any(|c| c["flag"] == "suppressed" && c["value"].is_null()));
     for c in cells.iter().filter(|c| c["flag"] == "protected") {
         assert!(c["value"].as_f64().unwrap() >= 10.0);
     }
@@ -97,7 +127,10 @@ fn table_prints_the_envelope_lists_and_refuses() {
     // The human table: Dutch numbers, "x" for suppressed, the note on totals.
     let out = w.table(&["--by", "outflow", "--where", "year = 2023"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("Totaal") && text.contains("apart beschermd"), "{text}");
+    assert!(
+        text.contains("Totaal") && text.contains("apart beschermd"),
+        "{text}"
+    );
 
     // Bad input: exit code 2 with the position.
     let out = w.table(&["--by", "wijk", "--where", "leeftijd >> 3"]);
@@ -107,9 +140,17 @@ fn table_prints_the_envelope_lists_and_refuses() {
     assert_eq!(out.status.code(), Some(2));
 
     // A near-identical target group after an earlier one: refused (exit 2), and logged.
-    assert!(w.table(&["--by", "sex", "--where", "year = 2024"]).status.success());
+    assert!(w
+        .table(&["--by", "sex", "--where", "year = 2024"])
+        .status
+        .success());
     let out = w.table(&["--by", "sex", "--where", "year = 2024 and age <> 61"]);
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("Geweigerd"));
     let logs: Vec<_> = std::fs::read_dir(w.root.join("geheim/query-log"))
         .unwrap()
@@ -118,7 +159,11 @@ fn table_prints_the_envelope_lists_and_refuses() {
 
     // The installation's policy beside the key file: a higher threshold is applied and
     // recorded; a threshold of 0 is refused with the file's name.
-    std::fs::write(w.root.join("geheim/protection.toml"), "name = \"streng\"\nthreshold = 25\n").unwrap();
+    std::fs::write(
+        w.root.join("geheim/protection.toml"),
+        "name = \"streng\"\nthreshold = 25\n",
+    )
+    .unwrap();
     let r = w.json(&["--by", "wijk"]);
     assert_eq!(r["protection"]["policy"], "streng");
     for c in r["cells"].as_array().unwrap() {
@@ -130,5 +175,8 @@ fn table_prints_the_envelope_lists_and_refuses() {
     let out = w.table(&["--by", "wijk"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("protection.toml") && err.contains("at least 1"), "{err}");
+    assert!(
+        err.contains("protection.toml") && err.contains("at least 1"),
+        "{err}"
+    );
 }
