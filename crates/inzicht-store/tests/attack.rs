@@ -20,19 +20,7 @@ use inzicht_protect::{Flag, Policy, Protector};
 use inzicht_store::table::{Asker, Measure, Session, TableError, TableQuery, TableResult};
 use std::path::{Path, PathBuf};
 
-fn fixed_key(path: &Path) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let text = serde_json::json!({
-        "format": "inzicht-key-v1", "created": "2026-01-01T00:00:00Z",
-        "pseudonym_key": "33".repeat(32), "record_key_secret": "c4".repeat(32),
-    });
-    std::fs::write(path, text.to_string()).unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-}
+mod common;
 
 struct Target {
     month: String,
@@ -187,22 +175,7 @@ fn attack(
 fn the_differencing_attacker_fails_with_protection_and_succeeds_without() {
     let tmp = tempfile::tempdir().unwrap();
     let root: PathBuf = tmp.path().to_path_buf();
-    inzicht_synth::generate(
-        &inzicht_synth::Config::new(21, 1_200),
-        &root.join("synth"),
-        &mut |_, _| {},
-    )
-    .unwrap();
-    let key = root.join("geheim/sleutel.json");
-    fixed_key(&key);
-    inzicht_store::ingest(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/synthetic/bron.toml"),
-        &root.join("synth/exports"),
-        &root.join("store"),
-        &key,
-        &mut |_| {},
-    )
-    .unwrap();
+    let key = common::loaded_store(&root, 21, 1_200, "c4");
     let session = Session::open(&root.join("store"), None, &key).unwrap();
     let targets = targets(&root.join("store/ads.duckdb"));
     assert!(targets.len() > 500, "{} targets", targets.len());

@@ -5,52 +5,20 @@ use inzicht_protect::querylog::QueryLog;
 use inzicht_protect::{Flag, Policy, Protector};
 use inzicht_store::table::{Asker, Measure, Session, TableError, TableQuery};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-fn config() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/synthetic/bron.toml")
-}
+mod common;
 
 struct World {
     _tmp: tempfile::TempDir,
     root: PathBuf,
 }
 
-/// A fixed key file, so that the record keys (and so every perturbation) are the same in every
-/// run: the tests are deterministic.
-fn fixed_key(path: &Path) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let text = serde_json::json!({
-        "format": "inzicht-key-v1", "created": "2026-01-01T00:00:00Z",
-        "pseudonym_key": "11".repeat(32), "record_key_secret": "5a".repeat(32),
-    });
-    std::fs::write(path, text.to_string()).unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-}
-
 impl World {
     fn new(seed: u64, clients: u32) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().to_path_buf();
-        inzicht_synth::generate(
-            &inzicht_synth::Config::new(seed, clients),
-            &root.join("synth"),
-            &mut |_, _| {},
-        )
-        .unwrap();
-        fixed_key(&root.join("geheim/sleutel.json"));
-        inzicht_store::ingest(
-            &config(),
-            &root.join("synth/exports"),
-            &root.join("store"),
-            &root.join("geheim/sleutel.json"),
-            &mut |_| {},
-        )
-        .expect("ingest");
+        common::loaded_store(&root, seed, clients, "5a");
         World { _tmp: tmp, root }
     }
     fn key(&self) -> PathBuf {

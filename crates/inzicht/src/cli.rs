@@ -306,7 +306,7 @@ pub fn run_synth(cfg: &Config, out: &Path, quiet: bool) -> Result<inzicht_synth:
 }
 
 /// A whole number in Dutch notation (a point between thousands): 25.920.
-fn nl(n: u64) -> String {
+pub fn nl(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -410,6 +410,22 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
         store.join("quality.html").display()
     );
     eprintln!("    Sleutel (buiten de opslag): {}", key.display());
+    eprintln!();
+    eprintln!("3/3 Een beschermde tabel (elke uitvoer gaat door de openbaarheidscontrole):");
+    eprintln!(
+        "    inzicht table --store {} --by outflow,age_band --where \"year = 2024\"",
+        store.display()
+    );
+    crate::table_cmd::table(crate::table_cmd::TableArgs {
+        store: store.clone(),
+        by: vec!["outflow".into(), "age_band".into()],
+        filter: Some("year = 2024".into()),
+        measure: "count".into(),
+        list: false,
+        as_of: None,
+        key_file: Some(key.clone()),
+        format: OutputFormat::Table,
+    })?;
     eprintln!();
     eprintln!("Nog niet beschikbaar in deze versie: analyses, rapport en webtool (zie de openstaande issues).");
     if !a.no_serve {

@@ -150,25 +150,13 @@ pub fn table(a: TableArgs) -> Result<(), Failure> {
 
 /// A number in Dutch notation: thousands with a point, decimals with a comma.
 fn nl_number(v: f64) -> String {
-    let neg = v < 0.0;
-    let v = v.abs();
-    let whole = v.trunc() as u64;
-    let frac = ((v - v.trunc()) * 100.0).round() as u64;
-    let digits = whole.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push('.');
-        }
-        out.push(c);
-    }
+    let cents = (v.abs() * 100.0).round() as u64;
+    let (whole, frac) = (crate::cli::nl(cents / 100), cents % 100);
+    let sign = if v < 0.0 { "-" } else { "" };
     if frac > 0 {
-        out.push_str(&format!(",{frac:02}"));
-    }
-    if neg {
-        format!("-{out}")
+        format!("{sign}{whole},{frac:02}")
     } else {
-        out
+        format!("{sign}{whole}")
     }
 }
 
@@ -230,4 +218,15 @@ fn print_table(r: &inzicht_store::table::TableResult) {
         p["cells_total"],
         r.snapshot
     );
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dutch_numbers_with_decimals() {
+        assert_eq!(super::nl_number(4216.0), "4.216");
+        assert_eq!(super::nl_number(832.849), "832,85");
+        assert_eq!(super::nl_number(0.996), "1");
+        assert_eq!(super::nl_number(-1234.5), "-1.234,50");
+    }
 }
