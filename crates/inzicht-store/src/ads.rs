@@ -112,6 +112,15 @@ pub fn build(
             ident(&s.name)
         ))?;
     }
+    // Ordinal assessment ids: the panel refers to "the latest assessment known that month" by
+    // this id, and the ADS assessments table carries it (kept in the ODS like spell_ids).
+    if let Some(a) = first(schemas, Kind::Assessments) {
+        conn.execute_batch(&format!(
+            "CREATE OR REPLACE TABLE diag_ids AS
+             SELECT _source_file, _source_line, CAST(row_number() OVER (ORDER BY person_key, event_date, _source_file, _source_line) AS BIGINT) AS diag_id FROM {}",
+            ident(&a.name)
+        ))?;
+    }
     for s in schemas {
         let t = ident(&s.name);
         let mut select: Vec<String> = Vec::new();
@@ -133,6 +142,10 @@ pub fn build(
                 select.push("pp.pseudonym AS partner_pseudonym".into());
                 joins.push_str(" LEFT JOIN pseudonyms pp ON pp.person_key = t.partner_key");
             }
+        }
+        if s.kind == Kind::Assessments {
+            select.push("did.diag_id".into());
+            joins.push_str(" JOIN diag_ids did ON did._source_file = t._source_file AND did._source_line = t._source_line");
         }
         if s.kind == Kind::Spells {
             select.push("sid.spell_id".into());
@@ -170,11 +183,17 @@ pub fn build(
     Ok(())
 }
 
+/// Assessment features the panel carries itself (when the configuration has them); every other
+/// feature of the latest assessment is one join away: `diagnoses` (or whatever the assessments
+/// source is called) on `diag_id`. A narrow panel is what makes it fast at national scale:
+/// writing 36 million rows costs in proportion to their width.
+pub const PANEL_ASSESSMENT_FEATURES: &[&str] = &["trede", "loonwaarde", "uren_beschikbaar"];
+
 /// The person-month panel: one row per pseudonym × month on benefit, with the spell and its
 /// duration so far, the exit in the month it happens, age, wijk/buurt, the latest assessment as
-/// known at the end of that month (ASOF join: no information from later) and the provision
-/// groups active in that month. Where two spells touch the same month (one ends, the next
-/// starts), the row describes the spell that started last.
+/// known at the end of that month (its `diag_id`, date and key features; no information from
+/// later) and the provision groups active in that month. Where two spells touch the same month
+/// (one ends, the next starts), the row describes the spell that started last.
 fn panel(
     conn: &Connection,
     schemas: &[TableSchema],
@@ -240,24 +259,40 @@ fn panel(
         }
         joins.push_str(&format!(" LEFT JOIN (SELECT * FROM {} QUALIFY row_number() OVER (PARTITION BY person_key ORDER BY _source_line) = 1) p ON p.person_key = m.person_key", ident(&p.name)));
     }
+    let mut from = "months m".to_string();
     if let Some(a) = first(schemas, Kind::Assessments) {
-        let feats: Vec<&str> = a
-            .columns
-            .iter()
-            .filter(|c| c.role == Role::Feature)
-            .map(|c| c.name.as_str())
-            .collect();
-        for f in &feats {
-            select.push(format!("a.{} AS {}", ident(f), ident(&format!("diag_{f}"))));
-        }
-        select.push("a.event_date AS diag_date".into());
-        let cols: Vec<String> = feats.iter().map(|f| ident(f)).collect();
-        joins.push_str(&format!(
-            " ASOF LEFT JOIN (SELECT person_key, event_date{}{} FROM {}) a ON a.person_key = m.person_key AND m.month_end >= a.event_date",
-            if cols.is_empty() { "" } else { ", " },
-            cols.join(", "),
-            ident(&a.name)
+        // The latest assessment with event_date ≤ the month's last day, as a running
+        // last_value over the person's months and assessment events in date order (an assessment
+        // on the last day of a month sorts before that month). Equivalent to an ASOF join, and
+        // several times faster at national scale.
+        sql.push_str(&format!(
+            "CREATE OR REPLACE TEMP TABLE months_diag AS
+             SELECT * EXCLUDE (kind, t, diag_event) FROM (
+               SELECT *, last_value(diag_event IGNORE NULLS) OVER (PARTITION BY person_key ORDER BY t, kind, diag_event ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS diag_id
+               FROM (
+                 SELECT person_key, spell_id, start_date, end_date, end_class, end_bus, month, month_end,
+                        month_end AS t, 1 AS kind, CAST(NULL AS BIGINT) AS diag_event FROM months
+                 UNION ALL
+                 SELECT a.person_key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, a.event_date, 0, did.diag_id
+                 FROM {a} a JOIN diag_ids did ON did._source_file = a._source_file AND did._source_line = a._source_line
+                 WHERE a.event_date <= DATE {end_day}))
+             WHERE kind = 1;
+             CREATE OR REPLACE TEMP TABLE diag_panel AS
+             SELECT did.diag_id, a.event_date{feats} FROM {a} a JOIN diag_ids did ON did._source_file = a._source_file AND did._source_line = a._source_line;",
+            a = ident(&a.name),
+            feats = PANEL_ASSESSMENT_FEATURES
+                .iter()
+                .filter(|f| has(a, f))
+                .map(|f| format!(", a.{}", ident(f)))
+                .collect::<String>(),
         ));
+        from = "months_diag m".to_string();
+        select.push("m.diag_id".into());
+        select.push("d.event_date AS diag_date".into());
+        for f in PANEL_ASSESSMENT_FEATURES.iter().filter(|f| has(a, f)) {
+            select.push(format!("d.{} AS {}", ident(f), ident(&format!("diag_{f}"))));
+        }
+        joins.push_str(" LEFT JOIN diag_panel d ON d.diag_id = m.diag_id");
     }
     if let Some(v) = first(schemas, Kind::Provisions) {
         let group = if has(v, "group_code") {
@@ -281,7 +316,7 @@ fn panel(
         );
     }
     sql.push_str(&format!(
-        "CREATE TABLE ads.person_month AS SELECT {} FROM months m{joins};",
+        "CREATE TABLE ads.person_month AS SELECT {} FROM {from}{joins};",
         select.join(", ")
     ));
     if std::env::var_os("INZICHT_SQL").is_some() {
