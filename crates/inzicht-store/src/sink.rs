@@ -1,5 +1,13 @@
 //! Writes what ingest loads into the ODS (identifiable): one table per source, plus the
-//! quarantine and the normalisation log. Rows are buffered and appended in batches.
+//! quarantine and the normalisation log.
+//!
+//! Source rows are staged as a CSV file in the load's scratch directory and read into their
+//! typed table with DuckDB's `COPY` at the end of the table: per-value appending through the
+//! C API cost about 45 of the 65 seconds of reading and validating 7 million rows; writing a
+//! CSV and letting DuckDB's parallel reader load it takes a fraction of that. Every text value is
+//! quoted (so a delimiter or line break inside it is safe) and `allow_quoted_nulls = false` keeps
+//! an empty text distinct from a missing value (an unquoted empty field). The quarantine and the
+//! normalisation log are small and go through the appender.
 
 use crate::{ident, StoreError};
 use duckdb::types::Value as DValue;
@@ -13,7 +21,9 @@ const BATCH: usize = 20_000;
 pub struct OdsSink<'c> {
     conn: &'c Connection,
     table: Option<String>,
-    rows: Vec<Vec<DValue>>,
+    scratch: std::path::PathBuf,
+    staging: Option<(std::path::PathBuf, std::io::BufWriter<std::fs::File>)>,
+    line_buf: String,
     quarantine: Vec<Vec<DValue>>,
     normalisations: Vec<Vec<DValue>>,
     pub schemas: Vec<TableSchema>,
@@ -29,15 +39,16 @@ fn sql_type(t: FieldTypeName) -> &'static str {
     }
 }
 
-fn to_duck(v: &Value) -> DValue {
-    match v {
-        Value::Null => DValue::Null,
-        Value::Text(s) => DValue::Text(s.clone()),
-        Value::Int(i) => DValue::BigInt(*i),
-        Value::Float(f) => DValue::Double(*f),
-        Value::Date(d) => DValue::Date32(d.days_since_epoch() as i32),
-        Value::Bool(b) => DValue::Boolean(*b),
+/// Appends `s` as a quoted CSV field (quotes doubled).
+fn quote_into(buf: &mut String, s: &str) {
+    buf.push('"');
+    for ch in s.chars() {
+        if ch == '"' {
+            buf.push('"');
+        }
+        buf.push(ch);
     }
+    buf.push('"');
 }
 
 fn text(s: &str) -> DValue {
@@ -45,7 +56,7 @@ fn text(s: &str) -> DValue {
 }
 
 impl<'c> OdsSink<'c> {
-    pub fn new(conn: &'c Connection) -> Result<Self, StoreError> {
+    pub fn new(conn: &'c Connection, scratch: &std::path::Path) -> Result<Self, StoreError> {
         conn.execute_batch(
             "CREATE TABLE quarantine (source VARCHAR, file VARCHAR, line BIGINT, reason VARCHAR, column_name VARCHAR, detail VARCHAR, raw_json VARCHAR);
              CREATE TABLE normalisations (source VARCHAR, file VARCHAR, line BIGINT, column_name VARCHAR, kind VARCHAR, value_before VARCHAR, value_after VARCHAR);",
@@ -53,7 +64,9 @@ impl<'c> OdsSink<'c> {
         Ok(OdsSink {
             conn,
             table: None,
-            rows: Vec::new(),
+            scratch: scratch.to_path_buf(),
+            staging: None,
+            line_buf: String::new(),
             quarantine: Vec::new(),
             normalisations: Vec::new(),
             schemas: Vec::new(),
@@ -99,23 +112,40 @@ impl Sink for OdsSink<'_> {
         self.conn
             .execute_batch(&sql)
             .map_err(|e| format!("{}: {e}", schema.name))?;
+        let path = self
+            .scratch
+            .join(format!("stage-{}.csv", self.schemas.len()));
+        let file = std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        self.staging = Some((path, std::io::BufWriter::with_capacity(1 << 20, file)));
         self.table = Some(schema.name.clone());
         self.schemas.push(schema.clone());
         Ok(())
     }
 
     fn row(&mut self, file: &str, line: u64, values: &[Value]) -> Result<(), String> {
-        let mut row = Vec::with_capacity(values.len() + 2);
-        row.push(text(file));
-        row.push(DValue::BigInt(line as i64));
-        row.extend(values.iter().map(to_duck));
-        self.rows.push(row);
-        if self.rows.len() >= BATCH {
-            let table = self.table.clone().ok_or("row outside a table")?;
-            let mut rows = std::mem::take(&mut self.rows);
-            self.append(&table, &mut rows)?;
+        use std::fmt::Write as _;
+        let b = &mut self.line_buf;
+        b.clear();
+        quote_into(b, file);
+        let _ = write!(b, ",{line}");
+        for v in values {
+            b.push(',');
+            match v {
+                Value::Null => {}
+                Value::Text(t) => quote_into(b, t),
+                Value::Int(i) => {
+                    let _ = write!(b, "{i}");
+                }
+                Value::Float(f) => {
+                    let _ = write!(b, "{f:?}");
+                }
+                Value::Date(d) => b.push_str(&d.iso()),
+                Value::Bool(x) => b.push_str(if *x { "true" } else { "false" }),
+            }
         }
-        Ok(())
+        b.push('\n');
+        let (path, w) = self.staging.as_mut().ok_or("row outside a table")?;
+        std::io::Write::write_all(w, b.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
     }
 
     fn end_table(&mut self) -> Result<(), String> {
@@ -123,8 +153,22 @@ impl Sink for OdsSink<'_> {
             .table
             .take()
             .ok_or("end of a table that was not begun")?;
-        let mut rows = std::mem::take(&mut self.rows);
-        self.append(&table, &mut rows)
+        let (path, w) = self.staging.take().ok_or("end of a table without staging")?;
+        w.into_inner()
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .sync_data()
+            .ok();
+        let sql = format!(
+            "COPY {} FROM {} (FORMAT csv, HEADER false, DELIMITER ',', QUOTE '\"', ESCAPE '\"', NULL '', allow_quoted_nulls false)",
+            ident(&table),
+            crate::literal(&path.to_string_lossy())
+        );
+        let result = self
+            .conn
+            .execute_batch(&sql)
+            .map_err(|e| format!("{table}: {e}"));
+        let _ = std::fs::remove_file(&path);
+        result
     }
 
     fn quarantine(&mut self, q: &Quarantined) -> Result<(), String> {
