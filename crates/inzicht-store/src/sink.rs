@@ -153,7 +153,10 @@ impl Sink for OdsSink<'_> {
             .table
             .take()
             .ok_or("end of a table that was not begun")?;
-        let (path, w) = self.staging.take().ok_or("end of a table without staging")?;
+        let (path, w) = self
+            .staging
+            .take()
+            .ok_or("end of a table without staging")?;
         w.into_inner()
             .map_err(|e| format!("{}: {e}", path.display()))?
             .sync_data()

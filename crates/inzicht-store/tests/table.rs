@@ -353,3 +353,46 @@ fn near_identical_target_groups_are_refused_and_logged() {
     assert_eq!(inzicht_protect::querylog::verify(log.path()).unwrap(), 5);
     assert_eq!(inzicht_protect::querylog::verify(log2.path()).unwrap(), 3);
 }
+
+/// What the web tool relies on (issue 7): an open snapshot keeps answering while a newer load
+/// runs and commits; a session opened afterwards sees the new snapshot.
+#[test]
+fn an_open_snapshot_keeps_answering_during_a_load_and_a_new_session_sees_the_next() {
+    let w = World::new(14, 500);
+    let old = w.session();
+    let p = protector();
+    let query = q(&["sex"], None, Measure::Count);
+    let before = old.run(&query, &p, None).unwrap();
+    // A newer export (another seed) is loaded while `old` is open.
+    inzicht_synth::generate(
+        &inzicht_synth::Config::new(15, 700),
+        &w.root.join("synth2"),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let outcome = inzicht_store::ingest(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/synthetic/bron.toml"),
+        &w.root.join("synth2/exports"),
+        &w.root.join("store"),
+        &w.key(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(outcome.new_snapshot);
+    let during = old.run(&query, &p, None).unwrap();
+    assert_eq!(during.snapshot, before.snapshot);
+    assert_eq!(
+        serde_json::to_string(&during.cells).unwrap(),
+        serde_json::to_string(&before.cells).unwrap()
+    );
+    let new = w.session().run(&query, &p, None).unwrap();
+    assert_eq!(new.snapshot, outcome.load_id);
+    assert_ne!(new.total.value, before.total.value);
+    // And the old snapshot stays reachable with --as-of.
+    let as_of = Session::open(&w.root.join("store"), Some(&before.snapshot), &w.key())
+        .unwrap()
+        .run(&query, &p, None)
+        .unwrap();
+    assert_eq!(as_of.total.value, before.total.value);
+}
