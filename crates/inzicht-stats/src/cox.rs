@@ -1,0 +1,1032 @@
+//! Cox proportional-hazards regression (Cox 1972) on counting-process data (start, stop]
+//! (Andersen & Gill 1982), with strata, case weights, Efron (1977) or Breslow (1974) handling of
+//! tied event times, the model-based and the robust (sandwich) variance (Lin & Wei 1989), with
+//! clusters as R's `cluster(id)`, Harrell's concordance, and the score test of proportional
+//! hazards on transformed time (Grambsch & Therneau 1994, in the form of R `survival` ≥ 3.0's
+//! `cox.zph`).
+//!
+//! The partial log-likelihood, summed over strata and over distinct event times t with risk set
+//! R(t) = {i : startᵢ < t ≤ stopᵢ} and the set D(t) of d tied events, is
+//!   Breslow: Σ_D wᵢηᵢ − (Σ_D wᵢ) log S₀,
+//!   Efron:   Σ_D wᵢηᵢ − w̄ Σ_{k=0}^{d−1} log(S₀ − (k/d) S₀ᴰ),
+//! with S₀ = Σ_R wⱼ exp(ηⱼ), S₀ᴰ the same sum over D and w̄ the mean weight of the events
+//! (Therneau & Grambsch 2000, §3.3). It is maximised by Newton–Raphson with step halving from
+//! β = 0 on centred covariates, as `coxph` does; iteration stops when the relative change of the
+//! log-likelihood is below `tol` (R: 1e-9; here 1e-12 by default, so that the estimate is the
+//! maximum to more digits than the comparisons need).
+//!
+//! The robust variance is V = I⁻¹ (Σ_c Uᶜ Uᶜᵀ) I⁻¹ with Uᶜ the sum over cluster c (or over each
+//! row) of the weighted score residuals wᵢUᵢ (Therneau & Grambsch 2000, §7.2); with Efron ties a
+//! tied event at sub-step k carries weight 1 − k/d, as in R's `coxscore`.
+
+use crate::{dist, err, linalg, StatsError};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ties {
+    #[default]
+    Efron,
+    Breslow,
+}
+
+impl Ties {
+    pub fn parse(s: &str) -> Result<Self, StatsError> {
+        match s {
+            "efron" => Ok(Ties::Efron),
+            "breslow" => Ok(Ties::Breslow),
+            o => err(format!("unknown ties method '{o}': use efron or breslow")),
+        }
+    }
+}
+
+/// The data of a Cox model. `x` is n × p, row-major, without missing values.
+#[derive(Debug, Clone)]
+pub struct CoxData<'a> {
+    pub start: Option<&'a [f64]>,
+    pub stop: &'a [f64],
+    pub event: &'a [bool],
+    pub x: &'a [f64],
+    pub names: &'a [String],
+    pub weights: Option<&'a [f64]>,
+    pub strata: Option<&'a [usize]>,
+    pub cluster: Option<&'a [usize]>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct CoxOptions {
+    pub ties: Ties,
+    /// Robust (sandwich) standard errors; implied by a cluster.
+    pub robust: bool,
+    pub max_iter: usize,
+    pub tol: f64,
+    pub conf_level: f64,
+}
+
+impl Default for CoxOptions {
+    fn default() -> Self {
+        CoxOptions {
+            ties: Ties::Efron,
+            robust: false,
+            max_iter: 30,
+            tol: 1e-12,
+            conf_level: 0.95,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Coefficient {
+    pub name: String,
+    pub coef: f64,
+    /// The standard error used for z and p: robust when robust SEs were asked.
+    pub se: f64,
+    /// The model-based standard error (shown beside a robust one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub naive_se: Option<f64>,
+    pub z: f64,
+    pub p: f64,
+    pub hr: f64,
+    pub hr_lower: f64,
+    pub hr_upper: f64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CoxFit {
+    pub coefficients: Vec<Coefficient>,
+    pub log_likelihood: f64,
+    pub log_likelihood_null: f64,
+    pub concordance: f64,
+    pub n: usize,
+    pub events: usize,
+    pub iterations: usize,
+    pub converged: bool,
+    pub ties: Ties,
+    pub robust: bool,
+    /// Non-convergence, possibly infinite coefficients (separation): never silent.
+    pub warnings: Vec<String>,
+    #[serde(skip)]
+    pub beta: Vec<f64>,
+    /// The variance matrix used for the standard errors (p × p).
+    #[serde(skip)]
+    pub var: Vec<f64>,
+    /// The model-based variance I⁻¹.
+    #[serde(skip)]
+    pub naive_var: Vec<f64>,
+}
+
+/// Prepared data: centred covariates and per-stratum orderings.
+struct Prepared<'a> {
+    d: &'a CoxData<'a>,
+    p: usize,
+    n: usize,
+    xc: Vec<f64>,
+    /// Per stratum: row indices by stop time, descending.
+    by_stop: Vec<Vec<usize>>,
+    /// Per stratum: row indices by start time, descending (counting-process data only).
+    by_start: Vec<Vec<usize>>,
+}
+
+impl<'a> Prepared<'a> {
+    fn new(d: &'a CoxData<'a>) -> Result<Self, StatsError> {
+        let n = d.stop.len();
+        let p = d.names.len();
+        if n == 0 {
+            return err("no observations");
+        }
+        if d.event.len() != n
+            || d.x.len() != n * p
+            || d.start.is_some_and(|s| s.len() != n)
+            || d.weights.is_some_and(|w| w.len() != n)
+            || d.strata.is_some_and(|s| s.len() != n)
+            || d.cluster.is_some_and(|c| c.len() != n)
+        {
+            return err("the columns of the Cox model have different lengths");
+        }
+        if p == 0 {
+            return err("a Cox model needs at least one covariate");
+        }
+        for i in 0..n {
+            if !d.stop[i].is_finite() {
+                return err(format!("row {}: the time is not a finite number", i + 1));
+            }
+            if let Some(s) = d.start {
+                if !s[i].is_finite() || d.stop[i] <= s[i] {
+                    return err(format!(
+                        "row {}: stop ({}) must be greater than start ({}) in counting-process data",
+                        i + 1,
+                        d.stop[i],
+                        s[i]
+                    ));
+                }
+            } else if d.stop[i] < 0.0 {
+                return err(format!("row {}: the time {} is negative", i + 1, d.stop[i]));
+            }
+            if let Some(w) = d.weights {
+                if !(w[i].is_finite() && w[i] > 0.0) {
+                    return err(format!("row {}: weights must be positive numbers", i + 1));
+                }
+            }
+            if d.x[i * p..(i + 1) * p].iter().any(|v| !v.is_finite()) {
+                return err(format!(
+                    "row {}: a covariate is missing or not a number",
+                    i + 1
+                ));
+            }
+        }
+        if !d.event.iter().any(|&e| e) {
+            return err("there are no events: a Cox model cannot be estimated without events");
+        }
+        // Centre the covariates (unweighted means, as coxph) for numerical stability; the
+        // coefficients and the partial likelihood do not change.
+        let mut means = vec![0.0; p];
+        for i in 0..n {
+            for j in 0..p {
+                means[j] += d.x[i * p + j];
+            }
+        }
+        means.iter_mut().for_each(|m| *m /= n as f64);
+        let mut xc = d.x.to_vec();
+        for i in 0..n {
+            for j in 0..p {
+                xc[i * p + j] -= means[j];
+            }
+        }
+        let n_strata = d.strata.map_or(1, |s| s.iter().max().map_or(1, |m| m + 1));
+        let mut by_stop = vec![Vec::new(); n_strata];
+        for i in 0..n {
+            by_stop[d.strata.map_or(0, |s| s[i])].push(i);
+        }
+        let mut by_start = Vec::new();
+        for rows in &mut by_stop {
+            rows.sort_by(|&a, &b| d.stop[b].total_cmp(&d.stop[a]));
+            if let Some(start) = d.start {
+                let mut r = rows.clone();
+                r.sort_by(|&a, &b| start[b].total_cmp(&start[a]));
+                by_start.push(r);
+            }
+        }
+        Ok(Prepared {
+            d,
+            p,
+            n,
+            xc,
+            by_stop,
+            by_start,
+        })
+    }
+
+    fn w(&self, i: usize) -> f64 {
+        self.d.weights.map_or(1.0, |w| w[i])
+    }
+
+    fn eta(&self, beta: &[f64]) -> Vec<f64> {
+        let p = self.p;
+        (0..self.n)
+            .map(|i| (0..p).map(|j| self.xc[i * p + j] * beta[j]).sum())
+            .collect()
+    }
+
+    /// Walks every distinct event time of every stratum with the risk-set sums, calling `f`.
+    fn walk(&self, eta: &[f64], want_s2: bool, mut f: impl FnMut(&EventTime)) {
+        let p = self.p;
+        let risk: Vec<f64> = eta
+            .iter()
+            .enumerate()
+            .map(|(i, e)| self.w(i) * e.exp())
+            .collect();
+        for (s, rows) in self.by_stop.iter().enumerate() {
+            let mut s0 = 0.0;
+            let mut s1 = vec![0.0; p];
+            let mut s2 = vec![0.0; if want_s2 { p * p } else { 0 }];
+            let mut ip = 0;
+            let mut jp = 0;
+            let mut deaths = Vec::new();
+            while ip < rows.len() {
+                let t = self.d.stop[rows[ip]];
+                deaths.clear();
+                while ip < rows.len() && self.d.stop[rows[ip]] == t {
+                    let i = rows[ip];
+                    add(
+                        &mut s0,
+                        &mut s1,
+                        &mut s2,
+                        risk[i],
+                        &self.xc[i * p..(i + 1) * p],
+                        1.0,
+                    );
+                    if self.d.event[i] {
+                        deaths.push(i);
+                    }
+                    ip += 1;
+                }
+                if let Some(start) = self.d.start {
+                    let rs = &self.by_start[s];
+                    while jp < rs.len() && start[rs[jp]] >= t {
+                        let i = rs[jp];
+                        add(
+                            &mut s0,
+                            &mut s1,
+                            &mut s2,
+                            risk[i],
+                            &self.xc[i * p..(i + 1) * p],
+                            -1.0,
+                        );
+                        jp += 1;
+                    }
+                }
+                if deaths.is_empty() {
+                    continue;
+                }
+                let mut d0 = 0.0;
+                let mut d1 = vec![0.0; p];
+                let mut d2 = vec![0.0; if want_s2 { p * p } else { 0 }];
+                for &i in &deaths {
+                    add(
+                        &mut d0,
+                        &mut d1,
+                        &mut d2,
+                        risk[i],
+                        &self.xc[i * p..(i + 1) * p],
+                        1.0,
+                    );
+                }
+                f(&EventTime {
+                    stratum: s,
+                    time: t,
+                    deaths: &deaths,
+                    s0,
+                    s1: &s1,
+                    s2: &s2,
+                    d0,
+                    d1: &d1,
+                    d2: &d2,
+                });
+            }
+        }
+    }
+}
+
+fn add(s0: &mut f64, s1: &mut [f64], s2: &mut [f64], r: f64, x: &[f64], sign: f64) {
+    let r = sign * r;
+    *s0 += r;
+    let p = x.len();
+    for j in 0..p {
+        s1[j] += r * x[j];
+    }
+    if !s2.is_empty() {
+        for j in 0..p {
+            let rx = r * x[j];
+            for k in 0..=j {
+                s2[j * p + k] += rx * x[k];
+            }
+        }
+    }
+}
+
+struct EventTime<'b> {
+    stratum: usize,
+    time: f64,
+    deaths: &'b [usize],
+    s0: f64,
+    s1: &'b [f64],
+    s2: &'b [f64],
+    d0: f64,
+    d1: &'b [f64],
+    d2: &'b [f64],
+}
+
+/// The Efron (or Breslow) sub-steps of one event time: (weight w̄ or Σw, fraction k/d).
+fn substeps(ties: Ties, d: usize, sum_w: f64) -> Vec<(f64, f64)> {
+    if ties == Ties::Breslow || d == 1 {
+        vec![(sum_w, 0.0)]
+    } else {
+        let mean_w = sum_w / d as f64;
+        (0..d).map(|k| (mean_w, k as f64 / d as f64)).collect()
+    }
+}
+
+struct Pass {
+    loglik: f64,
+    grad: Vec<f64>,
+    info: Vec<f64>,
+}
+
+fn pass(prep: &Prepared, beta: &[f64], ties: Ties) -> Pass {
+    let p = prep.p;
+    let eta = prep.eta(beta);
+    let mut loglik = 0.0;
+    let mut grad = vec![0.0; p];
+    let mut info = vec![0.0; p * p];
+    let mut s1k = vec![0.0; p];
+    prep.walk(&eta, true, |et| {
+        let mut sum_w = 0.0;
+        for &i in et.deaths {
+            let w = prep.w(i);
+            sum_w += w;
+            loglik += w * eta[i];
+            for j in 0..p {
+                grad[j] += w * prep.xc[i * p + j];
+            }
+        }
+        for (w, f) in substeps(ties, et.deaths.len(), sum_w) {
+            let s0 = et.s0 - f * et.d0;
+            for j in 0..p {
+                s1k[j] = et.s1[j] - f * et.d1[j];
+            }
+            loglik -= w * s0.ln();
+            for j in 0..p {
+                grad[j] -= w * s1k[j] / s0;
+                for k in 0..=j {
+                    let s2 = et.s2[j * p + k] - f * et.d2[j * p + k];
+                    info[j * p + k] += w * (s2 / s0 - s1k[j] * s1k[k] / (s0 * s0));
+                }
+            }
+        }
+    });
+    for j in 0..p {
+        for k in 0..j {
+            info[k * p + j] = info[j * p + k];
+        }
+    }
+    Pass { loglik, grad, info }
+}
+
+/// Fits a Cox model.
+pub fn fit(d: &CoxData, opt: &CoxOptions) -> Result<CoxFit, StatsError> {
+    let prep = Prepared::new(d)?;
+    let p = prep.p;
+    let mut beta = vec![0.0; p];
+    let mut cur = pass(&prep, &beta, opt.ties);
+    let loglik_null = cur.loglik;
+    let mut warnings = Vec::new();
+    let mut iterations = 0;
+    let mut converged = false;
+    let singular = |j: usize| {
+        StatsError(format!(
+            "the covariate '{}' is constant or a linear combination of the others (the information matrix is singular); leave it out",
+            d.names[j]
+        ))
+    };
+    while iterations < opt.max_iter {
+        iterations += 1;
+        let l = linalg::cholesky(&cur.info, p).map_err(singular)?;
+        let step = linalg::chol_solve(&l, p, &cur.grad);
+        let mut new_beta: Vec<f64> = beta.iter().zip(&step).map(|(b, s)| b + s).collect();
+        let mut next = pass(&prep, &new_beta, opt.ties);
+        // Step halving when the likelihood does not increase (as coxph).
+        let mut halvings = 0;
+        while !(next.loglik >= cur.loglik) && halvings < 30 {
+            halvings += 1;
+            new_beta = beta
+                .iter()
+                .zip(&new_beta)
+                .map(|(b, nb)| (b + nb) / 2.0)
+                .collect();
+            next = pass(&prep, &new_beta, opt.ties);
+        }
+        let done = (1.0 - cur.loglik / next.loglik).abs() <= opt.tol
+            || (next.loglik - cur.loglik).abs() <= f64::EPSILON * next.loglik.abs();
+        beta = new_beta;
+        cur = next;
+        if done {
+            converged = true;
+            break;
+        }
+    }
+    if !converged {
+        warnings.push(format!(
+            "did not converge in {} iterations: the estimates are not reliable (often a covariate that (almost) separates events from non-events)",
+            opt.max_iter
+        ));
+    }
+    let l = linalg::cholesky(&cur.info, p).map_err(singular)?;
+    let naive_var = linalg::chol_inverse(&l, p);
+    // Infinite coefficients (monotone likelihood): the remaining Newton step is large relative
+    // to the coefficient (R's check with toler.inf = √eps).
+    let step = linalg::mat_vec(&naive_var, p, &cur.grad);
+    for j in 0..p {
+        if step[j].abs() > 1e-9 && step[j].abs() > 3.16e-5 * beta[j].abs() {
+            warnings.push(format!(
+                "the coefficient of '{}' may be infinite: the likelihood keeps increasing (separation — the events occur only at one side of this covariate)",
+                d.names[j]
+            ));
+        }
+    }
+    let robust = opt.robust || d.cluster.is_some();
+    let var = if robust {
+        robust_variance(&prep, &beta, opt.ties, &naive_var)
+    } else {
+        naive_var.clone()
+    };
+    let z_crit = dist::norm_quantile(1.0 - (1.0 - opt.conf_level) / 2.0);
+    let coefficients = (0..p)
+        .map(|j| {
+            let se = var[j * p + j].sqrt();
+            let z = beta[j] / se;
+            Coefficient {
+                name: d.names[j].clone(),
+                coef: beta[j],
+                se,
+                naive_se: robust.then(|| naive_var[j * p + j].sqrt()),
+                z,
+                p: dist::two_sided_p(z),
+                hr: beta[j].exp(),
+                hr_lower: (beta[j] - z_crit * se).exp(),
+                hr_upper: (beta[j] + z_crit * se).exp(),
+            }
+        })
+        .collect();
+    let eta = prep.eta(&beta);
+    Ok(CoxFit {
+        coefficients,
+        log_likelihood: cur.loglik,
+        log_likelihood_null: loglik_null,
+        concordance: concordance(&prep, &eta),
+        n: prep.n,
+        events: d.event.iter().filter(|&&e| e).count(),
+        iterations,
+        converged,
+        ties: opt.ties,
+        robust,
+        warnings,
+        beta,
+        var,
+        naive_var,
+    })
+}
+
+/// Per event time (ascending within a stratum), the increments the score residuals need.
+struct Increment {
+    time: f64,
+    /// Σ_k w̄/S₀ₖ: the hazard increment for a row at risk.
+    haz: f64,
+    /// Σ_k w̄ x̄ₖ/S₀ₖ.
+    xhaz: Vec<f64>,
+    /// Σ_k (k/d) w̄/S₀ₖ and Σ_k (k/d) w̄ x̄ₖ/S₀ₖ: what a tied event does not carry (Efron).
+    haz_tied: f64,
+    xhaz_tied: Vec<f64>,
+    /// (1/d) Σ_k x̄ₖ: the mean the event's own covariates are compared with.
+    xbar: Vec<f64>,
+}
+
+/// Score residuals Uᵢ (unweighted, on centred covariates), n × p.
+fn score_residuals(prep: &Prepared, beta: &[f64], ties: Ties) -> Vec<f64> {
+    let p = prep.p;
+    let eta = prep.eta(beta);
+    let mut incs: Vec<Vec<Increment>> = Vec::new();
+    incs.resize_with(prep.by_stop.len(), Vec::new);
+    prep.walk(&eta, false, |et| {
+        let d = et.deaths.len();
+        let sum_w: f64 = et.deaths.iter().map(|&i| prep.w(i)).sum();
+        let mut inc = Increment {
+            time: et.time,
+            haz: 0.0,
+            xhaz: vec![0.0; p],
+            haz_tied: 0.0,
+            xhaz_tied: vec![0.0; p],
+            xbar: vec![0.0; p],
+        };
+        let steps = substeps(ties, d, sum_w);
+        let n_steps = steps.len() as f64;
+        for (w, f) in steps {
+            let s0 = et.s0 - f * et.d0;
+            inc.haz += w / s0;
+            inc.haz_tied += f * w / s0;
+            for j in 0..p {
+                let xb = (et.s1[j] - f * et.d1[j]) / s0;
+                inc.xhaz[j] += w * xb / s0;
+                inc.xhaz_tied[j] += f * w * xb / s0;
+                inc.xbar[j] += xb / n_steps;
+            }
+        }
+        incs[et.stratum].push(inc);
+    });
+    let mut resid = vec![0.0; prep.n * p];
+    for (s, list) in incs.iter_mut().enumerate() {
+        list.reverse(); // ascending time
+        let m = list.len();
+        // Prefix sums: cum[j] = Σ_{m' < j}.
+        let mut cum_h = vec![0.0; m + 1];
+        let mut cum_x = vec![0.0; (m + 1) * p];
+        for (j, inc) in list.iter().enumerate() {
+            cum_h[j + 1] = cum_h[j] + inc.haz;
+            for k in 0..p {
+                cum_x[(j + 1) * p + k] = cum_x[j * p + k] + inc.xhaz[k];
+            }
+        }
+        let times: Vec<f64> = list.iter().map(|i| i.time).collect();
+        for &i in &prep.by_stop[s] {
+            let lo = match prep.d.start {
+                Some(st) => times.partition_point(|&t| t <= st[i]),
+                None => 0,
+            };
+            let hi = times.partition_point(|&t| t <= prep.d.stop[i]);
+            if hi <= lo {
+                continue;
+            }
+            let r = eta[i].exp();
+            let xi = &prep.xc[i * p..(i + 1) * p];
+            let out = &mut resid[i * p..(i + 1) * p];
+            for k in 0..p {
+                out[k] -=
+                    r * (xi[k] * (cum_h[hi] - cum_h[lo]) - (cum_x[hi * p + k] - cum_x[lo * p + k]));
+            }
+            if prep.d.event[i] {
+                let inc = &list[hi - 1];
+                for k in 0..p {
+                    out[k] += xi[k] - inc.xbar[k];
+                    out[k] += r * (xi[k] * inc.haz_tied - inc.xhaz_tied[k]);
+                }
+            }
+        }
+    }
+    resid
+}
+
+fn robust_variance(prep: &Prepared, beta: &[f64], ties: Ties, naive_var: &[f64]) -> Vec<f64> {
+    let p = prep.p;
+    let resid = score_residuals(prep, beta, ties);
+    let n_clusters = prep
+        .d
+        .cluster
+        .map_or(prep.n, |c| c.iter().max().map_or(0, |m| m + 1));
+    let mut sums = vec![0.0; n_clusters * p];
+    for i in 0..prep.n {
+        let c = prep.d.cluster.map_or(i, |c| c[i]);
+        let w = prep.w(i);
+        for k in 0..p {
+            sums[c * p + k] += w * resid[i * p + k];
+        }
+    }
+    let mut meat = vec![0.0; p * p];
+    for c in 0..n_clusters {
+        let u = &sums[c * p..(c + 1) * p];
+        for j in 0..p {
+            for k in 0..p {
+                meat[j * p + k] += u[j] * u[k];
+            }
+        }
+    }
+    let mut tmp = vec![0.0; p * p];
+    for i in 0..p {
+        for j in 0..p {
+            tmp[i * p + j] = (0..p).map(|k| naive_var[i * p + k] * meat[k * p + j]).sum();
+        }
+    }
+    let mut v = vec![0.0; p * p];
+    for i in 0..p {
+        for j in 0..p {
+            v[i * p + j] = (0..p).map(|k| tmp[i * p + k] * naive_var[k * p + j]).sum();
+        }
+    }
+    v
+}
+
+/// Harrell's concordance of the linear predictor with the outcome, within strata: among
+/// comparable pairs — an event at t and a row at risk at t with a later time (or censored at
+/// t) — the share where the event has the higher risk score; ties in the score count ½.
+/// Weighted by wᵢwⱼ (R's `concordance` with timewt = "n").
+fn concordance(prep: &Prepared, eta: &[f64]) -> f64 {
+    let mut sorted: Vec<f64> = eta.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.dedup();
+    let rank = |e: f64| sorted.partition_point(|&v| v < e);
+    let m = sorted.len();
+    let (mut conc, mut disc, mut tied) = (0.0, 0.0, 0.0);
+    for (s, rows) in prep.by_stop.iter().enumerate() {
+        let mut tree = Fenwick::new(m);
+        let mut at_rank = vec![0.0; m];
+        let mut total = 0.0;
+        let mut ip = 0;
+        let mut jp = 0;
+        while ip < rows.len() {
+            let t = prep.d.stop[rows[ip]];
+            let begin = ip;
+            while ip < rows.len() && prep.d.stop[rows[ip]] == t {
+                ip += 1;
+            }
+            let group = &rows[begin..ip];
+            // Censored at t count as surviving past the events at t.
+            for &i in group.iter().filter(|&&i| !prep.d.event[i]) {
+                let r = rank(eta[i]);
+                tree.add(r, prep.w(i));
+                at_rank[r] += prep.w(i);
+                total += prep.w(i);
+            }
+            if let Some(start) = prep.d.start {
+                let rs = &prep.by_start[s];
+                while jp < rs.len() && start[rs[jp]] >= t {
+                    let i = rs[jp];
+                    // Only rows already added (stop > t, or censored at t) can leave.
+                    if prep.d.stop[i] > t || !prep.d.event[i] {
+                        let r = rank(eta[i]);
+                        tree.add(r, -prep.w(i));
+                        at_rank[r] -= prep.w(i);
+                        total -= prep.w(i);
+                    }
+                    jp += 1;
+                }
+            }
+            for &i in group.iter().filter(|&&i| prep.d.event[i]) {
+                let r = rank(eta[i]);
+                let below = tree.prefix(r);
+                let equal = at_rank[r];
+                let above = total - below - equal;
+                let w = prep.w(i);
+                conc += w * below;
+                disc += w * above;
+                tied += w * equal;
+            }
+            for &i in group.iter().filter(|&&i| prep.d.event[i]) {
+                if prep.d.start.is_some_and(|st| st[i] >= t) {
+                    continue;
+                }
+                let r = rank(eta[i]);
+                tree.add(r, prep.w(i));
+                at_rank[r] += prep.w(i);
+                total += prep.w(i);
+            }
+        }
+    }
+    let denom = conc + disc + tied;
+    if denom > 0.0 {
+        (conc + tied / 2.0) / denom
+    } else {
+        f64::NAN
+    }
+}
+
+struct Fenwick {
+    t: Vec<f64>,
+}
+
+impl Fenwick {
+    fn new(n: usize) -> Self {
+        Fenwick {
+            t: vec![0.0; n + 1],
+        }
+    }
+    fn add(&mut self, i: usize, v: f64) {
+        let mut i = i + 1;
+        while i < self.t.len() {
+            self.t[i] += v;
+            i += i & i.wrapping_neg();
+        }
+    }
+    /// Σ of entries with index < i.
+    fn prefix(&self, i: usize) -> f64 {
+        let mut i = i;
+        let mut s = 0.0;
+        while i > 0 {
+            s += self.t[i];
+            i -= i & i.wrapping_neg();
+        }
+        s
+    }
+}
+
+/// How time is transformed in the proportional-hazards test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ZphTransform {
+    /// 1 − the left-continuous Kaplan–Meier of the pooled data (R's default).
+    Km,
+    Identity,
+    Log,
+    Rank,
+}
+
+impl ZphTransform {
+    pub fn parse(s: &str) -> Result<Self, StatsError> {
+        match s {
+            "km" => Ok(ZphTransform::Km),
+            "identity" => Ok(ZphTransform::Identity),
+            "log" => Ok(ZphTransform::Log),
+            "rank" => Ok(ZphTransform::Rank),
+            o => err(format!(
+                "unknown transform '{o}': use km, identity, log or rank"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ZphTerm {
+    pub name: String,
+    pub chisq: f64,
+    pub df: usize,
+    pub p: f64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Zph {
+    pub transform: ZphTransform,
+    pub terms: Vec<ZphTerm>,
+    pub global: ZphTerm,
+}
+
+/// Score test of proportional hazards: for each covariate xⱼ, the score test of adding
+/// xⱼ·g(t) to the fitted model, at (β̂, 0) — R `survival` ≥ 3's `cox.zph` (Grambsch &
+/// Therneau 1994; Therneau & Grambsch 2000, §6.2). Because g(t) is the same for the whole risk
+/// set at t, the score and information of the extended model are the per-time contributions
+/// of the fit multiplied by g(t) and g(t)².
+pub fn zph(d: &CoxData, fit: &CoxFit, transform: ZphTransform) -> Result<Zph, StatsError> {
+    let prep = Prepared::new(d)?;
+    let p = prep.p;
+    let eta = prep.eta(&fit.beta);
+    // Distinct event times and g(t).
+    let mut ev_times: Vec<f64> = (0..prep.n)
+        .filter(|&i| d.event[i])
+        .map(|i| d.stop[i])
+        .collect();
+    ev_times.sort_by(f64::total_cmp);
+    let g_of = |t: f64| -> f64 {
+        match transform {
+            ZphTransform::Identity => t,
+            ZphTransform::Log => t.ln(),
+            _ => t,
+        }
+    };
+    let km_left = if transform == ZphTransform::Km {
+        Some(pooled_km_left(d))
+    } else {
+        None
+    };
+    let rank_of = |t: f64| -> f64 {
+        // Average rank of t among all event times (with ties), as R's rank().
+        let lo = ev_times.partition_point(|&v| v < t);
+        let hi = ev_times.partition_point(|&v| v <= t);
+        (lo + hi + 1) as f64 / 2.0
+    };
+    let q = 2 * p;
+    let mut u = vec![0.0; q];
+    let mut imat = vec![0.0; q * q];
+    let mut s1k = vec![0.0; p];
+    let mut grad_t = vec![0.0; p];
+    let mut info_t = vec![0.0; p * p];
+    prep.walk(&eta, true, |et| {
+        let g = match transform {
+            ZphTransform::Km => km_left.as_ref().map_or(0.0, |k| 1.0 - k.at(et.time)),
+            ZphTransform::Rank => rank_of(et.time),
+            _ => g_of(et.time),
+        };
+        grad_t.iter_mut().for_each(|v| *v = 0.0);
+        info_t.iter_mut().for_each(|v| *v = 0.0);
+        let mut sum_w = 0.0;
+        for &i in et.deaths {
+            let w = prep.w(i);
+            sum_w += w;
+            for j in 0..p {
+                grad_t[j] += w * prep.xc[i * p + j];
+            }
+        }
+        for (w, f) in substeps(fit.ties, et.deaths.len(), sum_w) {
+            let s0 = et.s0 - f * et.d0;
+            for j in 0..p {
+                s1k[j] = et.s1[j] - f * et.d1[j];
+                grad_t[j] -= w * s1k[j] / s0;
+            }
+            for j in 0..p {
+                for k in 0..=j {
+                    let s2 = et.s2[j * p + k] - f * et.d2[j * p + k];
+                    info_t[j * p + k] += w * (s2 / s0 - s1k[j] * s1k[k] / (s0 * s0));
+                }
+            }
+        }
+        for j in 0..p {
+            u[j] += grad_t[j];
+            u[p + j] += g * grad_t[j];
+            for k in 0..=j {
+                let v = info_t[j * p + k];
+                imat[j * q + k] += v;
+                imat[(p + j) * q + (p + k)] += g * g * v;
+                imat[(p + j) * q + k] += g * v;
+                if j != k {
+                    imat[(p + k) * q + j] += g * v;
+                }
+            }
+        }
+    });
+    for j in 0..q {
+        for k in 0..j {
+            imat[k * q + j] = imat[j * q + k];
+        }
+    }
+    let test = |idx: &[usize]| -> f64 {
+        let m = idx.len();
+        let mut sub = vec![0.0; m * m];
+        let mut us = vec![0.0; m];
+        for (a, &i) in idx.iter().enumerate() {
+            us[a] = u[i];
+            for (b, &j) in idx.iter().enumerate() {
+                sub[a * m + b] = imat[i * q + j];
+            }
+        }
+        linalg::quad_form_inv(&sub, m, &us).unwrap_or(f64::NAN)
+    };
+    let mut terms = Vec::new();
+    for j in 0..p {
+        let mut idx: Vec<usize> = (0..p).collect();
+        idx.push(p + j);
+        let chisq = test(&idx);
+        terms.push(ZphTerm {
+            name: d.names[j].clone(),
+            chisq,
+            df: 1,
+            p: dist::chisq_sf(chisq, 1.0),
+        });
+    }
+    let all: Vec<usize> = (0..q).collect();
+    let chisq = test(&all);
+    Ok(Zph {
+        transform,
+        terms,
+        global: ZphTerm {
+            name: "GLOBAL".into(),
+            chisq,
+            df: p,
+            p: dist::chisq_sf(chisq, p as f64),
+        },
+    })
+}
+
+/// The Kaplan–Meier of all rows pooled (counting-process aware), evaluated left-continuously.
+struct StepFn {
+    times: Vec<f64>,
+    surv: Vec<f64>,
+}
+
+impl StepFn {
+    /// S(t−): the value just before t.
+    fn at(&self, t: f64) -> f64 {
+        let k = self.times.partition_point(|&v| v < t);
+        if k == 0 {
+            1.0
+        } else {
+            self.surv[k - 1]
+        }
+    }
+}
+
+fn pooled_km_left(d: &CoxData) -> StepFn {
+    let n = d.stop.len();
+    let w = |i: usize| d.weights.map_or(1.0, |w| w[i]);
+    let mut ev: Vec<f64> = (0..n).filter(|&i| d.event[i]).map(|i| d.stop[i]).collect();
+    ev.sort_by(f64::total_cmp);
+    ev.dedup();
+    let mut surv = Vec::with_capacity(ev.len());
+    let mut s = 1.0;
+    // At risk at t: start < t ≤ stop. O(n log n) with sorted stops and starts.
+    let mut stops: Vec<(f64, f64, bool)> = (0..n).map(|i| (d.stop[i], w(i), d.event[i])).collect();
+    stops.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut starts: Vec<(f64, f64)> = (0..n)
+        .map(|i| (d.start.map_or(f64::NEG_INFINITY, |s| s[i]), w(i)))
+        .collect();
+    starts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total: f64 = (0..n).map(w).sum();
+    let (mut i_stop, mut i_start) = (0, 0);
+    let (mut gone, mut entered) = (0.0, 0.0);
+    for &t in &ev {
+        while i_stop < stops.len() && stops[i_stop].0 < t {
+            gone += stops[i_stop].1;
+            i_stop += 1;
+        }
+        while i_start < starts.len() && starts[i_start].0 < t {
+            entered += starts[i_start].1;
+            i_start += 1;
+        }
+        let at_risk = entered - gone;
+        let deaths: f64 = stops[i_stop..]
+            .iter()
+            .take_while(|r| r.0 == t)
+            .filter(|r| r.2)
+            .map(|r| r.1)
+            .sum();
+        let _ = total;
+        if at_risk > 0.0 {
+            s *= 1.0 - deaths / at_risk;
+        }
+        surv.push(s);
+    }
+    StepFn { times: ev, surv }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn score_residuals_sum_to_the_gradient() {
+        // At β̂ the weighted score residuals sum to ~0 (the score).
+        let stop = [5.0, 6.0, 6.0, 2.0, 4.0, 4.0, 7.0, 8.0, 3.0, 6.0];
+        let event = [true, false, true, true, true, true, false, true, true, true];
+        let x = [1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0];
+        let w = [1.0, 2.0, 1.0, 1.0, 3.0, 1.0, 1.0, 2.0, 1.0, 1.0];
+        let names = vec!["x".to_string()];
+        let d = CoxData {
+            start: None,
+            stop: &stop,
+            event: &event,
+            x: &x,
+            names: &names,
+            weights: Some(&w),
+            strata: None,
+            cluster: None,
+        };
+        let f = fit(&d, &CoxOptions::default()).unwrap();
+        let prep = Prepared::new(&d).unwrap();
+        let r = score_residuals(&prep, &f.beta, Ties::Efron);
+        let s: f64 = (0..10).map(|i| w[i] * r[i]).sum();
+        assert!(s.abs() < 1e-8, "{s}");
+        let g = pass(&prep, &f.beta, Ties::Efron).grad[0];
+        assert!(g.abs() < 1e-8);
+    }
+
+    #[test]
+    fn no_events_and_bad_intervals_are_errors() {
+        let names = vec!["x".to_string()];
+        let d = CoxData {
+            start: None,
+            stop: &[1.0, 2.0],
+            event: &[false, false],
+            x: &[0.0, 1.0],
+            names: &names,
+            weights: None,
+            strata: None,
+            cluster: None,
+        };
+        assert!(fit(&d, &CoxOptions::default()).is_err());
+        let d2 = CoxData {
+            start: Some(&[1.0, 2.0]),
+            stop: &[1.0, 3.0],
+            event: &[true, true],
+            ..d.clone()
+        };
+        assert!(fit(&d2, &CoxOptions::default())
+            .unwrap_err()
+            .0
+            .contains("row 1"));
+    }
+
+    #[test]
+    fn separation_is_reported() {
+        // x = 1 always has the event first: the coefficient runs off to infinity.
+        let names = vec!["x".to_string()];
+        let stop = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let event = [true; 6];
+        let x = [1.0, 1.0, 1.0, 0.0, 0.0, 0.0];
+        let d = CoxData {
+            start: None,
+            stop: &stop,
+            event: &event,
+            x: &x,
+            names: &names,
+            weights: None,
+            strata: None,
+            cluster: None,
+        };
+        let f = fit(&d, &CoxOptions::default()).unwrap();
+        assert!(!f.warnings.is_empty(), "{f:?}");
+    }
+}
