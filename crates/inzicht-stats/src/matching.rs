@@ -9,7 +9,7 @@
 //! 3. Treated units are matched in descending order of the propensity score, ties by row order.
 //! 4. With ratio k, matching runs in k rounds: in round r every treated unit that still lacks its
 //!    r-th control takes the nearest eligible control; ties between controls go to the lowest row
-//!    index. Without replacement a control is used once overall; with replacement any number of
+//!    index, where distances within 1e-9 of the nearest count as ties. Without replacement a control is used once overall; with replacement any number of
 //!    times, but never twice by the same treated unit. A treated unit without any control is left
 //!    out (and counted).
 //! 5. ATT = mean over matched treated of dᵢ = Yᵢ − mean(Y of its controls); SE =
@@ -77,6 +77,11 @@ pub struct MatchResult {
     pub pairs: Vec<(usize, Vec<usize>)>,
 }
 
+/// Distances that differ by at most this much (in logit units) are ties, broken by row order:
+/// exact ties occur (the logit is linear in age, so controls one year older and younger are at
+/// the same distance) and rounding would otherwise split them differently in each program.
+pub const TIE_TOL: f64 = 1e-9;
+
 /// Matches on a given distance score (the logit of the propensity score). Returns, for each
 /// matched treated row, its controls. `eligible(t, c)` restricts candidates (exact strata).
 pub fn nearest_neighbour(
@@ -108,38 +113,41 @@ pub fn nearest_neighbour(
                     && !matches[ti].contains(&c_rows[k])
                     && eligible(t, c_rows[k])
             };
-            // Walk outwards from the insertion point; the best candidate has the smallest
-            // distance, then the lowest row index.
+            // Walk outwards from the insertion point collecting eligible controls up to the
+            // nearest distance d* plus the tie tolerance; then the lowest row index among those
+            // within d* + TIE_TOL wins.
             let pos = c_scores.partition_point(|&v| v < s);
-            let mut best: Option<(f64, usize, usize)> = None;
+            let mut cands: Vec<(f64, usize, usize)> = Vec::new();
+            let mut nearest = f64::INFINITY;
+            let mut consider = |k: usize, dist: f64| -> bool {
+                if dist > nearest + TIE_TOL || width.is_some_and(|w| dist > w) {
+                    return false;
+                }
+                if ok(k) {
+                    nearest = nearest.min(dist);
+                    cands.push((dist, c_rows[k], k));
+                }
+                true
+            };
             let mut lo = pos;
             while lo > 0 {
                 lo -= 1;
-                let dist = s - c_scores[lo];
-                if best.is_some_and(|b| dist > b.0) || width.is_some_and(|w| dist > w) {
+                if !consider(lo, s - c_scores[lo]) {
                     break;
-                }
-                if ok(lo) {
-                    let cand = (dist, c_rows[lo], lo);
-                    if best.is_none_or(|b| (cand.0, cand.1) < (b.0, b.1)) {
-                        best = Some(cand);
-                    }
                 }
             }
             let mut hi = pos;
             while hi < c_rows.len() {
-                let dist = c_scores[hi] - s;
-                if best.is_some_and(|b| dist > b.0) || width.is_some_and(|w| dist > w) {
+                if !consider(hi, c_scores[hi] - s) {
                     break;
-                }
-                if ok(hi) {
-                    let cand = (dist, c_rows[hi], hi);
-                    if best.is_none_or(|b| (cand.0, cand.1) < (b.0, b.1)) {
-                        best = Some(cand);
-                    }
                 }
                 hi += 1;
             }
+            let best = cands
+                .iter()
+                .filter(|c| c.0 <= nearest + TIE_TOL)
+                .min_by_key(|c| c.1)
+                .copied();
             match best {
                 Some((_, row, k)) => {
                     matches[ti].push(row);
