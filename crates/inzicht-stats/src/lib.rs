@@ -10,6 +10,7 @@
 //! - [`logistic`]: maximum-likelihood logistic regression (propensity scores).
 //! - [`matching`]: nearest-neighbour matching on the propensity score, balance.
 //! - [`multiple`]: false-discovery rate and E-values.
+//! - [`provision`]: provision effects by sequential (risk-set) matching, with bootstrap.
 //! - [`dist`]: normal and chi-square distribution functions.
 
 pub mod competing;
@@ -21,6 +22,7 @@ pub mod logistic;
 pub mod logrank;
 pub mod matching;
 pub mod multiple;
+pub mod provision;
 
 use std::fmt;
 

@@ -1,0 +1,804 @@
+//! Effects of provisions on outflow, estimated by sequential (risk-set) matching.
+//!
+//! A provision starts during a benefit spell, so comparing spells with and without it credits
+//! the treated with the months before it started (immortal-time bias; Suissa 2008). Instead, for
+//! each provision group g (and month m of a spell in which a client first starts g), the client
+//! is compared with clients who, in the same stratum — the same month of their own spell (exact
+//! for the first year, in bands later), the same calendar year and the same age band — are
+//! still on benefit, do not leave that month and have not yet had g (risk-set matching; Li,
+//! Propert & Rosenbaum 2001; Lu 2005). Within the stratum the nearest control on the logit of a
+//! propensity score is taken, 1:1, without reusing a control month, within a caliper of 0.2
+//! standard deviations of the logit (Austin 2011). Controls who start g later stay controls:
+//! the estimate is an intention-to-treat effect of starting g now rather than not now.
+//!
+//! The propensity score is a logistic regression of "starts g this month" on the features as
+//! known that month (duration, age, the latest assessment, other provisions running, calendar
+//! year), with missing values as 0 plus a missing indicator. It is fitted on all treated months
+//! and a deterministic random sample of the eligible control months (case-control sampling only
+//! shifts the intercept, which does not change the matching; Prentice & Pyke 1979).
+//!
+//! Outcome: from month m, the cumulative incidence of leaving for work, school or income
+//! (W/S/I), with the other exits as competing events and moving away as censoring (shared/
+//! domain.md §3) — Aalen–Johansen in each arm; the effect is the difference at 6, 12 and 24
+//! months. The sensitivity analysis treats moving away as a competing exit. Confidence
+//! intervals come from a bootstrap that respects the matching: persons are resampled and the
+//! matching is redone in every replicate (with the propensity model held fixed); the interval is
+//! the estimate ± z · bootstrap SE. The hazard ratio is a cause-specific Cox model on the
+//! matched sample with standard errors clustered by person. Beside it the naive comparison:
+//! the same treated months against all eligible control months, without matching.
+//!
+//! Everything here is on true data; the caller (the store's effects module) passes results
+//! through disclosure control.
+
+use crate::competing::aalen_johansen;
+use crate::{cox, dist, logistic, multiple, StatsError};
+use serde::Serialize;
+
+/// How a spell ended, for the outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Still running at the end of the data.
+    Running,
+    Wsi,
+    MovedAway,
+    /// AOW age, death, detention, relationship, administrative ends …
+    Competing,
+    /// Ended without a known reason: censored at the exit month.
+    Unknown,
+}
+
+/// One row of the person-month panel that can enter a risk set.
+#[derive(Debug, Clone)]
+pub struct PanelData {
+    /// Per row, sorted by (spell, month).
+    pub person: Vec<u32>,
+    pub spell: Vec<u32>,
+    pub month: Vec<i32>,
+    pub duration: Vec<i32>,
+    pub exits: Vec<bool>,
+    pub age: Vec<i32>,
+    /// Participatieladder step of the latest assessment (0 = unknown).
+    pub trede: Vec<u8>,
+    /// Features as known that month, n × p row-major.
+    pub features: Vec<f32>,
+    pub feature_names: Vec<String>,
+    /// Per spell: exit month and how.
+    pub spell_exit_month: Vec<Option<i32>>,
+    pub spell_exit: Vec<Exit>,
+    /// First start of each group per spell: (spell, group index, month, provision type index).
+    pub first_starts: Vec<(u32, usize, i32, u32)>,
+    pub groups: Vec<String>,
+    pub types: Vec<String>,
+    /// The last month of the data (censoring).
+    pub data_end: i32,
+    pub n_persons: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct EffectOptions {
+    pub horizons: [i32; 3],
+    pub caliper: f64,
+    pub bootstrap: usize,
+    pub seed: u64,
+    /// Control months sampled per treated month for the propensity model.
+    pub ps_controls_per_treated: usize,
+    /// Fewer treated or control persons than this: "too few to estimate".
+    pub min_persons: usize,
+    pub conf_level: f64,
+}
+
+impl Default for EffectOptions {
+    fn default() -> Self {
+        EffectOptions {
+            horizons: [6, 12, 24],
+            caliper: 0.2,
+            bootstrap: 200,
+            seed: 20_261_125,
+            ps_controls_per_treated: 8,
+            min_persons: 10,
+            conf_level: 0.95,
+        }
+    }
+}
+
+/// An estimate at one horizon.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AtHorizon {
+    pub months: i32,
+    pub treated: f64,
+    pub control: f64,
+    pub difference: f64,
+    pub se: f64,
+    pub ci: [f64; 2],
+    pub p_value: f64,
+    /// Benjamini–Hochberg adjusted p-value across all estimates of the run (12 months only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_adjusted: Option<f64>,
+    /// Persons with a W/S/I exit by this horizon, per arm (for disclosure control).
+    #[serde(skip)]
+    pub events_treated: u64,
+    #[serde(skip)]
+    pub events_control: u64,
+    /// Still at risk at this horizon, per arm.
+    #[serde(skip)]
+    pub at_risk_treated: u64,
+    #[serde(skip)]
+    pub at_risk_control: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Estimate {
+    /// "all", or the subgroup / provision type.
+    pub subset: String,
+    pub value: String,
+    pub too_few: bool,
+    pub n_treated: usize,
+    pub n_controls: usize,
+    #[serde(skip)]
+    pub treated_persons: Vec<u32>,
+    #[serde(skip)]
+    pub control_persons: Vec<u32>,
+    pub matched: Vec<AtHorizon>,
+    pub moving_competing: Vec<AtHorizon>,
+    pub naive: Vec<AtHorizon>,
+    pub hazard_ratio: Option<HazardRatio>,
+    /// E-value of the 12-month risk ratio and of its confidence limit nearest 1.
+    pub e_value: Option<[f64; 2]>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HazardRatio {
+    pub hr: f64,
+    pub lower: f64,
+    pub upper: f64,
+    pub p: f64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BalanceRow {
+    pub name: String,
+    pub smd_before: f64,
+    pub smd_after: f64,
+    pub vr_before: f64,
+    pub vr_after: f64,
+}
+
+/// One point of a cumulative-incidence curve per arm, on the monthly grid, with true counts.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CurvePoint {
+    pub month: i32,
+    pub at_risk: u64,
+    pub wsi_events: u64,
+    pub all_events: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupEffect {
+    pub group: String,
+    pub n_treated_months: usize,
+    pub n_treated_unmatched: usize,
+    pub overall: Estimate,
+    pub subgroups: Vec<Estimate>,
+    pub types: Vec<Estimate>,
+    pub balance: Vec<BalanceRow>,
+    pub propensity_warnings: Vec<String>,
+    /// Matched arms on the monthly grid (true counts; the caller protects them).
+    #[serde(skip)]
+    pub curve_treated: Vec<CurvePoint>,
+    #[serde(skip)]
+    pub curve_control: Vec<CurvePoint>,
+    /// Persons behind each curve point (for cell keys): per month, at-risk and W/S/I persons.
+    #[serde(skip)]
+    pub curve_persons: [Vec<(Vec<u32>, Vec<u32>, Vec<u32>)>; 2],
+}
+
+pub const AGE_BANDS: [&str; 4] = ["18-26", "27-39", "40-54", "55+"];
+
+pub fn age_band(age: i32) -> usize {
+    match age {
+        i32::MIN..=26 => 0,
+        27..=39 => 1,
+        40..=54 => 2,
+        _ => 3,
+    }
+}
+
+fn duration_cell(d: i32) -> i32 {
+    match d {
+        i32::MIN..=11 => d.max(0),
+        12..=23 => 12 + (d - 12) / 3,
+        24..=35 => 16,
+        36..=59 => 17,
+        60..=119 => 18,
+        _ => 19,
+    }
+}
+
+/// SplitMix64: a small, good generator for the bootstrap and sampling (Steele et al. 2014).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        ((self.next() as u128 * n as u128) >> 64) as u64
+    }
+}
+
+/// A matched pair: treated row, control row.
+type Pair = (usize, usize);
+
+/// A treated or control candidate inside a stratum.
+#[derive(Clone, Copy)]
+struct Cand {
+    lp: f64,
+    row: usize,
+}
+
+struct Prepared {
+    treated: Vec<usize>,
+    /// Per stratum: (treated sorted by descending lp, controls sorted by lp).
+    strata: Vec<(Vec<Cand>, Vec<Cand>)>,
+    width: f64,
+    eligible_controls: Vec<usize>,
+    start_type: Vec<u32>,
+}
+
+/// The outcome of a row: (months to exit or censoring, cause) with cause 1 = W/S/I,
+/// 2 = competing, 0 = censored. `moving_competing` turns moving away into cause 2.
+fn outcome(d: &PanelData, row: usize, moving_competing: bool, cap: i32) -> (f64, usize) {
+    let s = d.spell[row] as usize;
+    let m = d.month[row];
+    let (t, c) = match (d.spell_exit_month[s], d.spell_exit[s]) {
+        (Some(e), kind) if e > m => (
+            e - m,
+            match kind {
+                Exit::Wsi => 1,
+                Exit::Competing => 2,
+                Exit::MovedAway if moving_competing => 2,
+                _ => 0,
+            },
+        ),
+        _ => ((d.data_end - m).max(0), 0),
+    };
+    if t > cap {
+        (cap as f64, 0)
+    } else {
+        (t as f64, c)
+    }
+}
+
+/// Estimates the effect of every provision group.
+pub fn estimate_all(d: &PanelData, opt: &EffectOptions) -> Result<Vec<GroupEffect>, StatsError> {
+    let n = d.person.len();
+    if d.spell.len() != n || d.month.len() != n || d.features.len() != n * d.feature_names.len() {
+        return crate::err("the panel columns have different lengths");
+    }
+    let mut out = Vec::new();
+    for g in 0..d.groups.len() {
+        out.push(estimate_group(d, g, opt)?);
+    }
+    // False-discovery rate over every 12-month matched estimate of the run.
+    let mut ps = Vec::new();
+    for ge in &out {
+        for e in std::iter::once(&ge.overall).chain(&ge.subgroups).chain(&ge.types) {
+            ps.push(e.matched.get(1).map_or(f64::NAN, |h| if e.too_few { f64::NAN } else { h.p_value }));
+        }
+    }
+    let adj = multiple::benjamini_hochberg(&ps);
+    let mut k = 0;
+    for ge in &mut out {
+        let GroupEffect { overall, subgroups, types, .. } = ge;
+        for e in std::iter::once(overall).chain(subgroups.iter_mut()).chain(types.iter_mut()) {
+            if let Some(h) = e.matched.get_mut(1) {
+                h.p_adjusted = adj[k].is_finite().then_some(adj[k]);
+            }
+            k += 1;
+        }
+    }
+    Ok(out)
+}
+
+fn prepare<'a>(d: &'a PanelData, g: usize, opt: &EffectOptions) -> Result<(Prepared, Vec<String>), StatsError> {
+    let n = d.person.len();
+    let p = d.feature_names.len();
+    let n_spells = d.spell_exit.len();
+    let mut first = vec![None; n_spells];
+    let mut first_type = vec![0u32; n_spells];
+    for &(s, gg, m, ty) in &d.first_starts {
+        if gg == g {
+            first[s as usize] = Some(m);
+            first_type[s as usize] = ty;
+        }
+    }
+    let mut treated = Vec::new();
+    let mut controls = Vec::new();
+    let mut start_type = vec![u32::MAX; n];
+    for r in 0..n {
+        if d.exits[r] {
+            continue;
+        }
+        match first[d.spell[r] as usize] {
+            Some(m) if d.month[r] == m => {
+                treated.push(r);
+                start_type[r] = first_type[d.spell[r] as usize];
+            }
+            Some(m) if d.month[r] > m => {}
+            _ => controls.push(r),
+        }
+    }
+    if treated.len() < 2 || controls.len() < 2 {
+        return Ok((
+            Prepared {
+                treated,
+                strata: vec![],
+                width: 0.0,
+                eligible_controls: controls,
+                start_type,
+            },
+            vec![format!("group {}: too few starts to fit a propensity model", d.groups[g])],
+        ));
+    }
+    // Propensity model on treated + a deterministic sample of control months.
+    let mut rng = Rng(opt.seed ^ (g as u64).wrapping_mul(0x51_7CC1_B727_220A));
+    let want = (treated.len() * opt.ps_controls_per_treated).min(controls.len());
+    let mut sample: Vec<usize> = controls.clone();
+    for i in 0..want {
+        let j = i + rng.below((sample.len() - i) as u64) as usize;
+        sample.swap(i, j);
+    }
+    sample.truncate(want);
+    sample.sort_unstable();
+    let rows: Vec<usize> = treated.iter().chain(&sample).copied().collect();
+    // Drop features that are constant in the model sample (they cannot be estimated).
+    let keep: Vec<usize> = (0..p)
+        .filter(|&j| {
+            let first = d.features[rows[0] * p + j];
+            rows.iter().any(|&r| d.features[r * p + j] != first)
+        })
+        .collect();
+    let names: Vec<String> = keep.iter().map(|&j| d.feature_names[j].clone()).collect();
+    let x: Vec<f64> = rows
+        .iter()
+        .flat_map(|&r| keep.iter().map(move |&j| d.features[r * p + j] as f64))
+        .collect();
+    let y: Vec<bool> = (0..rows.len()).map(|i| i < treated.len()).collect();
+    let (lp_fn, warnings): (Box<dyn Fn(usize) -> f64 + 'a>, Vec<String>) =
+        match logistic::fit(&x, &y, &names, None) {
+            Ok(fit) => {
+                let beta = fit.beta.clone();
+                let keep = keep.clone();
+                (
+                    Box::new(move |r: usize| {
+                        beta[0]
+                            + keep
+                                .iter()
+                                .zip(&beta[1..])
+                                .map(|(&j, b)| d.features[r * p + j] as f64 * b)
+                                .sum::<f64>()
+                    }),
+                    fit.warnings,
+                )
+            }
+            Err(e) => (
+                Box::new(|_| 0.0),
+                vec![format!("propensity model not estimable ({e}); matched on the strata only")],
+            ),
+        };
+    let mut lp = vec![0.0; n];
+    for &r in treated.iter().chain(&controls) {
+        lp[r] = lp_fn(r);
+    }
+    let all: Vec<f64> = treated.iter().chain(&controls).map(|&r| lp[r]).collect();
+    let mean = all.iter().sum::<f64>() / all.len() as f64;
+    let sd = (all.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (all.len() as f64 - 1.0)).sqrt();
+    let width = opt.caliper * sd;
+    // Strata: (duration cell, year, age band).
+    let key = |r: usize| -> (i32, i32, usize) {
+        (duration_cell(d.duration[r]), d.month[r].div_euclid(12), age_band(d.age[r]))
+    };
+    let mut map: std::collections::HashMap<(i32, i32, usize), usize> = Default::default();
+    let mut strata: Vec<(Vec<Cand>, Vec<Cand>)> = Vec::new();
+    for &r in &treated {
+        let k = key(r);
+        let idx = *map.entry(k).or_insert_with(|| {
+            strata.push((vec![], vec![]));
+            strata.len() - 1
+        });
+        strata[idx].0.push(Cand { lp: lp[r], row: r });
+    }
+    for &r in &controls {
+        if let Some(&idx) = map.get(&key(r)) {
+            strata[idx].1.push(Cand { lp: lp[r], row: r });
+        }
+    }
+    for (t, c) in &mut strata {
+        t.sort_by(|a, b| b.lp.total_cmp(&a.lp).then(a.row.cmp(&b.row)));
+        c.sort_by(|a, b| a.lp.total_cmp(&b.lp).then(a.row.cmp(&b.row)));
+    }
+    Ok((
+        Prepared {
+            treated,
+            strata,
+            width,
+            eligible_controls: controls,
+            start_type,
+        },
+        warnings,
+    ))
+}
+
+/// Greedy nearest-neighbour matching within each stratum; `copies[person]` is the bootstrap
+/// multiplicity (1 for the estimate itself). A copy of a control month serves one treated copy.
+fn match_all(d: &PanelData, prep: &Prepared, copies: &[u32]) -> Vec<Pair> {
+    let mut pairs = Vec::new();
+    for (ts, cs) in &prep.strata {
+        let mut left: Vec<u32> = cs.iter().map(|c| copies[d.person[c.row] as usize]).collect();
+        let scores: Vec<f64> = cs.iter().map(|c| c.lp).collect();
+        for t in ts {
+            for _ in 0..copies[d.person[t.row] as usize] {
+                let pos = scores.partition_point(|&v| v < t.lp);
+                let mut best: Option<(f64, usize, usize)> = None;
+                let mut consider = |k: usize| -> bool {
+                    let dist = (scores[k] - t.lp).abs();
+                    if dist > prep.width || best.is_some_and(|b| dist > b.0 + crate::matching::TIE_TOL) {
+                        return false;
+                    }
+                    if left[k] > 0 && d.person[cs[k].row] != d.person[t.row] {
+                        let better = match best {
+                            None => true,
+                            Some(b) => dist < b.0 - crate::matching::TIE_TOL || (dist <= b.0 + crate::matching::TIE_TOL && cs[k].row < b.1),
+                        };
+                        if better {
+                            best = Some((dist, cs[k].row, k));
+                        }
+                    }
+                    true
+                };
+                let mut lo = pos;
+                while lo > 0 {
+                    lo -= 1;
+                    if !consider(lo) {
+                        break;
+                    }
+                }
+                let mut hi = pos;
+                while hi < scores.len() {
+                    if !consider(hi) {
+                        break;
+                    }
+                    hi += 1;
+                }
+                if let Some((_, row, k)) = best {
+                    left[k] -= 1;
+                    pairs.push((t.row, row));
+                }
+            }
+        }
+    }
+    pairs
+}
+
+/// CIF of W/S/I at the horizons for rows (with the outcome rule), plus event and at-risk counts.
+struct ArmSummary {
+    cif: Vec<f64>,
+    se: Vec<f64>,
+    events: Vec<u64>,
+    at_risk: Vec<u64>,
+}
+
+fn arm(d: &PanelData, rows: &[usize], moving_competing: bool, horizons: &[i32]) -> Option<ArmSummary> {
+    if rows.is_empty() {
+        return None;
+    }
+    let cap = *horizons.iter().max().unwrap_or(&24);
+    let (t, c): (Vec<f64>, Vec<usize>) = rows.iter().map(|&r| outcome(d, r, moving_competing, cap)).unzip();
+    let ci = aalen_johansen(&t, &c, 2, None).ok()?;
+    Some(ArmSummary {
+        cif: horizons.iter().map(|&h| ci.cif_at(0, h as f64)).collect(),
+        se: horizons.iter().map(|&h| ci.se_at(0, h as f64)).collect(),
+        events: horizons
+            .iter()
+            .map(|&h| t.iter().zip(&c).filter(|(tt, cc)| **cc == 1 && **tt <= h as f64).count() as u64)
+            .collect(),
+        at_risk: horizons
+            .iter()
+            .map(|&h| t.iter().filter(|&&tt| tt >= h as f64).count() as u64)
+            .collect(),
+    })
+}
+
+/// A filter on the treated row of a pair: the subset of an estimate.
+#[derive(Clone)]
+struct Subset<'a> {
+    subset: String,
+    value: String,
+    test: std::rc::Rc<dyn Fn(usize) -> bool + 'a>,
+}
+
+fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupEffect, StatsError> {
+    let (prep, warnings) = prepare(d, g, opt)?;
+    let horizons = opt.horizons;
+    let ones = vec![1u32; d.n_persons];
+    let pairs = match_all(d, &prep, &ones);
+    let n_matched = pairs.len();
+    // Subsets: all, age band, trede, provision type.
+    let mut subsets: Vec<Subset> = vec![Subset {
+        subset: "all".into(),
+        value: "all".into(),
+        test: std::rc::Rc::new(|_| true),
+    }];
+    for (b, name) in AGE_BANDS.iter().enumerate() {
+        subsets.push(Subset {
+            subset: "age_band".into(),
+            value: name.to_string(),
+            test: std::rc::Rc::new(move |r| age_band(d.age[r]) == b),
+        });
+    }
+    for step in 1..=6u8 {
+        subsets.push(Subset {
+            subset: "trede".into(),
+            value: step.to_string(),
+            test: std::rc::Rc::new(move |r| d.trede[r] == step),
+        });
+    }
+    let mut types_seen: Vec<u32> = prep.treated.iter().map(|&r| prep.start_type[r]).collect();
+    types_seen.sort_unstable();
+    types_seen.dedup();
+    let start_type = std::rc::Rc::new(prep.start_type.clone());
+    for ty in types_seen {
+        let st = start_type.clone();
+        subsets.push(Subset {
+            subset: "type".into(),
+            value: d.types.get(ty as usize).cloned().unwrap_or_default(),
+            test: std::rc::Rc::new(move |r| st[r] == ty),
+        });
+    }
+    // Point estimates.
+    let z = dist::norm_quantile(1.0 - (1.0 - opt.conf_level) / 2.0);
+    let point = |pairs: &[Pair], s: &Subset, moving: bool| -> Option<(ArmSummary, ArmSummary)> {
+        let t: Vec<usize> = pairs.iter().filter(|p| (s.test)(p.0)).map(|p| p.0).collect();
+        let c: Vec<usize> = pairs.iter().filter(|p| (s.test)(p.0)).map(|p| p.1).collect();
+        Some((arm(d, &t, moving, &horizons)?, arm(d, &c, moving, &horizons)?))
+    };
+    // Bootstrap: persons resampled, matching redone.
+    let mut boot_primary: Vec<Vec<Vec<f64>>> = vec![vec![]; subsets.len()];
+    let mut boot_moving: Vec<Vec<Vec<f64>>> = vec![vec![]; subsets.len()];
+    let mut boot_log_rr: Vec<Vec<f64>> = vec![vec![]; subsets.len()];
+    let mut rng = Rng(opt.seed ^ 0xB007 ^ ((g as u64) << 32));
+    let mut copies = vec![0u32; d.n_persons];
+    for _ in 0..opt.bootstrap {
+        copies.iter_mut().for_each(|c| *c = 0);
+        for _ in 0..d.n_persons {
+            copies[rng.below(d.n_persons as u64) as usize] += 1;
+        }
+        let bp = match_all(d, &prep, &copies);
+        for (k, s) in subsets.iter().enumerate() {
+            if let Some((t, c)) = point(&bp, s, false) {
+                boot_primary[k].push(t.cif.iter().zip(&c.cif).map(|(a, b)| a - b).collect());
+                if t.cif[1] > 0.0 && c.cif[1] > 0.0 {
+                    boot_log_rr[k].push((t.cif[1] / c.cif[1]).ln());
+                }
+            }
+            if let Some((t, c)) = point(&bp, s, true) {
+                boot_moving[k].push(t.cif.iter().zip(&c.cif).map(|(a, b)| a - b).collect());
+            }
+        }
+    }
+    let sd_of = |v: &[Vec<f64>], h: usize| -> f64 {
+        let xs: Vec<f64> = v.iter().map(|r| r[h]).collect();
+        let n = xs.len() as f64;
+        if n < 2.0 {
+            return f64::NAN;
+        }
+        let m = xs.iter().sum::<f64>() / n;
+        (xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0)).sqrt()
+    };
+    let horizon_rows = |t: &ArmSummary, c: &ArmSummary, boot: &[Vec<f64>], naive: bool| -> Vec<AtHorizon> {
+        (0..horizons.len())
+            .map(|h| {
+                let diff = t.cif[h] - c.cif[h];
+                let se = if naive { (t.se[h].powi(2) + c.se[h].powi(2)).sqrt() } else { sd_of(boot, h) };
+                AtHorizon {
+                    months: horizons[h],
+                    treated: t.cif[h],
+                    control: c.cif[h],
+                    difference: diff,
+                    se,
+                    ci: [diff - z * se, diff + z * se],
+                    p_value: dist::two_sided_p(diff / se),
+                    p_adjusted: None,
+                    events_treated: t.events[h],
+                    events_control: c.events[h],
+                    at_risk_treated: t.at_risk[h],
+                    at_risk_control: c.at_risk[h],
+                }
+            })
+            .collect()
+    };
+    let mut estimates = Vec::new();
+    // The naive control arm is the same for the whole group and for provision types.
+    let naive_all = arm(d, &prep.eligible_controls, false, &horizons);
+    for (k, s) in subsets.iter().enumerate() {
+        let sel: Vec<&Pair> = pairs.iter().filter(|p| (s.test)(p.0)).collect();
+        let mut tp: Vec<u32> = sel.iter().map(|p| d.person[p.0]).collect();
+        let mut cp: Vec<u32> = sel.iter().map(|p| d.person[p.1]).collect();
+        tp.sort_unstable();
+        tp.dedup();
+        cp.sort_unstable();
+        cp.dedup();
+        let too_few = tp.len() < opt.min_persons || cp.len() < opt.min_persons;
+        let mut e = Estimate {
+            subset: s.subset.clone(),
+            value: s.value.clone(),
+            too_few,
+            n_treated: sel.len(),
+            n_controls: sel.len(),
+            treated_persons: tp,
+            control_persons: cp,
+            matched: vec![],
+            moving_competing: vec![],
+            naive: vec![],
+            hazard_ratio: None,
+            e_value: None,
+        };
+        if !too_few {
+            let owned: Vec<Pair> = sel.iter().map(|p| **p).collect();
+            if let Some((t, c)) = point(&owned, s, false) {
+                e.matched = horizon_rows(&t, &c, &boot_primary[k], false);
+                // E-value of the 12-month risk ratio (VanderWeele & Ding 2017).
+                let lr = &boot_log_rr[k];
+                if t.cif[1] > 0.0 && c.cif[1] > 0.0 && lr.len() > 1 {
+                    let rr = t.cif[1] / c.cif[1];
+                    let m = lr.iter().sum::<f64>() / lr.len() as f64;
+                    let se = (lr.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (lr.len() as f64 - 1.0)).sqrt();
+                    let (lo, hi) = ((rr.ln() - z * se).exp(), (rr.ln() + z * se).exp());
+                    e.e_value = Some([multiple::e_value(rr), multiple::e_value_ci(lo, hi)]);
+                }
+            }
+            if let Some((t, c)) = point(&owned, s, true) {
+                e.moving_competing = horizon_rows(&t, &c, &boot_moving[k], false);
+            }
+            // Naive: the treated months of the subset against every eligible control month
+            // in the same subset (by the control's own age band / trede), without matching.
+            let t_rows: Vec<usize> = prep.treated.iter().copied().filter(|&r| (s.test)(r)).collect();
+            let c_arm = if s.subset == "type" || s.subset == "all" {
+                None
+            } else {
+                let c_rows: Vec<usize> =
+                    prep.eligible_controls.iter().copied().filter(|&r| (s.test)(r)).collect();
+                arm(d, &c_rows, false, &horizons)
+            };
+            if let (Some(t), Some(c)) = (arm(d, &t_rows, false, &horizons), c_arm.as_ref().or(naive_all.as_ref())) {
+                e.naive = horizon_rows(&t, c, &[], true);
+            }
+            e.hazard_ratio = hazard_ratio(d, &owned);
+        }
+        estimates.push(e);
+    }
+    let overall = estimates.remove(0);
+    let (subgroups, types): (Vec<Estimate>, Vec<Estimate>) = estimates.into_iter().partition(|e| e.subset != "type");
+    // Balance before (treated vs all eligible controls) and after (vs matched controls).
+    let p = d.feature_names.len();
+    let treated_w: Vec<usize> = pairs.iter().map(|p| p.0).collect();
+    let matched_c: Vec<usize> = pairs.iter().map(|p| p.1).collect();
+    let balance = (0..p)
+        .map(|j| {
+            let col = |rows: &[usize]| -> Vec<f64> { rows.iter().map(|&r| d.features[r * p + j] as f64).collect() };
+            let (mt, vt) = mean_var(&col(&prep.treated));
+            let (mc, vc) = mean_var(&col(&prep.eligible_controls));
+            let (mta, vta) = mean_var(&col(&treated_w));
+            let (mca, vca) = mean_var(&col(&matched_c));
+            let sd = vt.sqrt();
+            BalanceRow {
+                name: d.feature_names[j].clone(),
+                smd_before: if sd > 0.0 { (mt - mc) / sd } else { 0.0 },
+                smd_after: if sd > 0.0 { (mta - mca) / sd } else { 0.0 },
+                vr_before: if vc > 0.0 { vt / vc } else { f64::NAN },
+                vr_after: if vca > 0.0 { vta / vca } else { f64::NAN },
+            }
+        })
+        .collect();
+    let (curve_treated, pt) = monthly_curve(d, &treated_w, horizons[2]);
+    let (curve_control, pc) = monthly_curve(d, &matched_c, horizons[2]);
+    Ok(GroupEffect {
+        group: d.groups[g].clone(),
+        n_treated_months: prep.treated.len(),
+        n_treated_unmatched: prep.treated.len() - n_matched,
+        overall,
+        subgroups,
+        types,
+        balance,
+        propensity_warnings: warnings,
+        curve_treated,
+        curve_control,
+        curve_persons: [pt, pc],
+    })
+}
+
+fn mean_var(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    if n < 2.0 {
+        return (f64::NAN, f64::NAN);
+    }
+    let m = v.iter().sum::<f64>() / n;
+    (m, v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0))
+}
+
+/// At-risk and event counts per month since the start, for the protected curve.
+#[allow(clippy::type_complexity)]
+fn monthly_curve(d: &PanelData, rows: &[usize], max: i32) -> (Vec<CurvePoint>, Vec<(Vec<u32>, Vec<u32>, Vec<u32>)>) {
+    let outs: Vec<(f64, usize, u32)> = rows
+        .iter()
+        .map(|&r| {
+            let (t, c) = outcome(d, r, false, max);
+            (t, c, d.person[r])
+        })
+        .collect();
+    let mut points = Vec::new();
+    let mut persons = Vec::new();
+    for m in 1..=max {
+        let mf = m as f64;
+        let at: Vec<u32> = outs.iter().filter(|o| o.0 >= mf).map(|o| o.2).collect();
+        let wsi: Vec<u32> = outs.iter().filter(|o| o.0 == mf && o.1 == 1).map(|o| o.2).collect();
+        let all: Vec<u32> = outs.iter().filter(|o| o.0 == mf && o.1 > 0).map(|o| o.2).collect();
+        points.push(CurvePoint {
+            month: m,
+            at_risk: at.len() as u64,
+            wsi_events: wsi.len() as u64,
+            all_events: all.len() as u64,
+        });
+        persons.push((at, wsi, all));
+    }
+    (points, persons)
+}
+
+/// Cause-specific Cox model of W/S/I outflow on the matched sample: one covariate (treated),
+/// standard errors clustered by person.
+fn hazard_ratio(d: &PanelData, pairs: &[Pair]) -> Option<HazardRatio> {
+    let mut stop = Vec::new();
+    let mut event = Vec::new();
+    let mut x = Vec::new();
+    let mut cluster = Vec::new();
+    for &(t, c) in pairs {
+        for (r, tr) in [(t, 1.0), (c, 0.0)] {
+            let (time, cause) = outcome(d, r, false, i32::MAX);
+            if time <= 0.0 {
+                continue;
+            }
+            stop.push(time);
+            event.push(cause == 1);
+            x.push(tr);
+            cluster.push(d.person[r] as usize);
+        }
+    }
+    // Dense cluster ids.
+    let mut ids: Vec<usize> = cluster.clone();
+    ids.sort_unstable();
+    ids.dedup();
+    let cluster: Vec<usize> = cluster.iter().map(|c| ids.binary_search(c).unwrap_or(0)).collect();
+    let names = vec!["treated".to_string()];
+    let data = cox::CoxData {
+        start: None,
+        stop: &stop,
+        event: &event,
+        x: &x,
+        names: &names,
+        weights: None,
+        strata: None,
+        cluster: Some(&cluster),
+    };
+    let fit = cox::fit(&data, &cox::CoxOptions::default()).ok()?;
+    let c = fit.coefficients.first()?;
+    Some(HazardRatio {
+        hr: c.hr,
+        lower: c.hr_lower,
+        upper: c.hr_upper,
+        p: c.p,
+    })
+}
