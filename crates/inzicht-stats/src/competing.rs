@@ -81,12 +81,6 @@ pub fn aalen_johansen(
     // Groups of identical (time, cause): their weight and squared weight.
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| time[a].total_cmp(&time[b]).then(cause[a].cmp(&cause[b])));
-    struct Group {
-        time: f64,
-        cause: usize,
-        w: f64,
-        w2: f64,
-    }
     let mut groups: Vec<Group> = Vec::new();
     for &i in &order {
         match groups.last_mut() {
@@ -102,6 +96,21 @@ pub fn aalen_johansen(
             }),
         }
     }
+    Ok(from_groups(&groups, n_causes))
+}
+
+/// Observations with the same exit time and cause, with the sum of their weights and of their
+/// squared weights (for unweighted data both are the count).
+#[derive(Debug, Clone, Copy)]
+pub struct Group {
+    pub time: f64,
+    pub cause: usize,
+    pub w: f64,
+    pub w2: f64,
+}
+
+/// The estimator on grouped data, sorted by time (counts per month, for instance).
+pub fn from_groups(groups: &[Group], n_causes: usize) -> CumulativeIncidence {
     // Event times with n, d, d_k.
     let mut times = Vec::new();
     let mut at_risk_v = Vec::new();
@@ -147,7 +156,7 @@ pub fn aalen_johansen(
     // Infinitesimal-jackknife variance, group by group.
     let mut var = vec![vec![0.0; m]; n_causes];
     let mut deriv = vec![0.0; n_causes];
-    for g in &groups {
+    for g in groups {
         let mut a = 0.0; // Σ_{u < s} (dN(u) − Y(u) λ(u)) / (n(u) − d(u))
         deriv.iter_mut().for_each(|v| *v = 0.0);
         let mut s_before = 1.0;
@@ -182,12 +191,12 @@ pub fn aalen_johansen(
             events: d_k[k].clone(),
         })
         .collect();
-    Ok(CumulativeIncidence {
+    CumulativeIncidence {
         times,
         at_risk: at_risk_v,
         survival: surv,
         causes,
-    })
+    }
 }
 
 #[cfg(test)]

@@ -31,6 +31,36 @@ pub fn cholesky(a: &[f64], p: usize) -> Result<Vec<f64>, usize> {
     Ok(l)
 }
 
+/// Columns of a symmetric positive-semidefinite matrix (a Gram matrix XᵀX) that are linear
+/// combinations of earlier columns, found as R's `cholesky2` does: a pivot below the tolerance
+/// marks the column as aliased and the factorisation goes on without it.
+pub fn aliased_columns(a: &[f64], p: usize) -> Vec<usize> {
+    let max_diag = (0..p).map(|i| a[i * p + i].abs()).fold(0.0, f64::max);
+    let tol = 1e-9 * max_diag.max(f64::MIN_POSITIVE);
+    let mut l = vec![0.0; p * p];
+    let mut out = Vec::new();
+    for j in 0..p {
+        let mut d = a[j * p + j];
+        for k in 0..j {
+            d -= l[j * p + k] * l[j * p + k];
+        }
+        if d.is_nan() || d <= tol {
+            out.push(j);
+            continue;
+        }
+        let d = d.sqrt();
+        l[j * p + j] = d;
+        for i in j + 1..p {
+            let mut s = a[i * p + j];
+            for k in 0..j {
+                s -= l[i * p + k] * l[j * p + k];
+            }
+            l[i * p + j] = s / d;
+        }
+    }
+    out
+}
+
 /// Solves L Lᵀ x = b.
 pub fn chol_solve(l: &[f64], p: usize, b: &[f64]) -> Vec<f64> {
     let mut y = b.to_vec();

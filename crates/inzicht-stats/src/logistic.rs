@@ -70,43 +70,43 @@ pub fn fit(
     }
     let q = p + 1;
     let w = |i: usize| weights.map_or(1.0, |w| w[i]);
-    let row = |i: usize, j: usize| if j == 0 { 1.0 } else { x[i * p + j - 1] };
+    // The design with its intercept column, row-major and contiguous: the inner loops below are
+    // then plain slice operations the compiler vectorises.
+    let mut xd = vec![0.0; n * q];
+    for i in 0..n {
+        xd[i * q] = 1.0;
+        xd[i * q + 1..(i + 1) * q].copy_from_slice(&x[i * p..(i + 1) * p]);
+    }
+    let dot = |a: &[f64], b: &[f64]| -> f64 { a.iter().zip(b).map(|(x, y)| x * y).sum() };
     let loglik = |beta: &[f64]| -> f64 {
         (0..n)
             .map(|i| {
-                let eta: f64 = (0..q).map(|j| row(i, j) * beta[j]).sum();
+                let eta = dot(&xd[i * q..(i + 1) * q], beta);
                 // log(1 + e^η) computed stably.
-                let l1p = if eta > 0.0 {
-                    eta + (-eta).exp().ln_1p()
-                } else {
-                    eta.exp().ln_1p()
-                };
+                let l1p = if eta > 0.0 { eta + (-eta).exp().ln_1p() } else { eta.exp().ln_1p() };
                 w(i) * (if y[i] { eta } else { 0.0 } - l1p)
             })
             .sum()
     };
-    let mut beta = vec![0.0; q];
-    let mut ll = loglik(&beta);
-    let mut iterations = 0;
-    let mut converged = false;
-    let mut info = vec![0.0; q * q];
-    let names_all: Vec<String> = std::iter::once("(Intercept)".to_string())
-        .chain(names.iter().cloned())
-        .collect();
-    while iterations < 50 {
-        iterations += 1;
-        let mut grad = vec![0.0; q];
+    // Gradient and information (lower triangle, then mirrored) at β.
+    let grad_info = |beta: &[f64], grad: &mut [f64], info: &mut [f64]| -> f64 {
+        grad.iter_mut().for_each(|v| *v = 0.0);
         info.iter_mut().for_each(|v| *v = 0.0);
+        let mut max_fit: f64 = 0.0;
         for i in 0..n {
-            let eta: f64 = (0..q).map(|j| row(i, j) * beta[j]).sum();
+            let xi = &xd[i * q..(i + 1) * q];
+            let eta = dot(xi, beta);
             let mu = 1.0 / (1.0 + (-eta).exp());
+            max_fit = max_fit.max(mu.min(1.0 - mu).recip());
             let r = w(i) * (if y[i] { 1.0 } else { 0.0 } - mu);
             let v = w(i) * mu * (1.0 - mu);
-            for j in 0..q {
-                let xj = row(i, j);
-                grad[j] += r * xj;
-                for k in 0..=j {
-                    info[j * q + k] += v * xj * row(i, k);
+            for (g, xj) in grad.iter_mut().zip(xi) {
+                *g += r * xj;
+            }
+            for (j, row) in info.chunks_exact_mut(q).enumerate() {
+                let vj = v * xi[j];
+                for (s, xk) in row[..=j].iter_mut().zip(&xi[..=j]) {
+                    *s += vj * xk;
                 }
             }
         }
@@ -115,6 +115,20 @@ pub fn fit(
                 info[k * q + j] = info[j * q + k];
             }
         }
+        max_fit
+    };
+    let mut beta = vec![0.0; q];
+    let mut ll = loglik(&beta);
+    let mut iterations = 0;
+    let mut converged = false;
+    let mut info = vec![0.0; q * q];
+    let mut grad = vec![0.0; q];
+    let names_all: Vec<String> = std::iter::once("(Intercept)".to_string())
+        .chain(names.iter().cloned())
+        .collect();
+    while iterations < 50 {
+        iterations += 1;
+        grad_info(&beta, &mut grad, &mut info);
         let l = linalg::cholesky(&info, q).map_err(|j| {
             StatsError(format!(
                 "the covariate '{}' is constant or collinear with the others (or separates the outcome); leave it out",
@@ -127,11 +141,7 @@ pub fn fit(
         let mut halvings = 0;
         while !(new_ll >= ll - 1e-12 * ll.abs()) && halvings < 30 {
             halvings += 1;
-            new_beta = beta
-                .iter()
-                .zip(&new_beta)
-                .map(|(b, nb)| (b + nb) / 2.0)
-                .collect();
+            new_beta = beta.iter().zip(&new_beta).map(|(b, nb)| (b + nb) / 2.0).collect();
             new_ll = loglik(&new_beta);
         }
         let change = (new_ll - ll).abs();
@@ -144,19 +154,7 @@ pub fn fit(
         }
     }
     // Information at the final estimate.
-    info.iter_mut().for_each(|v| *v = 0.0);
-    let mut max_fit: f64 = 0.0;
-    for i in 0..n {
-        let eta: f64 = (0..q).map(|j| row(i, j) * beta[j]).sum();
-        let mu = 1.0 / (1.0 + (-eta).exp());
-        max_fit = max_fit.max(mu.min(1.0 - mu).recip());
-        let v = w(i) * mu * (1.0 - mu);
-        for j in 0..q {
-            for k in 0..q {
-                info[j * q + k] += v * row(i, j) * row(i, k);
-            }
-        }
-    }
+    let max_fit = grad_info(&beta, &mut grad, &mut info);
     let mut warnings = Vec::new();
     if !converged {
         warnings.push("the logistic regression did not converge in 50 iterations".to_string());

@@ -30,9 +30,9 @@
 //! Everything here is on true data; the caller (the store's effects module) passes results
 //! through disclosure control.
 
-use crate::competing::aalen_johansen;
 use crate::{cox, dist, logistic, multiple, StatsError};
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// How a spell ended, for the outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +111,7 @@ pub struct AtHorizon {
     pub se: f64,
     pub ci: [f64; 2],
     pub p_value: f64,
-    /// Benjamini–Hochberg adjusted p-value across all estimates of the run (12 months only).
+    /// Benjamini–Hochberg adjusted p-value across all matched estimates of the run at this horizon.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub p_adjusted: Option<f64>,
     /// Persons with a W/S/I exit by this horizon, per arm (for disclosure control).
@@ -283,22 +283,28 @@ pub fn estimate_all(d: &PanelData, opt: &EffectOptions) -> Result<Vec<GroupEffec
     for g in 0..d.groups.len() {
         out.push(estimate_group(d, g, opt)?);
     }
-    // False-discovery rate over every 12-month matched estimate of the run.
-    let mut ps = Vec::new();
-    for ge in &out {
-        for e in std::iter::once(&ge.overall).chain(&ge.subgroups).chain(&ge.types) {
-            ps.push(e.matched.get(1).map_or(f64::NAN, |h| if e.too_few { f64::NAN } else { h.p_value }));
-        }
-    }
-    let adj = multiple::benjamini_hochberg(&ps);
-    let mut k = 0;
-    for ge in &mut out {
-        let GroupEffect { overall, subgroups, types, .. } = ge;
-        for e in std::iter::once(overall).chain(subgroups.iter_mut()).chain(types.iter_mut()) {
-            if let Some(h) = e.matched.get_mut(1) {
-                h.p_adjusted = adj[k].is_finite().then_some(adj[k]);
+    // False-discovery rate (Benjamini–Hochberg) across every matched estimate of the run —
+    // groups × subgroups × provision types — separately for each horizon.
+    for h in 0..opt.horizons.len() {
+        let mut ps = Vec::new();
+        for ge in &out {
+            for e in std::iter::once(&ge.overall).chain(&ge.subgroups).chain(&ge.types) {
+                ps.push(match e.matched.get(h) {
+                    Some(x) if !e.too_few => x.p_value,
+                    _ => f64::NAN,
+                });
             }
-            k += 1;
+        }
+        let adj = multiple::benjamini_hochberg(&ps);
+        let mut k = 0;
+        for ge in &mut out {
+            let GroupEffect { overall, subgroups, types, .. } = ge;
+            for e in std::iter::once(overall).chain(subgroups.iter_mut()).chain(types.iter_mut()) {
+                if let Some(x) = e.matched.get_mut(h) {
+                    x.p_adjusted = adj[k].is_finite().then_some(adj[k]);
+                }
+                k += 1;
+            }
         }
     }
     Ok(out)
@@ -355,13 +361,49 @@ fn prepare<'a>(d: &'a PanelData, g: usize, opt: &EffectOptions) -> Result<(Prepa
     sample.truncate(want);
     sample.sort_unstable();
     let rows: Vec<usize> = treated.iter().chain(&sample).copied().collect();
-    // Drop features that are constant in the model sample (they cannot be estimated).
-    let keep: Vec<usize> = (0..p)
+    // Drop features that are constant in the model sample or linear combinations of others
+    // (missing indicators of variables from the same assessment often coincide), as R's glm
+    // drops aliased columns: centred Gram matrix, pivots below the tolerance.
+    let mut keep: Vec<usize> = (0..p)
         .filter(|&j| {
             let first = d.features[rows[0] * p + j];
             rows.iter().any(|&r| d.features[r * p + j] != first)
         })
         .collect();
+    {
+        let q = keep.len();
+        let mut mean = vec![0.0; q];
+        for &r in &rows {
+            for (a, &j) in keep.iter().enumerate() {
+                mean[a] += d.features[r * p + j] as f64;
+            }
+        }
+        mean.iter_mut().for_each(|m| *m /= rows.len() as f64);
+        let mut gram = vec![0.0; q * q];
+        let mut v = vec![0.0; q];
+        for &r in &rows {
+            for (a, &j) in keep.iter().enumerate() {
+                v[a] = d.features[r * p + j] as f64 - mean[a];
+            }
+            for a in 0..q {
+                for b in 0..=a {
+                    gram[a * q + b] += v[a] * v[b];
+                }
+            }
+        }
+        for a in 0..q {
+            for b in 0..a {
+                gram[b * q + a] = gram[a * q + b];
+            }
+        }
+        let drop = crate::linalg::aliased_columns(&gram, q);
+        keep = keep
+            .iter()
+            .enumerate()
+            .filter(|(a, _)| !drop.contains(a))
+            .map(|(_, &j)| j)
+            .collect();
+    }
     let names: Vec<String> = keep.iter().map(|&j| d.feature_names[j].clone()).collect();
     let x: Vec<f64> = rows
         .iter()
@@ -402,7 +444,7 @@ fn prepare<'a>(d: &'a PanelData, g: usize, opt: &EffectOptions) -> Result<(Prepa
     let key = |r: usize| -> (i32, i32, usize) {
         (duration_cell(d.duration[r]), d.month[r].div_euclid(12), age_band(d.age[r]))
     };
-    let mut map: std::collections::HashMap<(i32, i32, usize), usize> = Default::default();
+    let mut map: HashMap<(i32, i32, usize), usize> = Default::default();
     let mut strata: Vec<(Vec<Cand>, Vec<Cand>)> = Vec::new();
     for &r in &treated {
         let k = key(r);
@@ -484,7 +526,7 @@ fn match_all(d: &PanelData, prep: &Prepared, copies: &[u32]) -> Vec<Pair> {
     pairs
 }
 
-/// CIF of W/S/I at the horizons for rows (with the outcome rule), plus event and at-risk counts.
+/// CIF of W/S/I at the horizons for a set of rows, with event and at-risk counts.
 struct ArmSummary {
     cif: Vec<f64>,
     se: Vec<f64>,
@@ -492,24 +534,150 @@ struct ArmSummary {
     at_risk: Vec<u64>,
 }
 
-fn arm(d: &PanelData, rows: &[usize], moving_competing: bool, horizons: &[i32]) -> Option<ArmSummary> {
-    if rows.is_empty() {
+/// Each row's outcome, (months from the start month, cause), capped at the largest horizon;
+/// computed once per group for the primary rule and for the moving-competing sensitivity rule.
+struct Outcomes {
+    primary: Vec<(u16, u8)>,
+    moving: Vec<(u16, u8)>,
+    cap: usize,
+}
+
+impl Outcomes {
+    fn new(d: &PanelData, rows: impl Iterator<Item = usize>, cap: i32) -> Self {
+        let n = d.person.len();
+        let mut primary = vec![(0u16, 0u8); n];
+        let mut moving = vec![(0u16, 0u8); n];
+        for r in rows {
+            let (t, c) = outcome(d, r, false, cap);
+            primary[r] = (t as u16, c as u8);
+            let (t, c) = outcome(d, r, true, cap);
+            moving[r] = (t as u16, c as u8);
+        }
+        Outcomes {
+            primary,
+            moving,
+            cap: cap.max(0) as usize,
+        }
+    }
+}
+
+/// The Aalen–Johansen estimate on the monthly grid from counts: F(t) = Σ S(m−)·d_wsi(m)/n(m),
+/// S(m) = S(m−)·(1 − d(m)/n(m)). With `with_se`, the infinitesimal-jackknife standard error from
+/// the grouped counts ([`crate::competing::from_groups`]).
+fn arm(
+    out: &Outcomes,
+    rows: impl Iterator<Item = usize>,
+    moving_competing: bool,
+    horizons: &[i32],
+    with_se: bool,
+) -> Option<ArmSummary> {
+    arm_weighted(out, rows.map(|r| (r, 1.0)), moving_competing, horizons, with_se)
+}
+
+/// As [`arm`], with a weight per row (the naive comparison standardises the controls to the
+/// treated's months of the spell). Counts of persons are the unweighted ones.
+fn arm_weighted(
+    out: &Outcomes,
+    rows: impl Iterator<Item = (usize, f64)>,
+    moving_competing: bool,
+    horizons: &[i32],
+    with_se: bool,
+) -> Option<ArmSummary> {
+    let table = if moving_competing { &out.moving } else { &out.primary };
+    arm_cells(
+        out.cap,
+        rows.map(|(r, w)| {
+            let (t, c) = table[r];
+            Cell { t, c, w, w2: w * w, count: 1 }
+        }),
+        horizons,
+        with_se,
+    )
+}
+
+/// Rows aggregated by outcome: time, cause, total weight, total squared weight, persons.
+#[derive(Clone, Copy)]
+struct Cell {
+    t: u16,
+    c: u8,
+    w: f64,
+    w2: f64,
+    count: u64,
+}
+
+fn arm_cells(cap: usize, cells: impl Iterator<Item = Cell>, horizons: &[i32], with_se: bool) -> Option<ArmSummary> {
+    let mut hist = vec![0f64; cap + 1];
+    let mut hist2 = vec![[0f64; 3]; cap + 1];
+    let mut d_wsi = vec![0f64; cap + 1];
+    let mut d_all = vec![0f64; cap + 1];
+    let mut wsi_count = vec![0u64; cap + 1];
+    let mut count = vec![0u64; cap + 1];
+    let mut n = 0u64;
+    for Cell { t, c, w, w2, count: k } in cells {
+        let t = (t as usize).min(cap);
+        hist[t] += w;
+        count[t] += k;
+        hist2[t][c.min(2) as usize] += w2;
+        if c == 1 {
+            d_wsi[t] += w;
+            wsi_count[t] += k;
+        }
+        if c > 0 {
+            d_all[t] += w;
+        }
+        n += k;
+    }
+    if n == 0 {
         return None;
     }
-    let cap = *horizons.iter().max().unwrap_or(&24);
-    let (t, c): (Vec<f64>, Vec<usize>) = rows.iter().map(|&r| outcome(d, r, moving_competing, cap)).unzip();
-    let ci = aalen_johansen(&t, &c, 2, None).ok()?;
+    let mut at_risk = vec![0f64; cap + 2];
+    let mut at_risk_count = vec![0u64; cap + 2];
+    for m in (0..=cap).rev() {
+        at_risk_count[m] = at_risk_count[m + 1] + count[m];
+    }
+    for m in (0..=cap).rev() {
+        at_risk[m] = at_risk[m + 1] + hist[m];
+    }
+    let mut cif_by_month = vec![0.0; cap + 1];
+    let (mut s, mut f) = (1.0, 0.0);
+    for m in 1..=cap {
+        if at_risk[m] > 0.0 {
+            f += s * d_wsi[m] / at_risk[m];
+            s *= 1.0 - d_all[m] / at_risk[m];
+        }
+        cif_by_month[m] = f;
+    }
+    let se = if with_se {
+        let mut groups = Vec::new();
+        for t in 0..=cap {
+            for (cause, w) in [
+                (1usize, d_wsi[t]),
+                (2, d_all[t] - d_wsi[t]),
+                (0, hist[t] - d_all[t]),
+            ] {
+                let w2 = hist2[t][if cause == 1 { 1 } else if cause == 2 { 2 } else { 0 }];
+                if w > 0.0 {
+                    groups.push(crate::competing::Group {
+                        time: t as f64,
+                        cause,
+                        w,
+                        w2,
+                    });
+                }
+            }
+        }
+        groups.sort_by(|a, b| a.time.total_cmp(&b.time).then(a.cause.cmp(&b.cause)));
+        let ci = crate::competing::from_groups(&groups, 2);
+        horizons.iter().map(|&h| ci.se_at(0, h as f64)).collect()
+    } else {
+        vec![f64::NAN; horizons.len()]
+    };
+    let hz = |h: i32| (h.max(0) as usize).min(cap);
     Some(ArmSummary {
-        cif: horizons.iter().map(|&h| ci.cif_at(0, h as f64)).collect(),
-        se: horizons.iter().map(|&h| ci.se_at(0, h as f64)).collect(),
-        events: horizons
-            .iter()
-            .map(|&h| t.iter().zip(&c).filter(|(tt, cc)| **cc == 1 && **tt <= h as f64).count() as u64)
-            .collect(),
-        at_risk: horizons
-            .iter()
-            .map(|&h| t.iter().filter(|&&tt| tt >= h as f64).count() as u64)
-            .collect(),
+        cif: horizons.iter().map(|&h| cif_by_month[hz(h)]).collect(),
+        se,
+        events: horizons.iter().map(|&h| wsi_count[1..=hz(h)].iter().sum()).collect(),
+        at_risk: horizons.iter().map(|&h| at_risk_count[hz(h)]).collect(),
     })
 }
 
@@ -561,10 +729,17 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
     }
     // Point estimates.
     let z = dist::norm_quantile(1.0 - (1.0 - opt.conf_level) / 2.0);
+    let outcomes = Outcomes::new(
+        d,
+        prep.treated.iter().chain(&prep.eligible_controls).copied(),
+        *horizons.iter().max().unwrap_or(&24),
+    );
     let point = |pairs: &[Pair], s: &Subset, moving: bool| -> Option<(ArmSummary, ArmSummary)> {
-        let t: Vec<usize> = pairs.iter().filter(|p| (s.test)(p.0)).map(|p| p.0).collect();
-        let c: Vec<usize> = pairs.iter().filter(|p| (s.test)(p.0)).map(|p| p.1).collect();
-        Some((arm(d, &t, moving, &horizons)?, arm(d, &c, moving, &horizons)?))
+        let sel = || pairs.iter().filter(|p| (s.test)(p.0));
+        Some((
+            arm(&outcomes, sel().map(|p| p.0), moving, &horizons, false)?,
+            arm(&outcomes, sel().map(|p| p.1), moving, &horizons, false)?,
+        ))
     };
     // Bootstrap: persons resampled, matching redone.
     let mut boot_primary: Vec<Vec<Vec<f64>>> = vec![vec![]; subsets.len()];
@@ -622,8 +797,37 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
             .collect()
     };
     let mut estimates = Vec::new();
-    // The naive control arm is the same for the whole group and for provision types.
-    let naive_all = arm(d, &prep.eligible_controls, false, &horizons);
+    // The naive comparison: treated months against every eligible control month in the same
+    // month of the spell (the risk set, unadjusted otherwise) — controls weighted to the treated
+    // months' distribution over the months of the spell.
+    // Controls aggregated by (month of the spell, outcome time, cause): the naive arm of any
+    // subset is then a weighted sum over a few thousand cells, not over every control month.
+    let aggregate = |rows: &mut dyn Iterator<Item = usize>| -> HashMap<(i32, u16, u8), u64> {
+        let mut m: HashMap<(i32, u16, u8), u64> = HashMap::new();
+        for r in rows {
+            let (t, c) = outcomes.primary[r];
+            *m.entry((d.duration[r], t, c)).or_default() += 1;
+        }
+        m
+    };
+    let all_controls = aggregate(&mut prep.eligible_controls.iter().copied());
+    let naive_arms = |t_rows: &[usize], controls: &HashMap<(i32, u16, u8), u64>| -> Option<(ArmSummary, ArmSummary)> {
+        let mut nt: HashMap<i32, f64> = HashMap::new();
+        let mut nc: HashMap<i32, f64> = HashMap::new();
+        for &r in t_rows {
+            *nt.entry(d.duration[r]).or_default() += 1.0;
+        }
+        for (&(dur, _, _), &k) in controls {
+            *nc.entry(dur).or_default() += k as f64;
+        }
+        let cells = controls.iter().filter_map(|(&(dur, t, c), &k)| {
+            let w = nt.get(&dur)? / nc.get(&dur)?;
+            Some(Cell { t, c, w: w * k as f64, w2: w * w * k as f64, count: k })
+        });
+        let c = arm_cells(outcomes.cap, cells, &horizons, true)?;
+        let t = arm(&outcomes, t_rows.iter().copied(), false, &horizons, true)?;
+        Some((t, c))
+    };
     for (k, s) in subsets.iter().enumerate() {
         let sel: Vec<&Pair> = pairs.iter().filter(|p| (s.test)(p.0)).collect();
         let mut tp: Vec<u32> = sel.iter().map(|p| d.person[p.0]).collect();
@@ -667,15 +871,15 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
             // Naive: the treated months of the subset against every eligible control month
             // in the same subset (by the control's own age band / trede), without matching.
             let t_rows: Vec<usize> = prep.treated.iter().copied().filter(|&r| (s.test)(r)).collect();
-            let c_arm = if s.subset == "type" || s.subset == "all" {
-                None
+            let own;
+            let controls = if s.subset == "type" || s.subset == "all" {
+                &all_controls
             } else {
-                let c_rows: Vec<usize> =
-                    prep.eligible_controls.iter().copied().filter(|&r| (s.test)(r)).collect();
-                arm(d, &c_rows, false, &horizons)
+                own = aggregate(&mut prep.eligible_controls.iter().copied().filter(|&r| (s.test)(r)));
+                &own
             };
-            if let (Some(t), Some(c)) = (arm(d, &t_rows, false, &horizons), c_arm.as_ref().or(naive_all.as_ref())) {
-                e.naive = horizon_rows(&t, c, &[], true);
+            if let Some((t, c)) = naive_arms(&t_rows, controls) {
+                e.naive = horizon_rows(&t, &c, &[], true);
             }
             e.hazard_ratio = hazard_ratio(d, &owned);
         }
@@ -687,13 +891,34 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
     let p = d.feature_names.len();
     let treated_w: Vec<usize> = pairs.iter().map(|p| p.0).collect();
     let matched_c: Vec<usize> = pairs.iter().map(|p| p.1).collect();
+    // Means and variances of every feature in one pass per set of rows.
+    let moments = |rows: &[usize]| -> Vec<(f64, f64)> {
+        let mut sum = vec![0.0; p];
+        let mut sq = vec![0.0; p];
+        for &r in rows {
+            for (j, v) in d.features[r * p..(r + 1) * p].iter().enumerate() {
+                let v = *v as f64;
+                sum[j] += v;
+                sq[j] += v * v;
+            }
+        }
+        let n = rows.len() as f64;
+        (0..p)
+            .map(|j| {
+                if n < 2.0 {
+                    return (f64::NAN, f64::NAN);
+                }
+                let m = sum[j] / n;
+                (m, ((sq[j] - n * m * m) / (n - 1.0)).max(0.0))
+            })
+            .collect()
+    };
+    let (before_t, before_c) = (moments(&prep.treated), moments(&prep.eligible_controls));
+    let (after_t, after_c) = (moments(&treated_w), moments(&matched_c));
     let balance = (0..p)
         .map(|j| {
-            let col = |rows: &[usize]| -> Vec<f64> { rows.iter().map(|&r| d.features[r * p + j] as f64).collect() };
-            let (mt, vt) = mean_var(&col(&prep.treated));
-            let (mc, vc) = mean_var(&col(&prep.eligible_controls));
-            let (mta, vta) = mean_var(&col(&treated_w));
-            let (mca, vca) = mean_var(&col(&matched_c));
+            let ((mt, vt), (mc, vc)) = (before_t[j], before_c[j]);
+            let ((mta, vta), (mca, vca)) = (after_t[j], after_c[j]);
             let sd = vt.sqrt();
             BalanceRow {
                 name: d.feature_names[j].clone(),
@@ -719,15 +944,6 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
         curve_control,
         curve_persons: [pt, pc],
     })
-}
-
-fn mean_var(v: &[f64]) -> (f64, f64) {
-    let n = v.len() as f64;
-    if n < 2.0 {
-        return (f64::NAN, f64::NAN);
-    }
-    let m = v.iter().sum::<f64>() / n;
-    (m, v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0))
 }
 
 /// At-risk and event counts per month since the start, for the protected curve.

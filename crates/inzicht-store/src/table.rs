@@ -710,6 +710,8 @@ pub struct Asker<'a> {
 /// An open snapshot: the ADS (read-only) and its record keys, on one in-memory connection.
 pub struct Session {
     conn: Connection,
+    /// The snapshot's tables: (name, kind) as recorded in load.json.
+    pub tables: Vec<(String, String)>,
     pub catalogue: Catalogue,
     pub snapshot: String,
     level_cache: std::cell::RefCell<HashMap<String, Vec<Option<String>>>>,
@@ -775,10 +777,17 @@ impl Session {
         let catalogue = Catalogue::read(&conn, &tables)?;
         Ok(Session {
             conn,
+            tables,
             catalogue,
             snapshot,
             level_cache: Default::default(),
         })
+    }
+
+    /// The connection (the ADS attached read-only as `ads`, record keys as `rk`), for the
+    /// analyses of this crate.
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
     }
 
     /// `inzicht table --list`: what can be tabulated.

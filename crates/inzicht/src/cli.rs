@@ -35,6 +35,16 @@ enum Command {
     Key(KeyArgs),
     /// A protected table over the analysis store (ADS): counts, person-months, sums, means.
     Table(crate::table_cmd::TableArgs),
+    /// Kaplan–Meier survival curves on a CSV file (--data).
+    Km(crate::data_cmd::KmArgs),
+    /// Log-rank test on a CSV file (--data).
+    Logrank(crate::data_cmd::LogrankArgs),
+    /// Cox proportional-hazards model on a CSV file (--data).
+    Cox(crate::data_cmd::CoxArgs),
+    /// Propensity-score matching (effect on the treated) on a CSV file (--data).
+    Match(crate::data_cmd::MatchArgs),
+    /// Effects of provision groups on outflow, with and without matching (store data).
+    Effects(crate::effects_cmd::EffectsArgs),
 }
 
 #[derive(Args)]
@@ -192,6 +202,11 @@ pub fn run() -> ExitCode {
         Command::Ingest(a) => ingest(a),
         Command::Quality(a) => quality(a),
         Command::Table(a) => crate::table_cmd::table(a),
+        Command::Km(a) => crate::data_cmd::km(a),
+        Command::Logrank(a) => crate::data_cmd::logrank(a),
+        Command::Cox(a) => crate::data_cmd::cox(a),
+        Command::Match(a) => crate::data_cmd::match_cmd(a),
+        Command::Effects(a) => crate::effects_cmd::effects(a),
         Command::Key(KeyArgs {
             action: KeyAction::Rotate { store, key_file },
         }) => rotate(&store, &key_file),
@@ -411,7 +426,7 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
     );
     eprintln!("    Sleutel (buiten de opslag): {}", key.display());
     eprintln!();
-    eprintln!("3/3 Een beschermde tabel (elke uitvoer gaat door de openbaarheidscontrole):");
+    eprintln!("3/4 Een beschermde tabel (elke uitvoer gaat door de openbaarheidscontrole):");
     eprintln!(
         "    inzicht table --store {} --by outflow,age_band --where \"year = 2024\"",
         store.display()
@@ -427,10 +442,29 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
         format: OutputFormat::Table,
     })?;
     eprintln!();
-    eprintln!("Nog niet beschikbaar in deze versie: analyses, rapport en webtool (zie de openstaande issues).");
+    let pictures = a.dir.join("figuren");
+    eprintln!("4/4 Effect van voorzieningen, zonder en met matching (sequentiële matching, bootstrap):");
+    eprintln!(
+        "    inzicht effects --store {} --svg {}",
+        store.display(),
+        pictures.display()
+    );
+    crate::effects_cmd::effects(crate::effects_cmd::EffectsArgs {
+        store: store.clone(),
+        as_of: None,
+        key_file: Some(key.clone()),
+        bootstrap: 200,
+        caliper: 0.2,
+        seed: 20_261_125,
+        svg: Some(pictures.clone()),
+        format: OutputFormat::Table,
+    })?;
+    eprintln!("    Figuren (SVG): {}", pictures.display());
+    eprintln!();
+    eprintln!("Nog niet beschikbaar in deze versie: bomen, clusters, voorspelmodellen, rapport en webtool (zie de openstaande issues).");
     if !a.no_serve {
         eprintln!(
-            "Not yet available: analyses, report and web tool; there is no server to start yet."
+            "Not yet available: trees, clusters, models, report and web tool; there is no server to start yet."
         );
     }
     Ok(())

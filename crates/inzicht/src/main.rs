@@ -3,6 +3,8 @@
 
 mod bench;
 mod cli;
+mod data_cmd;
+mod effects_cmd;
 mod table_cmd;
 
 use std::process::ExitCode;

@@ -1,0 +1,568 @@
+//! Provision effects on the Datapakhuis (issue 5): reads the person-month panel, the spells and
+//! the provisions of a snapshot's ADS into the form `inzicht_stats::provision` needs, runs the
+//! sequential matching, and passes every number through disclosure control before it leaves.
+//!
+//! Protection of these results (docs/protection.md, "matching and model results"): an estimate
+//! is shown only when at least the threshold of distinct treated persons and of distinct matched
+//! control persons lie behind it, and — for each horizon — at least the threshold of persons with
+//! a W/S/I exit and of persons without one in each arm (a share resting on a handful of exits,
+//! or on all-but-a-handful, is an attribute disclosure). Otherwise it reads "too few to
+//! estimate". Counts are perturbed (cell key); curves go through the curve rules (pooled months,
+//! ending below the threshold at risk).
+
+use crate::table::Session;
+use crate::{ident, StoreError};
+use duckdb::arrow::array::{Array, Float64Array};
+use inzicht_protect::{combine_key_sums, CellInput, Protector, CELL_KEY_MODULUS};
+use inzicht_stats::provision::{self, EffectOptions, Estimate, Exit, GroupEffect, PanelData};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+/// Columns that are not features: keys, geography, dates, and what is known only at the end of
+/// the data. Every other configured column of the persons table is used as a baseline
+/// characteristic (an assumption: the persons export describes a person, not the result of a
+/// provision — documented in docs/effects.md).
+const NOT_FEATURES: &[&str] = &[
+    "pseudonym", "month", "wijk_code", "buurt_code", "diag_id", "event_date",
+    "age_at_data_end", "partner_pseudonym", "spell_id", "start_date", "end_date", "end_reason",
+    "end_reason_bus", "end_class",
+];
+/// Text features with more levels than this are left out of the propensity model.
+const MAX_LEVELS: usize = 12;
+
+fn month_sql(col: &str) -> String {
+    format!("(year({col}) * 12 + month({col}) - 1)")
+}
+
+fn doubles(conn: &duckdb::Connection, sql: &str) -> Result<Vec<Vec<f64>>, StoreError> {
+    let mut stmt = conn.prepare(sql)?;
+    let batches: Vec<duckdb::arrow::record_batch::RecordBatch> = stmt.query_arrow([])?.collect();
+    let ncol = batches.first().map_or(0, |b| b.num_columns());
+    let mut cols: Vec<Vec<f64>> = vec![Vec::new(); ncol];
+    for b in &batches {
+        for (j, col) in cols.iter_mut().enumerate() {
+            let a = b
+                .column(j)
+                .as_any()
+                .downcast_ref::<Float64Array>()
+                .ok_or_else(|| StoreError::Internal(format!("effects: column {j} is not DOUBLE")))?;
+            col.extend((0..a.len()).map(|i| if a.is_null(i) { f64::NAN } else { a.value(i) }));
+        }
+    }
+    Ok(cols)
+}
+
+/// The panel and what `provision::estimate_all` needs, plus each person's record key.
+pub struct EffectData {
+    pub panel: PanelData,
+    pub record_keys: Vec<u64>,
+}
+
+pub fn load(session: &Session) -> Result<EffectData, StoreError> {
+    let conn = session.conn();
+    let table = |kind: &str| -> Result<String, StoreError> {
+        session
+            .tables
+            .iter()
+            .find(|(_, k)| k == kind)
+            .map(|(n, _)| n.clone())
+            .ok_or_else(|| {
+                StoreError::Input(format!(
+                    "the snapshot has no {kind} table: provision effects need persons, spells, assessments and provisions"
+                ))
+            })
+    };
+    let spells_name = table("spells")?;
+    let spells = ident(&spells_name);
+    let provisions = ident(&table("provisions")?);
+    let assessments = table("assessments").ok();
+    let persons = table("persons").ok();
+    let data_end: String = conn.query_row("SELECT data_end FROM ads.about", [], |r| r.get(0))?;
+    let data_end = inzicht_domain::Month::parse(&data_end)
+        .ok_or_else(|| StoreError::Internal(format!("ads.about.data_end '{data_end}'")))?
+        .0;
+    conn.execute_batch(&format!(
+        "CREATE OR REPLACE TEMP TABLE eff_persons AS
+           SELECT pseudonym, CAST(row_number() OVER (ORDER BY pseudonym) - 1 AS INTEGER) AS pid
+           FROM (SELECT DISTINCT pseudonym FROM ads.person_month);
+         CREATE OR REPLACE TEMP TABLE eff_spells AS
+           SELECT pseudonym, spell_id,
+                  CAST(row_number() OVER (ORDER BY pseudonym, spell_id) - 1 AS INTEGER) AS sid,
+                  {exit_m} AS exit_m, coalesce(end_class, 'unknown') AS exit_class,
+                  end_date IS NOT NULL AS ended, {start_m} AS start_m
+           FROM (SELECT pseudonym, spell_id, max(end_date) AS end_date, max(end_class) AS end_class,
+                        min(start_date) AS start_date
+                 FROM ads.{spells} GROUP BY pseudonym, spell_id) s
+           WHERE EXISTS (SELECT 1 FROM eff_persons p WHERE p.pseudonym = s.pseudonym);",
+        exit_m = month_sql("end_date"),
+        start_m = month_sql("start_date"),
+    ))?;
+    // Features: panel columns, then assessment and person features as configured.
+    let columns: Vec<(String, String, String)> = conn
+        .prepare("SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE database_name = 'ads'")?
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let cols_of = |t: &Option<String>| -> Vec<(String, String)> {
+        columns
+            .iter()
+            .filter(|(tt, c, _)| t.as_deref() == Some(tt.as_str()) && !NOT_FEATURES.contains(&c.as_str()))
+            .map(|(_, c, ty)| (c.clone(), ty.clone()))
+            .collect()
+    };
+    let assess_cols = cols_of(&assessments);
+    // Each assessment item as last recorded up to the assessment in force (last observation
+    // carried forward per item): an empty field in the latest assessment does not erase what an
+    // earlier one recorded.
+    if let Some(a) = &assessments {
+        let locf: Vec<String> = assess_cols
+            .iter()
+            .map(|(c, _)| {
+                format!(
+                    "last_value({c} IGNORE NULLS) OVER (PARTITION BY pseudonym ORDER BY event_date, diag_id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS {c}",
+                    c = ident(c)
+                )
+            })
+            .collect();
+        conn.execute_batch(&format!(
+            "CREATE OR REPLACE TEMP TABLE eff_diag AS SELECT diag_id{}{} FROM ads.{}",
+            if locf.is_empty() { "" } else { ", " },
+            locf.join(", "),
+            ident(a)
+        ))?;
+    }
+    let mut feature_cols: Vec<(String, String)> = assess_cols
+        .iter()
+        .map(|(c, ty)| (format!("a.{}", ident(c)), format!("{c}|{ty}")))
+        .collect();
+    feature_cols.extend(
+        cols_of(&persons)
+            .iter()
+            .map(|(c, ty)| (format!("pe.{}", ident(c)), format!("{c}|{ty}"))),
+    );
+    // Characteristics of the spell as recorded at its start (inflow reason, household role …;
+    // never how or when it ended), and the person's history: earlier spells and how many of
+    // them ended in work, school or income — a proxy for prospects, known at the time.
+    feature_cols.extend(
+        cols_of(&Some(spells_name.clone()))
+            .iter()
+            .map(|(c, ty)| (format!("sp.{}", ident(c)), format!("{c}|{ty}"))),
+    );
+    conn.execute_batch(
+        "CREATE OR REPLACE TEMP TABLE eff_hist AS
+           SELECT a.pseudonym, a.spell_id,
+                  count(b.spell_id) AS earlier,
+                  count(b.spell_id) FILTER (WHERE b.exit_class IN ('work', 'school', 'income')) AS earlier_wsi
+           FROM eff_spells a LEFT JOIN eff_spells b
+             ON b.pseudonym = a.pseudonym AND b.start_m < a.start_m
+           GROUP BY ALL",
+    )?;
+    feature_cols.push(("h.earlier".into(), "eerdere_uitkeringen|BIGINT".into()));
+    feature_cols.push(("h.earlier_wsi".into(), "eerdere_uitstroom_wsi|BIGINT".into()));
+    // Competences recorded by that month, and work experience (baseline), where configured.
+    let competences = table("competences").ok();
+    let experience = table("experience").ok();
+    let mut extra_joins = String::new();
+    if let Some(c) = &competences {
+        let date_col = columns
+            .iter()
+            .find(|(t, col, ty)| t == c && ty == "DATE" && col != "month")
+            .map(|(_, col, _)| col.clone());
+        let cond = date_col
+            .map(|d| format!(" AND c.{} <= last_day(pm.month)", ident(&d)))
+            .unwrap_or_default();
+        conn.execute_batch(&format!(
+            "CREATE OR REPLACE TEMP TABLE eff_comp AS
+               SELECT pm.pseudonym, pm.month, count(*) AS n
+               FROM ads.person_month pm JOIN ads.{} c ON c.pseudonym = pm.pseudonym{cond}
+               GROUP BY ALL",
+            ident(c)
+        ))?;
+        extra_joins.push_str(" LEFT JOIN eff_comp ec ON ec.pseudonym = pm.pseudonym AND ec.month = pm.month");
+        feature_cols.push(("coalesce(ec.n, 0)".into(), "competenties_bekend|BIGINT".into()));
+    }
+    if let Some(e) = &experience {
+        let years = columns
+            .iter()
+            .find(|(t, _, ty)| t == e && ty == "DOUBLE")
+            .map(|(_, col, _)| col.clone());
+        conn.execute_batch(&format!(
+            "CREATE OR REPLACE TEMP TABLE eff_exp AS SELECT pseudonym, count(*) AS n{} FROM ads.{} GROUP BY pseudonym",
+            years.map(|y| format!(", sum({}) AS years", ident(&y))).unwrap_or(", NULL AS years".into()),
+            ident(e)
+        ))?;
+        extra_joins.push_str(" LEFT JOIN eff_exp ex ON ex.pseudonym = pm.pseudonym");
+        feature_cols.push(("coalesce(ex.n, 0)".into(), "beroepen_ervaring|BIGINT".into()));
+        feature_cols.push(("coalesce(ex.years, 0)".into(), "jaren_ervaring|DOUBLE".into()));
+    }
+    let mut select = vec![
+        "CAST(pm.duration_months AS DOUBLE)".to_string(),
+        "CAST(ln(1 + pm.duration_months) AS DOUBLE)".into(),
+        "CAST(pm.age AS DOUBLE)".into(),
+        "CAST(pm.age * pm.age / 100.0 AS DOUBLE)".into(),
+        "CAST(year(pm.month) AS DOUBLE)".into(),
+        // Provisions running at the start of the month (last month's count): this month's count
+        // would include the provision that starts now — information from after the choice.
+        "CAST(coalesce(lag(pm.n_active_provisions) OVER (PARTITION BY pm.pseudonym, pm.spell_id ORDER BY pm.month), 0) AS DOUBLE)".into(),
+    ];
+    let mut names: Vec<String> = vec![
+        "duur_maanden".into(),
+        "log_duur".into(),
+        "leeftijd".into(),
+        "leeftijd_kwadraat".into(),
+        "jaar".into(),
+        "lopende_voorzieningen".into(),
+    ];
+    let mut numeric: Vec<(String, String)> = Vec::new();
+    let mut text: Vec<(String, String)> = Vec::new();
+    for (expr, desc) in &feature_cols {
+        let (name, ty) = desc.split_once('|').unwrap_or((desc, ""));
+        if matches!(ty, "VARCHAR") {
+            text.push((expr.clone(), name.to_string()));
+        } else {
+            numeric.push((expr.clone(), name.to_string()));
+        }
+    }
+    let joins = format!(
+        "{}{}",
+        assessments
+            .as_deref()
+            .map(|_| " LEFT JOIN eff_diag a ON a.diag_id = pm.diag_id".to_string())
+            .unwrap_or_default(),
+        persons
+            .as_deref()
+            .map(|p| format!(" LEFT JOIN ads.{} pe ON pe.pseudonym = pm.pseudonym", ident(p)))
+            .unwrap_or_default()
+    );
+    let from = format!(
+        "ads.person_month pm JOIN eff_persons p ON p.pseudonym = pm.pseudonym JOIN eff_spells s ON s.pseudonym = pm.pseudonym AND s.spell_id = pm.spell_id \
+         LEFT JOIN (SELECT DISTINCT ON (pseudonym, spell_id) * FROM ads.{spells} ORDER BY pseudonym, spell_id, start_date) sp ON sp.pseudonym = pm.pseudonym AND sp.spell_id = pm.spell_id \
+         LEFT JOIN eff_hist h ON h.pseudonym = pm.pseudonym AND h.spell_id = pm.spell_id{joins}{extra_joins}"
+    );
+    for (expr, name) in &numeric {
+        // Booleans and numbers: value (0 when missing) and a missing indicator where needed.
+        let e = format!("CAST({expr} AS DOUBLE)");
+        select.push(format!("coalesce({e}, 0)"));
+        names.push(name.clone());
+        select.push(format!("CAST({e} IS NULL AS DOUBLE)"));
+        names.push(format!("{name}_onbekend"));
+    }
+    for (expr, name) in &text {
+        let levels: Vec<String> = conn
+            .prepare(&format!(
+                "SELECT DISTINCT CAST({expr} AS VARCHAR) AS v FROM {from} WHERE {expr} IS NOT NULL ORDER BY v LIMIT {}",
+                MAX_LEVELS + 1
+            ))?
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<_, _>>()?;
+        if levels.len() > MAX_LEVELS || levels.len() < 2 {
+            continue;
+        }
+        for l in &levels[1..] {
+            select.push(format!("CAST(coalesce({expr} = {}, false) AS DOUBLE)", crate::literal(l)));
+            names.push(format!("{name}={l}"));
+        }
+        select.push(format!("CAST({expr} IS NULL AS DOUBLE)"));
+        names.push(format!("{name}_onbekend"));
+    }
+    let base = [
+        "CAST(p.pid AS DOUBLE)",
+        "CAST(s.sid AS DOUBLE)",
+        &format!("CAST({} AS DOUBLE)", month_sql("pm.month")),
+        "CAST(pm.duration_months AS DOUBLE)",
+        "CAST(pm.exits_this_month AS DOUBLE)",
+        "CAST(pm.age AS DOUBLE)",
+        "CAST(coalesce(pm.diag_trede, 0) AS DOUBLE)",
+    ]
+    .join(", ");
+    let sql = format!(
+        "SELECT {base}, {} FROM {from} ORDER BY s.sid, pm.month",
+        select.join(", ")
+    );
+    let cols = doubles(conn, &sql)?;
+    let n = cols.first().map_or(0, |c| c.len());
+    if n == 0 {
+        return Err(StoreError::Input("the person-month panel is empty".into()));
+    }
+    let p = names.len();
+    let mut features = vec![0f32; n * p];
+    for j in 0..p {
+        let c = &cols[7 + j];
+        for i in 0..n {
+            features[i * p + j] = if c[i].is_finite() { c[i] as f32 } else { 0.0 };
+        }
+    }
+    let as_i32 = |c: &Vec<f64>| -> Vec<i32> { c.iter().map(|v| if v.is_finite() { *v as i32 } else { 0 }).collect() };
+    // Spells.
+    let sp = doubles(
+        conn,
+        "SELECT CAST(sid AS DOUBLE), CAST(exit_m AS DOUBLE), CAST(ended AS DOUBLE), CAST(CASE exit_class WHEN 'work' THEN 1 WHEN 'school' THEN 1 WHEN 'income' THEN 1 WHEN 'moved_away' THEN 2 WHEN 'competing' THEN 3 ELSE 4 END AS DOUBLE) FROM eff_spells ORDER BY sid",
+    )?;
+    let n_spells = sp[0].len();
+    let mut spell_exit_month = vec![None; n_spells];
+    let mut spell_exit = vec![Exit::Running; n_spells];
+    for i in 0..n_spells {
+        let sid = sp[0][i] as usize;
+        if sp[2][i] == 1.0 && sp[1][i].is_finite() {
+            spell_exit_month[sid] = Some(sp[1][i] as i32);
+            spell_exit[sid] = match sp[3][i] as i32 {
+                1 => Exit::Wsi,
+                2 => Exit::MovedAway,
+                3 => Exit::Competing,
+                _ => Exit::Unknown,
+            };
+        }
+    }
+    // First start of each group per spell (provisions that start in a month on benefit).
+    let groups: Vec<String> = conn
+        .prepare(&format!("SELECT DISTINCT group_code FROM ads.{provisions} WHERE group_code IS NOT NULL ORDER BY 1"))?
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<Result<_, _>>()?;
+    let types: Vec<String> = conn
+        .prepare(&format!("SELECT DISTINCT type_code FROM ads.{provisions} WHERE type_code IS NOT NULL ORDER BY 1"))?
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<Result<_, _>>()?;
+    conn.execute_batch(&format!(
+        "CREATE OR REPLACE TEMP TABLE eff_groups AS SELECT * FROM (VALUES {}) t(group_code, gi);
+         CREATE OR REPLACE TEMP TABLE eff_types AS SELECT * FROM (VALUES {}) t(type_code, ti);",
+        groups.iter().enumerate().map(|(i, g)| format!("({}, {i})", crate::literal(g))).collect::<Vec<_>>().join(", "),
+        if types.is_empty() { "('', 0)".to_string() } else {
+            types.iter().enumerate().map(|(i, t)| format!("({}, {i})", crate::literal(t))).collect::<Vec<_>>().join(", ")
+        }
+    ))?;
+    let fs = doubles(
+        conn,
+        &format!(
+            "SELECT CAST(s.sid AS DOUBLE), CAST(g.gi AS DOUBLE), CAST(min({m}) AS DOUBLE), CAST(arg_min(t.ti, v.start_date) AS DOUBLE)
+             FROM ads.{provisions} v
+             JOIN ads.person_month pm ON pm.pseudonym = v.pseudonym AND pm.month = date_trunc('month', v.start_date)
+             JOIN eff_spells s ON s.pseudonym = pm.pseudonym AND s.spell_id = pm.spell_id
+             JOIN eff_groups g ON g.group_code = v.group_code
+             JOIN eff_types t ON t.type_code = v.type_code
+             GROUP BY s.sid, g.gi ORDER BY 1, 2",
+            m = month_sql("pm.month")
+        ),
+    )?;
+    let first_starts: Vec<(u32, usize, i32, u32)> = (0..fs.first().map_or(0, |c| c.len()))
+        .map(|i| (fs[0][i] as u32, fs[1][i] as usize, fs[2][i] as i32, fs[3][i] as u32))
+        .collect();
+    // The provision history of the spell as known that month: which groups started before it.
+    // Consultants choose provisions on their view of a client's prospects, so earlier choices
+    // carry part of that view (known at the time, so no leakage).
+    let n_groups = groups.len();
+    let mut first_by_spell: HashMap<u32, Vec<Option<i32>>> = HashMap::new();
+    for &(sid, g, m, _) in &first_starts {
+        first_by_spell.entry(sid).or_insert_with(|| vec![None; n_groups])[g] = Some(m);
+    }
+    let p_all = p + n_groups;
+    let mut widened = vec![0f32; n * p_all];
+    for i in 0..n {
+        widened[i * p_all..i * p_all + p].copy_from_slice(&features[i * p..(i + 1) * p]);
+        if let Some(f) = first_by_spell.get(&(cols[1][i] as u32)) {
+            let m = cols[2][i] as i32;
+            for (g, start) in f.iter().enumerate() {
+                if start.is_some_and(|s| s < m) {
+                    widened[i * p_all + p + g] = 1.0;
+                }
+            }
+        }
+    }
+    let features = widened;
+    for g in &groups {
+        names.push(format!("eerder_{g}"));
+    }
+    let keys = doubles(
+        conn,
+        "SELECT CAST(p.pid AS DOUBLE), CAST(rk.record_key % 4294967296 AS DOUBLE) FROM eff_persons p JOIN rk USING (pseudonym) ORDER BY p.pid",
+    )?;
+    let n_persons: i64 = conn.query_row("SELECT count(*) FROM eff_persons", [], |r| r.get(0))?;
+    if keys[0].len() as i64 != n_persons {
+        return Err(StoreError::Input(
+            "the record-key file does not belong to this snapshot (persons without a record key): give the key file the snapshot was loaded with".into(),
+        ));
+    }
+    let record_keys = keys[1].iter().map(|&k| k as u64).collect();
+    Ok(EffectData {
+        panel: PanelData {
+            person: cols[0].iter().map(|&v| v as u32).collect(),
+            spell: cols[1].iter().map(|&v| v as u32).collect(),
+            month: as_i32(&cols[2]),
+            duration: as_i32(&cols[3]),
+            exits: cols[4].iter().map(|&v| v == 1.0).collect(),
+            age: as_i32(&cols[5]),
+            trede: cols[6].iter().map(|&v| v.clamp(0.0, 6.0) as u8).collect(),
+            features,
+            feature_names: names,
+            spell_exit_month,
+            spell_exit,
+            first_starts,
+            groups,
+            types,
+            data_end,
+            n_persons: n_persons as usize,
+        },
+        record_keys,
+    })
+}
+
+/// The cell behind a set of persons.
+fn cell(keys: &[u64], persons: &[u32]) -> CellInput {
+    let mut c = CellInput::default();
+    for &p in persons {
+        c.persons += 1;
+        c.key_sum = combine_key_sums(c.key_sum, keys[p as usize] % CELL_KEY_MODULUS);
+    }
+    c
+}
+
+/// Provision effects for every group, protected. Returns the result fields of the envelope.
+pub fn run(
+    session: &Session,
+    protector: &Protector,
+    opt: &EffectOptions,
+) -> Result<serde_json::Map<String, Value>, StoreError> {
+    let data = load(session)?;
+    let mut opt = *opt;
+    opt.min_persons = opt.min_persons.max(protector.threshold() as usize);
+    let effects = provision::estimate_all(&data.panel, &opt)
+        .map_err(|e| StoreError::Input(e.0))?;
+    let mut suppressed = 0usize;
+    let mut total = 0usize;
+    let groups: Vec<Value> = effects
+        .iter()
+        .map(|g| protect_group(g, &data, protector, &mut total, &mut suppressed))
+        .collect();
+    let mut out = serde_json::Map::new();
+    out.insert("groups".into(), json!(groups));
+    out.insert(
+        "design".into(),
+        json!({
+            "method": "sequentiële (risk-set) matching / sequential risk-set matching",
+            "strata_exact": ["maand van de uitkering (eerste jaar per maand, daarna in banden) / month of the spell", "kalenderjaar / calendar year", "leeftijdsklasse / age band"],
+            "propensity": "logistische regressie op kenmerken zoals bekend in die maand; ontbrekend = 0 met indicator / logistic regression on features as known that month; missing = 0 plus indicator",
+            "features": data.panel.feature_names,
+            "ratio": 1, "replace": false, "caliper_sd_logit": opt.caliper,
+            "estimand": "intention to treat: effect van nu starten t.o.v. (nog) niet nu; controles die later starten blijven controle / controls who start later stay controls",
+            "outcome": "cumulatieve incidentie van uitstroom naar werk, school of inkomen (Aalen–Johansen); overige uitstroom concurrerend, verhuizing gecensureerd (gevoeligheidsanalyse: verhuizing concurrerend)",
+            "ci": format!("bootstrap van personen met opnieuw matchen ({} replicaties; propensity-model vast)", opt.bootstrap),
+            "multiple_testing": "Benjamini–Hochberg over alle 12-maandsschattingen",
+            "unmeasured_confounding": "E-waarde van de risicoverhouding na 12 maanden",
+            "horizons": opt.horizons,
+        }),
+    );
+    out.insert("cells_total".into(), json!(total));
+    out.insert("cells_suppressed".into(), json!(suppressed));
+    Ok(out)
+}
+
+fn protect_estimate(e: &Estimate, keys: &[u64], p: &Protector, total: &mut usize, suppressed: &mut usize) -> Value {
+    *total += 1;
+    let t = p.threshold();
+    let groups_ok = p
+        .require_groups(&[
+            ("behandeld / treated", e.treated_persons.len() as u64),
+            ("controles / controls", e.control_persons.len() as u64),
+        ])
+        .is_ok();
+    if e.too_few || !groups_ok || e.matched.is_empty() {
+        *suppressed += 1;
+        return json!({"subset": e.subset, "value": e.value, "too_few": true,
+            "message": "te weinig om te schatten / too few to estimate"});
+    }
+    let horizon = |rows: &[provision::AtHorizon]| -> Vec<Value> {
+        rows.iter()
+            .map(|h| {
+                // Each arm's share needs the threshold of persons with and without the exit.
+                let ok = !p.is_protected()
+                    || (h.events_treated >= t
+                        && h.events_control >= t
+                        && h.at_risk_treated >= t
+                        && h.at_risk_control >= t);
+                if ok {
+                    json!({"months": h.months, "treated": h.treated, "control": h.control,
+                        "difference": h.difference, "se": h.se, "ci": h.ci, "p_value": h.p_value,
+                        "p_adjusted": h.p_adjusted})
+                } else {
+                    json!({"months": h.months, "too_few": true})
+                }
+            })
+            .collect()
+    };
+    json!({
+        "subset": e.subset, "value": e.value, "too_few": false,
+        "n_treated": p.count(&cell(keys, &e.treated_persons)).value,
+        "n_controls": p.count(&cell(keys, &e.control_persons)).value,
+        "matched": horizon(&e.matched),
+        "moving_competing": horizon(&e.moving_competing),
+        "naive": horizon(&e.naive),
+        "hazard_ratio": e.hazard_ratio,
+        "e_value": e.e_value,
+    })
+}
+
+fn protect_group(g: &GroupEffect, data: &EffectData, p: &Protector, total: &mut usize, suppressed: &mut usize) -> Value {
+    let keys = &data.record_keys;
+    let overall = protect_estimate(&g.overall, keys, p, total, suppressed);
+    let subgroups: Vec<Value> = g.subgroups.iter().map(|e| protect_estimate(e, keys, p, total, suppressed)).collect();
+    let types: Vec<Value> = g.types.iter().map(|e| protect_estimate(e, keys, p, total, suppressed)).collect();
+    let shown = overall["too_few"] == json!(false);
+    // Curves of the matched arms through the curve rules; cumulative incidence from the
+    // protected counts: F(t) = Σ S(s−)·d_wsi/n, S ← S·(1 − d_all/n) per pooled interval.
+    let curve = |arm: usize| -> Value {
+        let pts = if arm == 0 { &g.curve_treated } else { &g.curve_control };
+        let persons = &g.curve_persons[arm];
+        // Pool months until the W/S/I exits reach the threshold; end below the threshold at risk.
+        let steps: Vec<inzicht_protect::curve::StepInput> = pts
+            .iter()
+            .zip(persons)
+            .map(|(pt, (at, wsi, _))| inzicht_protect::curve::StepInput {
+                time: (pt.month - 1) as u32,
+                at_risk: cell(keys, at),
+                events: cell(keys, wsi),
+            })
+            .collect();
+        let c = inzicht_protect::curve::protect(p, &steps);
+        // Rebuild a grouped data set from the protected counts — per pooled interval, d_wsi
+        // W/S/I exits, d_all − d_wsi other exits, and those who leave observation before the
+        // next interval — and run the Aalen–Johansen estimator with its infinitesimal-jackknife
+        // variance on it: the curve and its band rest on protected numbers only.
+        let mut t_obs: Vec<f64> = Vec::new();
+        let mut cause: Vec<usize> = Vec::new();
+        for (k, st) in c.steps.iter().enumerate() {
+            let all: Vec<u32> = (st.from..st.to)
+                .flat_map(|m| persons[m as usize].2.iter().copied())
+                .collect();
+            let d_all = p.count(&cell(keys, &all)).value.unwrap_or(st.events).max(st.events);
+            let next = c.steps.get(k + 1).map_or(0.0, |n| n.at_risk);
+            let censored = (st.at_risk - d_all - next).max(0.0);
+            let to = st.to as f64;
+            for (n, code) in [(st.events, 1usize), (d_all - st.events, 2), (censored, 0)] {
+                for _ in 0..n.round() as usize {
+                    t_obs.push(to);
+                    cause.push(code);
+                }
+            }
+        }
+        let z = inzicht_stats::dist::norm_quantile(0.975);
+        let aj = inzicht_stats::competing::aalen_johansen(&t_obs, &cause, 2, None).ok();
+        let out: Vec<Value> = c
+            .steps
+            .iter()
+            .map(|st| {
+                let to = st.to as f64;
+                let (f, se) = aj.as_ref().map_or((f64::NAN, f64::NAN), |a| (a.cif_at(0, to), a.se_at(0, to)));
+                json!({"from": st.from, "to": st.to, "at_risk": st.at_risk, "wsi_exits": st.events,
+                    "cif_wsi": f, "ci_lower": (f - z * se).max(0.0), "ci_upper": (f + z * se).min(1.0)})
+            })
+            .collect();
+        json!({"steps": out, "ends_at": c.ends_at, "end_reason": c.end_reason})
+    };
+    json!({
+        "group": g.group,
+        "overall": overall,
+        "subgroups": subgroups,
+        "types": types,
+        "balance": if shown { json!(g.balance) } else { Value::Null },
+        "curves": if shown { json!({"treated": curve(0), "control": curve(1)}) } else { Value::Null },
+        "warnings": g.propensity_warnings,
+    })
+}
