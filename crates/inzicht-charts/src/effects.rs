@@ -4,7 +4,15 @@ use crate::svg::{esc, ticks, Canvas, COLOURS, DASHES};
 use serde_json::Value;
 
 fn file_safe(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect()
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Every picture of an effects result: (file name, SVG).
@@ -28,7 +36,10 @@ pub fn all(env: &Value) -> Vec<(String, String)> {
 pub fn cif(g: &Value) -> Option<String> {
     let curves = g.get("curves").filter(|c| !c.is_null())?;
     let name = g["group"].as_str().unwrap_or("");
-    let arms = [("behandeld / treated", &curves["treated"]), ("gematchte controles / matched controls", &curves["control"])];
+    let arms = [
+        ("behandeld / treated", &curves["treated"]),
+        ("gematchte controles / matched controls", &curves["control"]),
+    ];
     let max_y = arms
         .iter()
         .flat_map(|(_, c)| c["steps"].as_array().into_iter().flatten())
@@ -49,15 +60,32 @@ pub fn cif(g: &Value) -> Option<String> {
             .collect::<Vec<_>>()
             .join(" ")
     );
-    let mut c = Canvas::new(640.0, 420.0, [40.0, 20.0, 110.0, 60.0], (0.0, 24.0), (0.0, ymax), &format!("Uitstroom na start van {name}"), &desc);
-    c.axes("maanden na de start / months after the start", "cumulatieve uitstroom W/S/I", &[0.0, 6.0, 12.0, 18.0, 24.0], &ticks(0.0, ymax, 5), &|v| format!("{:.0}%", 100.0 * v));
+    let mut c = Canvas::new(
+        640.0,
+        420.0,
+        [40.0, 20.0, 110.0, 60.0],
+        (0.0, 24.0),
+        (0.0, ymax),
+        &format!("Uitstroom na start van {name}"),
+        &desc,
+    );
+    c.axes(
+        "maanden na de start / months after the start",
+        "cumulatieve uitstroom W/S/I",
+        &[0.0, 6.0, 12.0, 18.0, 24.0],
+        &ticks(0.0, ymax, 5),
+        &|v| format!("{:.0}%", 100.0 * v),
+    );
     for (k, (label, arm)) in arms.iter().enumerate() {
         let steps: Vec<&Value> = arm["steps"].as_array().into_iter().flatten().collect();
         let mut pts = vec![(0.0, 0.0)];
         let (mut lo, mut hi) = (vec![(0.0, 0.0)], vec![(0.0, 0.0)]);
         let mut prev = 0.0;
         for s in &steps {
-            let (from, to) = (s["from"].as_f64().unwrap_or(0.0), s["to"].as_f64().unwrap_or(0.0));
+            let (from, to) = (
+                s["from"].as_f64().unwrap_or(0.0),
+                s["to"].as_f64().unwrap_or(0.0),
+            );
             let v = s["cif_wsi"].as_f64().unwrap_or(prev);
             // The pooled interval (from, to]: the curve rises at its end.
             pts.push((to, prev));
@@ -78,17 +106,37 @@ pub fn cif(g: &Value) -> Option<String> {
         c.text(106.0, ly, "start", 12.0, label);
         // At-risk table.
         let y = 420.0 - 110.0 + 52.0 + 18.0 * k as f64;
-        c.text(58.0, y, "end", 11.0, if k == 0 { "behandeld" } else { "controles" });
+        c.text(
+            58.0,
+            y,
+            "end",
+            11.0,
+            if k == 0 { "behandeld" } else { "controles" },
+        );
         for m in [0.0, 6.0, 12.0, 18.0, 24.0] {
             let at = steps
                 .iter()
-                .find(|s| s["from"].as_f64().unwrap_or(0.0) <= m && m < s["to"].as_f64().unwrap_or(0.0))
+                .find(|s| {
+                    s["from"].as_f64().unwrap_or(0.0) <= m && m < s["to"].as_f64().unwrap_or(0.0)
+                })
                 .and_then(|s| s["at_risk"].as_f64());
             let x = c.px(m);
-            c.text(x, y, "middle", 11.0, &at.map_or("—".into(), |v| format!("{v:.0}")));
+            c.text(
+                x,
+                y,
+                "middle",
+                11.0,
+                &at.map_or("—".into(), |v| format!("{v:.0}")),
+            );
         }
     }
-    c.text(8.0, 420.0 - 110.0 + 40.0, "start", 11.0, "aantal at risk (beschermd):");
+    c.text(
+        8.0,
+        420.0 - 110.0 + 40.0,
+        "start",
+        11.0,
+        "aantal at risk (beschermd):",
+    );
     Some(c.finish())
 }
 
@@ -105,25 +153,59 @@ pub fn love(g: &Value) -> Option<String> {
         .filter_map(|b| b["smd_before"].as_f64().map(f64::abs))
         .fold(0.25, f64::max)
         .min(3.0);
-    let worst = rows.iter().filter_map(|b| b["smd_after"].as_f64().map(f64::abs)).fold(0.0, f64::max);
+    let worst = rows
+        .iter()
+        .filter_map(|b| b["smd_after"].as_f64().map(f64::abs))
+        .fold(0.0, f64::max);
     let desc = format!(
         "Balans van {} kenmerken voor en na matching voor groep {name}: grootste absolute gestandaardiseerde verschil na matching {worst:.3}; de lijn bij 0,1 is de gebruikelijke grens.",
         rows.len()
     );
-    let mut c = Canvas::new(640.0, h, [40.0, 20.0, 50.0, 230.0], (0.0, xmax), (0.0, rows.len() as f64 + 1.0), &format!("Balans voor en na matching: {name}"), &desc);
-    c.axes("|gestandaardiseerd verschil| / |standardized mean difference|", "", &ticks(0.0, xmax, 5), &[], &|_| String::new());
+    let mut c = Canvas::new(
+        640.0,
+        h,
+        [40.0, 20.0, 50.0, 230.0],
+        (0.0, xmax),
+        (0.0, rows.len() as f64 + 1.0),
+        &format!("Balans voor en na matching: {name}"),
+        &desc,
+    );
+    c.axes(
+        "|gestandaardiseerd verschil| / |standardized mean difference|",
+        "",
+        &ticks(0.0, xmax, 5),
+        &[],
+        &|_| String::new(),
+    );
     let x01 = c.px(0.1);
-    c.line(x01, c.py(0.0), x01, c.py(rows.len() as f64 + 1.0), "#999999", "4 3", 1.0);
+    c.line(
+        x01,
+        c.py(0.0),
+        x01,
+        c.py(rows.len() as f64 + 1.0),
+        "#999999",
+        "4 3",
+        1.0,
+    );
     for (i, b) in rows.iter().enumerate() {
         let y = c.py(rows.len() as f64 - i as f64);
-        c.text(c.left - 8.0, y + 4.0, "end", 11.0, b["name"].as_str().unwrap_or(""));
+        c.text(
+            c.left - 8.0,
+            y + 4.0,
+            "end",
+            11.0,
+            b["name"].as_str().unwrap_or(""),
+        );
         if let Some(v) = b["smd_before"].as_f64() {
             let x = c.px(v.abs().min(xmax));
             c.raw(&format!(r#"<circle cx="{x:.1}" cy="{y:.1}" r="4" fill="none" stroke="{}" stroke-width="1.5"/>"#, COLOURS[1]));
         }
         if let Some(v) = b["smd_after"].as_f64() {
             let x = c.px(v.abs().min(xmax));
-            c.raw(&format!(r#"<circle cx="{x:.1}" cy="{y:.1}" r="4" fill="{}"/>"#, COLOURS[0]));
+            c.raw(&format!(
+                r#"<circle cx="{x:.1}" cy="{y:.1}" r="4" fill="{}"/>"#,
+                COLOURS[0]
+            ));
         }
     }
     c.raw(&format!(r#"<circle cx="240" cy="20" r="4" fill="none" stroke="{}" stroke-width="1.5"/><circle cx="360" cy="20" r="4" fill="{}"/>"#, COLOURS[1], COLOURS[0]));
@@ -145,16 +227,29 @@ pub fn forest(env: &Value, horizon: usize) -> String {
     let mut months = 12;
     for g in env["groups"].as_array().into_iter().flatten() {
         let gname = g["group"].as_str().unwrap_or("");
-        let ests = std::iter::once(&g["overall"]).chain(g["subgroups"].as_array().into_iter().flatten());
+        let ests =
+            std::iter::once(&g["overall"]).chain(g["subgroups"].as_array().into_iter().flatten());
         for e in ests {
             let label = if e["subset"] == "all" {
                 format!("{gname} — alle")
             } else {
-                format!("   {} {}", if e["subset"] == "age_band" { "leeftijd" } else { "trede" }, e["value"].as_str().unwrap_or(""))
+                format!(
+                    "   {} {}",
+                    if e["subset"] == "age_band" {
+                        "leeftijd"
+                    } else {
+                        "trede"
+                    },
+                    e["value"].as_str().unwrap_or("")
+                )
             };
             let m = &e["matched"][horizon];
             months = m["months"].as_i64().unwrap_or(months);
-            let matched = match (m["difference"].as_f64(), m["ci"][0].as_f64(), m["ci"][1].as_f64()) {
+            let matched = match (
+                m["difference"].as_f64(),
+                m["ci"][0].as_f64(),
+                m["ci"][1].as_f64(),
+            ) {
                 (Some(d), Some(l), Some(u)) => Some((d, l, u)),
                 _ => None,
             };
@@ -169,8 +264,16 @@ pub fn forest(env: &Value, horizon: usize) -> String {
             });
         }
     }
-    let lo = rows.iter().filter_map(|r| r.matched.map(|m| m.1)).chain(rows.iter().filter_map(|r| r.naive)).fold(-0.05, f64::min);
-    let hi = rows.iter().filter_map(|r| r.matched.map(|m| m.2)).chain(rows.iter().filter_map(|r| r.naive)).fold(0.05, f64::max);
+    let lo = rows
+        .iter()
+        .filter_map(|r| r.matched.map(|m| m.1))
+        .chain(rows.iter().filter_map(|r| r.naive))
+        .fold(-0.05, f64::min);
+    let hi = rows
+        .iter()
+        .filter_map(|r| r.matched.map(|m| m.2))
+        .chain(rows.iter().filter_map(|r| r.naive))
+        .fold(0.05, f64::max);
     let h = 70.0 + 18.0 * rows.len() as f64 + 50.0;
     let desc = format!(
         "Verschil in cumulatieve uitstroom na {months} maanden tussen behandelden en gematchte controles, per voorzieningengroep en subgroep, met 95%-betrouwbaarheidsintervallen; open ruit: de naïeve vergelijking zonder matching. {}",
@@ -183,17 +286,42 @@ pub fn forest(env: &Value, horizon: usize) -> String {
             .collect::<Vec<_>>()
             .join(" ")
     );
-    let mut c = Canvas::new(720.0, h, [50.0, 30.0, 50.0, 250.0], (lo, hi), (0.0, rows.len() as f64 + 1.0), &format!("Effect op uitstroom na {months} maanden"), &desc);
-    c.axes("verschil in procentpunten (behandeld − controle)", "", &ticks(lo, hi, 6), &[], &|_| String::new());
+    let mut c = Canvas::new(
+        720.0,
+        h,
+        [50.0, 30.0, 50.0, 250.0],
+        (lo, hi),
+        (0.0, rows.len() as f64 + 1.0),
+        &format!("Effect op uitstroom na {months} maanden"),
+        &desc,
+    );
+    c.axes(
+        "verschil in procentpunten (behandeld − controle)",
+        "",
+        &ticks(lo, hi, 6),
+        &[],
+        &|_| String::new(),
+    );
     let x0 = c.px(0.0);
-    c.line(x0, c.py(0.0), x0, c.py(rows.len() as f64 + 1.0), "#666666", "", 1.0);
+    c.line(
+        x0,
+        c.py(0.0),
+        x0,
+        c.py(rows.len() as f64 + 1.0),
+        "#666666",
+        "",
+        1.0,
+    );
     for (i, r) in rows.iter().enumerate() {
         let y = c.py(rows.len() as f64 - i as f64);
         c.text(c.left - 8.0, y + 4.0, "end", 11.0, &r.label);
         if let Some((d, l, u)) = r.matched {
             let (xl, xu, xd) = (c.px(l), c.px(u), c.px(d));
             c.line(xl, y, xu, y, COLOURS[0], "", 2.0);
-            c.raw(&format!(r#"<circle cx="{xd:.1}" cy="{y:.1}" r="4.5" fill="{}"/>"#, COLOURS[0]));
+            c.raw(&format!(
+                r#"<circle cx="{xd:.1}" cy="{y:.1}" r="4.5" fill="{}"/>"#,
+                COLOURS[0]
+            ));
         }
         if let Some(n) = r.naive {
             let x = c.px(n);

@@ -5,7 +5,12 @@ use crate::svg::{ticks, Canvas, COLOURS, DASHES};
 use serde_json::Value;
 
 pub fn chart(result: &Value, time_label: &str) -> String {
-    let groups: Vec<&Value> = result["groups"].as_array().into_iter().flatten().filter(|g| g["times"].is_array()).collect();
+    let groups: Vec<&Value> = result["groups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|g| g["times"].is_array())
+        .collect();
     let tmax = groups
         .iter()
         .flat_map(|g| g["times"].as_array().into_iter().flatten())
@@ -18,24 +23,55 @@ pub fn chart(result: &Value, time_label: &str) -> String {
             format!(
                 "{}: mediaan {}.",
                 g["group"].as_str().unwrap_or("alle"),
-                g["median"].as_f64().map_or("niet bereikt".into(), |m| format!("{m}"))
+                g["median"]
+                    .as_f64()
+                    .map_or("niet bereikt".into(), |m| format!("{m}"))
             )
         })
         .collect::<Vec<_>>()
         .join(" ");
     let bottom = 70.0 + 18.0 * groups.len() as f64;
     let h = 360.0 + bottom;
-    let mut c = Canvas::new(680.0, h, [40.0, 20.0, bottom, 70.0], (0.0, tmax), (0.0, 1.0), "Kaplan–Meier-overlevingscurve", &format!("Overleving met 95%-betrouwbaarheidsband. {desc}"));
-    c.axes(time_label, "overleving / survival", &xt, &ticks(0.0, 1.0, 5), &|v| format!("{:.0}%", 100.0 * v));
+    let mut c = Canvas::new(
+        680.0,
+        h,
+        [40.0, 20.0, bottom, 70.0],
+        (0.0, tmax),
+        (0.0, 1.0),
+        "Kaplan–Meier-overlevingscurve",
+        &format!("Overleving met 95%-betrouwbaarheidsband. {desc}"),
+    );
+    c.axes(
+        time_label,
+        "overleving / survival",
+        &xt,
+        &ticks(0.0, 1.0, 5),
+        &|v| format!("{:.0}%", 100.0 * v),
+    );
     for (k, g) in groups.iter().enumerate() {
         let col = COLOURS[k % COLOURS.len()];
-        let num = |key: &str| -> Vec<Option<f64>> { g[key].as_array().into_iter().flatten().map(|v| v.as_f64()).collect() };
-        let (t, s, lo, hi, n) = (num("times"), num("survival"), num("ci_lower"), num("ci_upper"), num("at_risk"));
+        let num = |key: &str| -> Vec<Option<f64>> {
+            g[key]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|v| v.as_f64())
+                .collect()
+        };
+        let (t, s, lo, hi, n) = (
+            num("times"),
+            num("survival"),
+            num("ci_lower"),
+            num("ci_upper"),
+            num("at_risk"),
+        );
         let mut pts = vec![(0.0, 1.0)];
         let (mut bl, mut bu) = (vec![(0.0, 1.0)], vec![(0.0, 1.0)]);
         let mut prev = (1.0, 1.0, 1.0);
         for j in 0..t.len() {
-            let (Some(tj), Some(sj)) = (t[j], s[j]) else { continue };
+            let (Some(tj), Some(sj)) = (t[j], s[j]) else {
+                continue;
+            };
             pts.push((tj, prev.0));
             pts.push((tj, sj));
             if let (Some(l), Some(u)) = (lo[j], hi[j]) {
@@ -52,14 +88,32 @@ pub fn chart(result: &Value, time_label: &str) -> String {
         c.path(&pts, col, DASHES[k % DASHES.len()], 2.2);
         let label = g["group"].as_str().unwrap_or("alle / all").to_string();
         let ly = 22.0 + 16.0 * k as f64;
-        c.line(80.0, ly - 4.0, 110.0, ly - 4.0, col, DASHES[k % DASHES.len()], 2.2);
+        c.line(
+            80.0,
+            ly - 4.0,
+            110.0,
+            ly - 4.0,
+            col,
+            DASHES[k % DASHES.len()],
+            2.2,
+        );
         c.text(116.0, ly, "start", 12.0, &label);
         let y = h - bottom + 56.0 + 18.0 * k as f64;
         c.text(64.0, y, "end", 11.0, &label);
         for &x in &xt {
-            let at = t.iter().zip(&n).find(|(tt, _)| tt.is_some_and(|v| v >= x)).and_then(|(_, nn)| *nn);
+            let at = t
+                .iter()
+                .zip(&n)
+                .find(|(tt, _)| tt.is_some_and(|v| v >= x))
+                .and_then(|(_, nn)| *nn);
             let px = c.px(x);
-            c.text(px, y, "middle", 11.0, &at.map_or("—".into(), |v| format!("{v:.0}")));
+            c.text(
+                px,
+                y,
+                "middle",
+                11.0,
+                &at.map_or("—".into(), |v| format!("{v:.0}")),
+            );
         }
     }
     c.text(8.0, h - bottom + 40.0, "start", 11.0, "aantal at risk:");

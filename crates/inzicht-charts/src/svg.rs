@@ -3,7 +3,9 @@
 use std::fmt::Write;
 
 /// Okabe–Ito colours: blue, vermillion, bluish green, orange, reddish purple, sky blue.
-pub const COLOURS: [&str; 6] = ["#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9"];
+pub const COLOURS: [&str; 6] = [
+    "#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9",
+];
 /// Dash patterns paired with the colours, so that lines differ without colour too.
 pub const DASHES: [&str; 6] = ["", "6 3", "2 2", "8 3 2 3", "4 4", "1 3"];
 
@@ -32,7 +34,15 @@ pub struct Canvas {
 
 impl Canvas {
     #[allow(clippy::too_many_arguments)]
-    pub fn new(width: f64, height: f64, margins: [f64; 4], x: (f64, f64), y: (f64, f64), title: &str, desc: &str) -> Self {
+    pub fn new(
+        width: f64,
+        height: f64,
+        margins: [f64; 4],
+        x: (f64, f64),
+        y: (f64, f64),
+        title: &str,
+        desc: &str,
+    ) -> Self {
         let x = if x.1 > x.0 { x } else { (x.0, x.0 + 1.0) };
         let y = if y.1 > y.0 { y } else { (y.0, y.0 + 1.0) };
         Canvas {
@@ -55,7 +65,9 @@ impl Canvas {
     }
 
     pub fn py(&self, y: f64) -> f64 {
-        self.height - self.bottom - (y - self.y.0) / (self.y.1 - self.y.0) * (self.height - self.top - self.bottom)
+        self.height
+            - self.bottom
+            - (y - self.y.0) / (self.y.1 - self.y.0) * (self.height - self.top - self.bottom)
     }
 
     pub fn raw(&mut self, s: &str) {
@@ -70,11 +82,25 @@ impl Canvas {
         );
     }
 
-    pub fn line(&mut self, x1: f64, y1: f64, x2: f64, y2: f64, stroke: &str, dash: &str, width: f64) {
+    #[allow(clippy::too_many_arguments)]
+    pub fn line(
+        &mut self,
+        x1: f64,
+        y1: f64,
+        x2: f64,
+        y2: f64,
+        stroke: &str,
+        dash: &str,
+        width: f64,
+    ) {
         let _ = write!(
             self.body,
             r#"<line x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" stroke="{stroke}" stroke-width="{width}"{}/>"#,
-            if dash.is_empty() { String::new() } else { format!(r#" stroke-dasharray="{dash}""#) }
+            if dash.is_empty() {
+                String::new()
+            } else {
+                format!(r#" stroke-dasharray="{dash}""#)
+            }
         );
     }
 
@@ -86,13 +112,24 @@ impl Canvas {
         let d: Vec<String> = pts
             .iter()
             .enumerate()
-            .map(|(i, (x, y))| format!("{}{:.1},{:.1}", if i == 0 { "M" } else { "L" }, self.px(*x), self.py(*y)))
+            .map(|(i, (x, y))| {
+                format!(
+                    "{}{:.1},{:.1}",
+                    if i == 0 { "M" } else { "L" },
+                    self.px(*x),
+                    self.py(*y)
+                )
+            })
             .collect();
         let _ = write!(
             self.body,
             r#"<path d="{}" fill="none" stroke="{stroke}" stroke-width="{width}"{}/>"#,
             d.join(" "),
-            if dash.is_empty() { String::new() } else { format!(r#" stroke-dasharray="{dash}""#) }
+            if dash.is_empty() {
+                String::new()
+            } else {
+                format!(r#" stroke-dasharray="{dash}""#)
+            }
         );
     }
 
@@ -103,16 +140,32 @@ impl Canvas {
         }
         let mut d = String::new();
         for (i, (x, y)) in upper.iter().enumerate() {
-            let _ = write!(d, "{}{:.1},{:.1} ", if i == 0 { "M" } else { "L" }, self.px(*x), self.py(*y));
+            let _ = write!(
+                d,
+                "{}{:.1},{:.1} ",
+                if i == 0 { "M" } else { "L" },
+                self.px(*x),
+                self.py(*y)
+            );
         }
         for (x, y) in lower.iter().rev() {
             let _ = write!(d, "L{:.1},{:.1} ", self.px(*x), self.py(*y));
         }
-        let _ = write!(self.body, r#"<path d="{d}Z" fill="{fill}" fill-opacity="0.18" stroke="none"/>"#);
+        let _ = write!(
+            self.body,
+            r#"<path d="{d}Z" fill="{fill}" fill-opacity="0.18" stroke="none"/>"#
+        );
     }
 
     /// Axes with ticks; `yfmt` formats the y labels.
-    pub fn axes(&mut self, xlabel: &str, ylabel: &str, xticks: &[f64], yticks: &[f64], yfmt: &dyn Fn(f64) -> String) {
+    pub fn axes(
+        &mut self,
+        xlabel: &str,
+        ylabel: &str,
+        xticks: &[f64],
+        yticks: &[f64],
+        yfmt: &dyn Fn(f64) -> String,
+    ) {
         let (x0, x1) = (self.px(self.x.0), self.px(self.x.1));
         let (y0, y1) = (self.py(self.y.0), self.py(self.y.1));
         for &t in yticks {
@@ -158,12 +211,16 @@ impl Canvas {
 
 /// Round tick positions covering [lo, hi].
 pub fn ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
-    if !(hi > lo) || !lo.is_finite() || !hi.is_finite() {
+    if hi <= lo || !lo.is_finite() || !hi.is_finite() {
         return vec![lo];
     }
     let raw = (hi - lo) / n.max(1) as f64;
     let mag = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 2.5, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(raw);
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(raw);
     let start = (lo / step).ceil() * step;
     let mut v = Vec::new();
     let mut t = start;
@@ -180,7 +237,15 @@ mod tests {
 
     #[test]
     fn text_is_escaped() {
-        let mut c = Canvas::new(100.0, 100.0, [10.0; 4], (0.0, 1.0), (0.0, 1.0), "<t>", "a & b");
+        let mut c = Canvas::new(
+            100.0,
+            100.0,
+            [10.0; 4],
+            (0.0, 1.0),
+            (0.0, 1.0),
+            "<t>",
+            "a & b",
+        );
         c.text(1.0, 1.0, "start", 10.0, "<script>alert(1)</script>");
         let s = c.finish();
         assert!(!s.contains("<script>"));

@@ -55,7 +55,11 @@ impl Frame {
             rows.push(rec.fields);
         }
         if rows.is_empty() {
-            return Err(ReadError::new(path, None, "the file has a header but no rows"));
+            return Err(ReadError::new(
+                path,
+                None,
+                "the file has a header but no rows",
+            ));
         }
         Ok(Frame {
             path: path.to_path_buf(),
@@ -78,7 +82,11 @@ impl Frame {
         self.header
             .iter()
             .position(|h| h == name)
-            .or_else(|| self.header.iter().position(|h| h.eq_ignore_ascii_case(name)))
+            .or_else(|| {
+                self.header
+                    .iter()
+                    .position(|h| h.eq_ignore_ascii_case(name))
+            })
             .ok_or_else(|| {
                 ReadError::new(
                     &self.path,

@@ -366,8 +366,19 @@ struct EfronSums {
 }
 
 fn efron_sums(ties: Ties, d: usize, sum_w: f64, s0: f64, d0: f64) -> EfronSums {
-    let mut e = EfronSums { log: 0.0, h0: 0.0, h1: 0.0, q0: 0.0, q1: 0.0, q2: 0.0 };
-    let (steps, w) = if ties == Ties::Breslow || d == 1 { (1, sum_w) } else { (d, sum_w / d as f64) };
+    let mut e = EfronSums {
+        log: 0.0,
+        h0: 0.0,
+        h1: 0.0,
+        q0: 0.0,
+        q1: 0.0,
+        q2: 0.0,
+    };
+    let (steps, w) = if ties == Ties::Breslow || d == 1 {
+        (1, sum_w)
+    } else {
+        (d, sum_w / d as f64)
+    };
     for k in 0..steps {
         let f = if steps == 1 { 0.0 } else { k as f64 / d as f64 };
         let s = s0 - f * d0;
@@ -392,7 +403,8 @@ fn add_info(info: &mut [f64], p: usize, et: &EventTime, e: &EfronSums, g: f64) {
         for k in 0..=j {
             let (s1k, d1k) = (et.s1[k], et.d1[k]);
             row[k] += g
-                * (s2[k] * e.h0 - d2[k] * e.h1
+                * (s2[k] * e.h0
+                    - d2[k] * e.h1
                     - (s1j * s1k * e.q0 - (s1j * d1k + d1j * s1k) * e.q1 + d1j * d1k * e.q2));
         }
     }
@@ -453,7 +465,7 @@ pub fn fit(d: &CoxData, opt: &CoxOptions) -> Result<CoxFit, StatsError> {
         let mut next = pass(&prep, &new_beta, opt.ties);
         // Step halving when the likelihood does not increase (as coxph).
         let mut halvings = 0;
-        while !(next.loglik >= cur.loglik) && halvings < 30 {
+        while (next.loglik < cur.loglik || next.loglik.is_nan()) && halvings < 30 {
             halvings += 1;
             new_beta = beta
                 .iter()

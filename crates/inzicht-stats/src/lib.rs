@@ -13,6 +13,11 @@
 //! - [`provision`]: provision effects by sequential (risk-set) matching, with bootstrap.
 //! - [`dist`]: normal and chi-square distribution functions.
 
+// Numerical code indexes several arrays with the same loop variable, as the formulas it cites
+// do; iterator chains would hide the formula. The coefficients of published algorithms (AS 241,
+// Lanczos) are kept exactly as printed.
+#![allow(clippy::needless_range_loop, clippy::excessive_precision)]
+
 pub mod competing;
 pub mod cox;
 pub mod dist;

@@ -83,7 +83,11 @@ pub fn fit(
             .map(|i| {
                 let eta = dot(&xd[i * q..(i + 1) * q], beta);
                 // log(1 + e^η) computed stably.
-                let l1p = if eta > 0.0 { eta + (-eta).exp().ln_1p() } else { eta.exp().ln_1p() };
+                let l1p = if eta > 0.0 {
+                    eta + (-eta).exp().ln_1p()
+                } else {
+                    eta.exp().ln_1p()
+                };
                 w(i) * (if y[i] { eta } else { 0.0 } - l1p)
             })
             .sum()
@@ -139,9 +143,13 @@ pub fn fit(
         let mut new_beta: Vec<f64> = beta.iter().zip(&step).map(|(b, s)| b + s).collect();
         let mut new_ll = loglik(&new_beta);
         let mut halvings = 0;
-        while !(new_ll >= ll - 1e-12 * ll.abs()) && halvings < 30 {
+        while (new_ll < ll - 1e-12 * ll.abs() || new_ll.is_nan()) && halvings < 30 {
             halvings += 1;
-            new_beta = beta.iter().zip(&new_beta).map(|(b, nb)| (b + nb) / 2.0).collect();
+            new_beta = beta
+                .iter()
+                .zip(&new_beta)
+                .map(|(b, nb)| (b + nb) / 2.0)
+                .collect();
             new_ll = loglik(&new_beta);
         }
         let change = (new_ll - ll).abs();

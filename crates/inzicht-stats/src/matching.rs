@@ -249,7 +249,7 @@ pub fn match_att(
     if opt.ratio == 0 {
         return err("--ratio must be at least 1");
     }
-    if opt.caliper.is_some_and(|c| !(c > 0.0)) {
+    if opt.caliper.is_some_and(|c| c.is_nan() || c <= 0.0) {
         return err("--caliper must be a positive number of standard deviations");
     }
     let n_t = treated.iter().filter(|&&t| t).count();

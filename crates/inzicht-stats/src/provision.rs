@@ -189,8 +189,11 @@ pub struct GroupEffect {
     pub curve_control: Vec<CurvePoint>,
     /// Persons behind each curve point (for cell keys): per month, at-risk and W/S/I persons.
     #[serde(skip)]
-    pub curve_persons: [Vec<(Vec<u32>, Vec<u32>, Vec<u32>)>; 2],
+    pub curve_persons: [Vec<MonthPersons>; 2],
 }
+
+/// Persons behind one month of a curve: at risk, W/S/I exits, all exits.
+pub type MonthPersons = (Vec<u32>, Vec<u32>, Vec<u32>);
 
 pub const AGE_BANDS: [&str; 4] = ["18-26", "27-39", "40-54", "55+"];
 
@@ -288,7 +291,10 @@ pub fn estimate_all(d: &PanelData, opt: &EffectOptions) -> Result<Vec<GroupEffec
     for h in 0..opt.horizons.len() {
         let mut ps = Vec::new();
         for ge in &out {
-            for e in std::iter::once(&ge.overall).chain(&ge.subgroups).chain(&ge.types) {
+            for e in std::iter::once(&ge.overall)
+                .chain(&ge.subgroups)
+                .chain(&ge.types)
+            {
                 ps.push(match e.matched.get(h) {
                     Some(x) if !e.too_few => x.p_value,
                     _ => f64::NAN,
@@ -298,8 +304,16 @@ pub fn estimate_all(d: &PanelData, opt: &EffectOptions) -> Result<Vec<GroupEffec
         let adj = multiple::benjamini_hochberg(&ps);
         let mut k = 0;
         for ge in &mut out {
-            let GroupEffect { overall, subgroups, types, .. } = ge;
-            for e in std::iter::once(overall).chain(subgroups.iter_mut()).chain(types.iter_mut()) {
+            let GroupEffect {
+                overall,
+                subgroups,
+                types,
+                ..
+            } = ge;
+            for e in std::iter::once(overall)
+                .chain(subgroups.iter_mut())
+                .chain(types.iter_mut())
+            {
                 if let Some(x) = e.matched.get_mut(h) {
                     x.p_adjusted = adj[k].is_finite().then_some(adj[k]);
                 }
@@ -310,7 +324,11 @@ pub fn estimate_all(d: &PanelData, opt: &EffectOptions) -> Result<Vec<GroupEffec
     Ok(out)
 }
 
-fn prepare<'a>(d: &'a PanelData, g: usize, opt: &EffectOptions) -> Result<(Prepared, Vec<String>), StatsError> {
+fn prepare<'a>(
+    d: &'a PanelData,
+    g: usize,
+    opt: &EffectOptions,
+) -> Result<(Prepared, Vec<String>), StatsError> {
     let n = d.person.len();
     let p = d.feature_names.len();
     let n_spells = d.spell_exit.len();
@@ -347,7 +365,10 @@ fn prepare<'a>(d: &'a PanelData, g: usize, opt: &EffectOptions) -> Result<(Prepa
                 eligible_controls: controls,
                 start_type,
             },
-            vec![format!("group {}: too few starts to fit a propensity model", d.groups[g])],
+            vec![format!(
+                "group {}: too few starts to fit a propensity model",
+                d.groups[g]
+            )],
         ));
     }
     // Propensity model on treated + a deterministic sample of control months.
@@ -429,7 +450,9 @@ fn prepare<'a>(d: &'a PanelData, g: usize, opt: &EffectOptions) -> Result<(Prepa
             }
             Err(e) => (
                 Box::new(|_| 0.0),
-                vec![format!("propensity model not estimable ({e}); matched on the strata only")],
+                vec![format!(
+                    "propensity model not estimable ({e}); matched on the strata only"
+                )],
             ),
         };
     let mut lp = vec![0.0; n];
@@ -438,11 +461,16 @@ fn prepare<'a>(d: &'a PanelData, g: usize, opt: &EffectOptions) -> Result<(Prepa
     }
     let all: Vec<f64> = treated.iter().chain(&controls).map(|&r| lp[r]).collect();
     let mean = all.iter().sum::<f64>() / all.len() as f64;
-    let sd = (all.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (all.len() as f64 - 1.0)).sqrt();
+    let sd = (all.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (all.len() as f64 - 1.0))
+        .sqrt();
     let width = opt.caliper * sd;
     // Strata: (duration cell, year, age band).
     let key = |r: usize| -> (i32, i32, usize) {
-        (duration_cell(d.duration[r]), d.month[r].div_euclid(12), age_band(d.age[r]))
+        (
+            duration_cell(d.duration[r]),
+            d.month[r].div_euclid(12),
+            age_band(d.age[r]),
+        )
     };
     let mut map: HashMap<(i32, i32, usize), usize> = Default::default();
     let mut strata: Vec<(Vec<Cand>, Vec<Cand>)> = Vec::new();
@@ -480,7 +508,10 @@ fn prepare<'a>(d: &'a PanelData, g: usize, opt: &EffectOptions) -> Result<(Prepa
 fn match_all(d: &PanelData, prep: &Prepared, copies: &[u32]) -> Vec<Pair> {
     let mut pairs = Vec::new();
     for (ts, cs) in &prep.strata {
-        let mut left: Vec<u32> = cs.iter().map(|c| copies[d.person[c.row] as usize]).collect();
+        let mut left: Vec<u32> = cs
+            .iter()
+            .map(|c| copies[d.person[c.row] as usize])
+            .collect();
         let scores: Vec<f64> = cs.iter().map(|c| c.lp).collect();
         for t in ts {
             for _ in 0..copies[d.person[t.row] as usize] {
@@ -488,13 +519,18 @@ fn match_all(d: &PanelData, prep: &Prepared, copies: &[u32]) -> Vec<Pair> {
                 let mut best: Option<(f64, usize, usize)> = None;
                 let mut consider = |k: usize| -> bool {
                     let dist = (scores[k] - t.lp).abs();
-                    if dist > prep.width || best.is_some_and(|b| dist > b.0 + crate::matching::TIE_TOL) {
+                    if dist > prep.width
+                        || best.is_some_and(|b| dist > b.0 + crate::matching::TIE_TOL)
+                    {
                         return false;
                     }
                     if left[k] > 0 && d.person[cs[k].row] != d.person[t.row] {
                         let better = match best {
                             None => true,
-                            Some(b) => dist < b.0 - crate::matching::TIE_TOL || (dist <= b.0 + crate::matching::TIE_TOL && cs[k].row < b.1),
+                            Some(b) => {
+                                dist < b.0 - crate::matching::TIE_TOL
+                                    || (dist <= b.0 + crate::matching::TIE_TOL && cs[k].row < b.1)
+                            }
                         };
                         if better {
                             best = Some((dist, cs[k].row, k));
@@ -571,7 +607,13 @@ fn arm(
     horizons: &[i32],
     with_se: bool,
 ) -> Option<ArmSummary> {
-    arm_weighted(out, rows.map(|r| (r, 1.0)), moving_competing, horizons, with_se)
+    arm_weighted(
+        out,
+        rows.map(|r| (r, 1.0)),
+        moving_competing,
+        horizons,
+        with_se,
+    )
 }
 
 /// As [`arm`], with a weight per row (the naive comparison standardises the controls to the
@@ -583,12 +625,22 @@ fn arm_weighted(
     horizons: &[i32],
     with_se: bool,
 ) -> Option<ArmSummary> {
-    let table = if moving_competing { &out.moving } else { &out.primary };
+    let table = if moving_competing {
+        &out.moving
+    } else {
+        &out.primary
+    };
     arm_cells(
         out.cap,
         rows.map(|(r, w)| {
             let (t, c) = table[r];
-            Cell { t, c, w, w2: w * w, count: 1 }
+            Cell {
+                t,
+                c,
+                w,
+                w2: w * w,
+                count: 1,
+            }
         }),
         horizons,
         with_se,
@@ -605,7 +657,12 @@ struct Cell {
     count: u64,
 }
 
-fn arm_cells(cap: usize, cells: impl Iterator<Item = Cell>, horizons: &[i32], with_se: bool) -> Option<ArmSummary> {
+fn arm_cells(
+    cap: usize,
+    cells: impl Iterator<Item = Cell>,
+    horizons: &[i32],
+    with_se: bool,
+) -> Option<ArmSummary> {
     let mut hist = vec![0f64; cap + 1];
     let mut hist2 = vec![[0f64; 3]; cap + 1];
     let mut d_wsi = vec![0f64; cap + 1];
@@ -613,7 +670,14 @@ fn arm_cells(cap: usize, cells: impl Iterator<Item = Cell>, horizons: &[i32], wi
     let mut wsi_count = vec![0u64; cap + 1];
     let mut count = vec![0u64; cap + 1];
     let mut n = 0u64;
-    for Cell { t, c, w, w2, count: k } in cells {
+    for Cell {
+        t,
+        c,
+        w,
+        w2,
+        count: k,
+    } in cells
+    {
         let t = (t as usize).min(cap);
         hist[t] += w;
         count[t] += k;
@@ -655,7 +719,13 @@ fn arm_cells(cap: usize, cells: impl Iterator<Item = Cell>, horizons: &[i32], wi
                 (2, d_all[t] - d_wsi[t]),
                 (0, hist[t] - d_all[t]),
             ] {
-                let w2 = hist2[t][if cause == 1 { 1 } else if cause == 2 { 2 } else { 0 }];
+                let w2 = hist2[t][if cause == 1 {
+                    1
+                } else if cause == 2 {
+                    2
+                } else {
+                    0
+                }];
                 if w > 0.0 {
                     groups.push(crate::competing::Group {
                         time: t as f64,
@@ -676,7 +746,10 @@ fn arm_cells(cap: usize, cells: impl Iterator<Item = Cell>, horizons: &[i32], wi
     Some(ArmSummary {
         cif: horizons.iter().map(|&h| cif_by_month[hz(h)]).collect(),
         se,
-        events: horizons.iter().map(|&h| wsi_count[1..=hz(h)].iter().sum()).collect(),
+        events: horizons
+            .iter()
+            .map(|&h| wsi_count[1..=hz(h)].iter().sum())
+            .collect(),
         at_risk: horizons.iter().map(|&h| at_risk_count[hz(h)]).collect(),
     })
 }
@@ -774,28 +847,33 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
         let m = xs.iter().sum::<f64>() / n;
         (xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0)).sqrt()
     };
-    let horizon_rows = |t: &ArmSummary, c: &ArmSummary, boot: &[Vec<f64>], naive: bool| -> Vec<AtHorizon> {
-        (0..horizons.len())
-            .map(|h| {
-                let diff = t.cif[h] - c.cif[h];
-                let se = if naive { (t.se[h].powi(2) + c.se[h].powi(2)).sqrt() } else { sd_of(boot, h) };
-                AtHorizon {
-                    months: horizons[h],
-                    treated: t.cif[h],
-                    control: c.cif[h],
-                    difference: diff,
-                    se,
-                    ci: [diff - z * se, diff + z * se],
-                    p_value: dist::two_sided_p(diff / se),
-                    p_adjusted: None,
-                    events_treated: t.events[h],
-                    events_control: c.events[h],
-                    at_risk_treated: t.at_risk[h],
-                    at_risk_control: c.at_risk[h],
-                }
-            })
-            .collect()
-    };
+    let horizon_rows =
+        |t: &ArmSummary, c: &ArmSummary, boot: &[Vec<f64>], naive: bool| -> Vec<AtHorizon> {
+            (0..horizons.len())
+                .map(|h| {
+                    let diff = t.cif[h] - c.cif[h];
+                    let se = if naive {
+                        (t.se[h].powi(2) + c.se[h].powi(2)).sqrt()
+                    } else {
+                        sd_of(boot, h)
+                    };
+                    AtHorizon {
+                        months: horizons[h],
+                        treated: t.cif[h],
+                        control: c.cif[h],
+                        difference: diff,
+                        se,
+                        ci: [diff - z * se, diff + z * se],
+                        p_value: dist::two_sided_p(diff / se),
+                        p_adjusted: None,
+                        events_treated: t.events[h],
+                        events_control: c.events[h],
+                        at_risk_treated: t.at_risk[h],
+                        at_risk_control: c.at_risk[h],
+                    }
+                })
+                .collect()
+        };
     let mut estimates = Vec::new();
     // The naive comparison: treated months against every eligible control month in the same
     // month of the spell (the risk set, unadjusted otherwise) — controls weighted to the treated
@@ -811,7 +889,9 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
         m
     };
     let all_controls = aggregate(&mut prep.eligible_controls.iter().copied());
-    let naive_arms = |t_rows: &[usize], controls: &HashMap<(i32, u16, u8), u64>| -> Option<(ArmSummary, ArmSummary)> {
+    let naive_arms = |t_rows: &[usize],
+                      controls: &HashMap<(i32, u16, u8), u64>|
+     -> Option<(ArmSummary, ArmSummary)> {
         let mut nt: HashMap<i32, f64> = HashMap::new();
         let mut nc: HashMap<i32, f64> = HashMap::new();
         for &r in t_rows {
@@ -822,7 +902,13 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
         }
         let cells = controls.iter().filter_map(|(&(dur, t, c), &k)| {
             let w = nt.get(&dur)? / nc.get(&dur)?;
-            Some(Cell { t, c, w: w * k as f64, w2: w * w * k as f64, count: k })
+            Some(Cell {
+                t,
+                c,
+                w: w * k as f64,
+                w2: w * w * k as f64,
+                count: k,
+            })
         });
         let c = arm_cells(outcomes.cap, cells, &horizons, true)?;
         let t = arm(&outcomes, t_rows.iter().copied(), false, &horizons, true)?;
@@ -860,7 +946,9 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
                 if t.cif[1] > 0.0 && c.cif[1] > 0.0 && lr.len() > 1 {
                     let rr = t.cif[1] / c.cif[1];
                     let m = lr.iter().sum::<f64>() / lr.len() as f64;
-                    let se = (lr.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (lr.len() as f64 - 1.0)).sqrt();
+                    let se = (lr.iter().map(|x| (x - m) * (x - m)).sum::<f64>()
+                        / (lr.len() as f64 - 1.0))
+                        .sqrt();
                     let (lo, hi) = ((rr.ln() - z * se).exp(), (rr.ln() + z * se).exp());
                     e.e_value = Some([multiple::e_value(rr), multiple::e_value_ci(lo, hi)]);
                 }
@@ -870,12 +958,23 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
             }
             // Naive: the treated months of the subset against every eligible control month
             // in the same subset (by the control's own age band / trede), without matching.
-            let t_rows: Vec<usize> = prep.treated.iter().copied().filter(|&r| (s.test)(r)).collect();
+            let t_rows: Vec<usize> = prep
+                .treated
+                .iter()
+                .copied()
+                .filter(|&r| (s.test)(r))
+                .collect();
             let own;
             let controls = if s.subset == "type" || s.subset == "all" {
                 &all_controls
             } else {
-                own = aggregate(&mut prep.eligible_controls.iter().copied().filter(|&r| (s.test)(r)));
+                own = aggregate(
+                    &mut prep
+                        .eligible_controls
+                        .iter()
+                        .copied()
+                        .filter(|&r| (s.test)(r)),
+                );
                 &own
             };
             if let Some((t, c)) = naive_arms(&t_rows, controls) {
@@ -886,7 +985,8 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
         estimates.push(e);
     }
     let overall = estimates.remove(0);
-    let (subgroups, types): (Vec<Estimate>, Vec<Estimate>) = estimates.into_iter().partition(|e| e.subset != "type");
+    let (subgroups, types): (Vec<Estimate>, Vec<Estimate>) =
+        estimates.into_iter().partition(|e| e.subset != "type");
     // Balance before (treated vs all eligible controls) and after (vs matched controls).
     let p = d.feature_names.len();
     let treated_w: Vec<usize> = pairs.iter().map(|p| p.0).collect();
@@ -947,8 +1047,7 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
 }
 
 /// At-risk and event counts per month since the start, for the protected curve.
-#[allow(clippy::type_complexity)]
-fn monthly_curve(d: &PanelData, rows: &[usize], max: i32) -> (Vec<CurvePoint>, Vec<(Vec<u32>, Vec<u32>, Vec<u32>)>) {
+fn monthly_curve(d: &PanelData, rows: &[usize], max: i32) -> (Vec<CurvePoint>, Vec<MonthPersons>) {
     let outs: Vec<(f64, usize, u32)> = rows
         .iter()
         .map(|&r| {
@@ -961,8 +1060,16 @@ fn monthly_curve(d: &PanelData, rows: &[usize], max: i32) -> (Vec<CurvePoint>, V
     for m in 1..=max {
         let mf = m as f64;
         let at: Vec<u32> = outs.iter().filter(|o| o.0 >= mf).map(|o| o.2).collect();
-        let wsi: Vec<u32> = outs.iter().filter(|o| o.0 == mf && o.1 == 1).map(|o| o.2).collect();
-        let all: Vec<u32> = outs.iter().filter(|o| o.0 == mf && o.1 > 0).map(|o| o.2).collect();
+        let wsi: Vec<u32> = outs
+            .iter()
+            .filter(|o| o.0 == mf && o.1 == 1)
+            .map(|o| o.2)
+            .collect();
+        let all: Vec<u32> = outs
+            .iter()
+            .filter(|o| o.0 == mf && o.1 > 0)
+            .map(|o| o.2)
+            .collect();
         points.push(CurvePoint {
             month: m,
             at_risk: at.len() as u64,
@@ -997,7 +1104,10 @@ fn hazard_ratio(d: &PanelData, pairs: &[Pair]) -> Option<HazardRatio> {
     let mut ids: Vec<usize> = cluster.clone();
     ids.sort_unstable();
     ids.dedup();
-    let cluster: Vec<usize> = cluster.iter().map(|c| ids.binary_search(c).unwrap_or(0)).collect();
+    let cluster: Vec<usize> = cluster
+        .iter()
+        .map(|c| ids.binary_search(c).unwrap_or(0))
+        .collect();
     let names = vec!["treated".to_string()];
     let data = cox::CoxData {
         start: None,

@@ -23,9 +23,20 @@ use std::collections::HashMap;
 /// characteristic (an assumption: the persons export describes a person, not the result of a
 /// provision — documented in docs/effects.md).
 const NOT_FEATURES: &[&str] = &[
-    "pseudonym", "month", "wijk_code", "buurt_code", "diag_id", "event_date",
-    "age_at_data_end", "partner_pseudonym", "spell_id", "start_date", "end_date", "end_reason",
-    "end_reason_bus", "end_class",
+    "pseudonym",
+    "month",
+    "wijk_code",
+    "buurt_code",
+    "diag_id",
+    "event_date",
+    "age_at_data_end",
+    "partner_pseudonym",
+    "spell_id",
+    "start_date",
+    "end_date",
+    "end_reason",
+    "end_reason_bus",
+    "end_class",
 ];
 /// Text features with more levels than this are left out of the propensity model.
 const MAX_LEVELS: usize = 12;
@@ -45,7 +56,9 @@ fn doubles(conn: &duckdb::Connection, sql: &str) -> Result<Vec<Vec<f64>>, StoreE
                 .column(j)
                 .as_any()
                 .downcast_ref::<Float64Array>()
-                .ok_or_else(|| StoreError::Internal(format!("effects: column {j} is not DOUBLE")))?;
+                .ok_or_else(|| {
+                    StoreError::Internal(format!("effects: column {j} is not DOUBLE"))
+                })?;
             col.extend((0..a.len()).map(|i| if a.is_null(i) { f64::NAN } else { a.value(i) }));
         }
     }
@@ -105,7 +118,9 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     let cols_of = |t: &Option<String>| -> Vec<(String, String)> {
         columns
             .iter()
-            .filter(|(tt, c, _)| t.as_deref() == Some(tt.as_str()) && !NOT_FEATURES.contains(&c.as_str()))
+            .filter(|(tt, c, _)| {
+                t.as_deref() == Some(tt.as_str()) && !NOT_FEATURES.contains(&c.as_str())
+            })
             .map(|(_, c, ty)| (c.clone(), ty.clone()))
             .collect()
     };
@@ -157,7 +172,10 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
            GROUP BY ALL",
     )?;
     feature_cols.push(("h.earlier".into(), "eerdere_uitkeringen|BIGINT".into()));
-    feature_cols.push(("h.earlier_wsi".into(), "eerdere_uitstroom_wsi|BIGINT".into()));
+    feature_cols.push((
+        "h.earlier_wsi".into(),
+        "eerdere_uitstroom_wsi|BIGINT".into(),
+    ));
     // Competences recorded by that month, and work experience (baseline), where configured.
     let competences = table("competences").ok();
     let experience = table("experience").ok();
@@ -177,8 +195,13 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
                GROUP BY ALL",
             ident(c)
         ))?;
-        extra_joins.push_str(" LEFT JOIN eff_comp ec ON ec.pseudonym = pm.pseudonym AND ec.month = pm.month");
-        feature_cols.push(("coalesce(ec.n, 0)".into(), "competenties_bekend|BIGINT".into()));
+        extra_joins.push_str(
+            " LEFT JOIN eff_comp ec ON ec.pseudonym = pm.pseudonym AND ec.month = pm.month",
+        );
+        feature_cols.push((
+            "coalesce(ec.n, 0)".into(),
+            "competenties_bekend|BIGINT".into(),
+        ));
     }
     if let Some(e) = &experience {
         let years = columns
@@ -191,8 +214,14 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
             ident(e)
         ))?;
         extra_joins.push_str(" LEFT JOIN eff_exp ex ON ex.pseudonym = pm.pseudonym");
-        feature_cols.push(("coalesce(ex.n, 0)".into(), "beroepen_ervaring|BIGINT".into()));
-        feature_cols.push(("coalesce(ex.years, 0)".into(), "jaren_ervaring|DOUBLE".into()));
+        feature_cols.push((
+            "coalesce(ex.n, 0)".into(),
+            "beroepen_ervaring|BIGINT".into(),
+        ));
+        feature_cols.push((
+            "coalesce(ex.years, 0)".into(),
+            "jaren_ervaring|DOUBLE".into(),
+        ));
     }
     let mut select = vec![
         "CAST(pm.duration_months AS DOUBLE)".to_string(),
@@ -230,7 +259,10 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
             .unwrap_or_default(),
         persons
             .as_deref()
-            .map(|p| format!(" LEFT JOIN ads.{} pe ON pe.pseudonym = pm.pseudonym", ident(p)))
+            .map(|p| format!(
+                " LEFT JOIN ads.{} pe ON pe.pseudonym = pm.pseudonym",
+                ident(p)
+            ))
             .unwrap_or_default()
     );
     let from = format!(
@@ -258,7 +290,10 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
             continue;
         }
         for l in &levels[1..] {
-            select.push(format!("CAST(coalesce({expr} = {}, false) AS DOUBLE)", crate::literal(l)));
+            select.push(format!(
+                "CAST(coalesce({expr} = {}, false) AS DOUBLE)",
+                crate::literal(l)
+            ));
             names.push(format!("{name}={l}"));
         }
         select.push(format!("CAST({expr} IS NULL AS DOUBLE)"));
@@ -291,7 +326,11 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
             features[i * p + j] = if c[i].is_finite() { c[i] as f32 } else { 0.0 };
         }
     }
-    let as_i32 = |c: &Vec<f64>| -> Vec<i32> { c.iter().map(|v| if v.is_finite() { *v as i32 } else { 0 }).collect() };
+    let as_i32 = |c: &Vec<f64>| -> Vec<i32> {
+        c.iter()
+            .map(|v| if v.is_finite() { *v as i32 } else { 0 })
+            .collect()
+    };
     // Spells.
     let sp = doubles(
         conn,
@@ -300,9 +339,9 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     let n_spells = sp[0].len();
     let mut spell_exit_month = vec![None; n_spells];
     let mut spell_exit = vec![Exit::Running; n_spells];
-    for i in 0..n_spells {
-        let sid = sp[0][i] as usize;
-        if sp[2][i] == 1.0 && sp[1][i].is_finite() {
+    for (i, &sid) in sp[0].iter().enumerate() {
+        let sid = sid as usize;
+        if sid < n_spells && sp[2][i] == 1.0 && sp[1][i].is_finite() {
             spell_exit_month[sid] = Some(sp[1][i] as i32);
             spell_exit[sid] = match sp[3][i] as i32 {
                 1 => Exit::Wsi,
@@ -324,9 +363,21 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     conn.execute_batch(&format!(
         "CREATE OR REPLACE TEMP TABLE eff_groups AS SELECT * FROM (VALUES {}) t(group_code, gi);
          CREATE OR REPLACE TEMP TABLE eff_types AS SELECT * FROM (VALUES {}) t(type_code, ti);",
-        groups.iter().enumerate().map(|(i, g)| format!("({}, {i})", crate::literal(g))).collect::<Vec<_>>().join(", "),
-        if types.is_empty() { "('', 0)".to_string() } else {
-            types.iter().enumerate().map(|(i, t)| format!("({}, {i})", crate::literal(t))).collect::<Vec<_>>().join(", ")
+        groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| format!("({}, {i})", crate::literal(g)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        if types.is_empty() {
+            "('', 0)".to_string()
+        } else {
+            types
+                .iter()
+                .enumerate()
+                .map(|(i, t)| format!("({}, {i})", crate::literal(t)))
+                .collect::<Vec<_>>()
+                .join(", ")
         }
     ))?;
     let fs = doubles(
@@ -343,7 +394,14 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         ),
     )?;
     let first_starts: Vec<(u32, usize, i32, u32)> = (0..fs.first().map_or(0, |c| c.len()))
-        .map(|i| (fs[0][i] as u32, fs[1][i] as usize, fs[2][i] as i32, fs[3][i] as u32))
+        .map(|i| {
+            (
+                fs[0][i] as u32,
+                fs[1][i] as usize,
+                fs[2][i] as i32,
+                fs[3][i] as u32,
+            )
+        })
         .collect();
     // The provision history of the spell as known that month: which groups started before it.
     // Consultants choose provisions on their view of a client's prospects, so earlier choices
@@ -351,7 +409,9 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     let n_groups = groups.len();
     let mut first_by_spell: HashMap<u32, Vec<Option<i32>>> = HashMap::new();
     for &(sid, g, m, _) in &first_starts {
-        first_by_spell.entry(sid).or_insert_with(|| vec![None; n_groups])[g] = Some(m);
+        first_by_spell
+            .entry(sid)
+            .or_insert_with(|| vec![None; n_groups])[g] = Some(m);
     }
     let p_all = p + n_groups;
     let mut widened = vec![0f32; n * p_all];
@@ -423,8 +483,7 @@ pub fn run(
     let data = load(session)?;
     let mut opt = *opt;
     opt.min_persons = opt.min_persons.max(protector.threshold() as usize);
-    let effects = provision::estimate_all(&data.panel, &opt)
-        .map_err(|e| StoreError::Input(e.0))?;
+    let effects = provision::estimate_all(&data.panel, &opt).map_err(|e| StoreError::Input(e.0))?;
     let mut suppressed = 0usize;
     let mut total = 0usize;
     let groups: Vec<Value> = effects
@@ -454,7 +513,13 @@ pub fn run(
     Ok(out)
 }
 
-fn protect_estimate(e: &Estimate, keys: &[u64], p: &Protector, total: &mut usize, suppressed: &mut usize) -> Value {
+fn protect_estimate(
+    e: &Estimate,
+    keys: &[u64],
+    p: &Protector,
+    total: &mut usize,
+    suppressed: &mut usize,
+) -> Value {
     *total += 1;
     let t = p.threshold();
     let groups_ok = p
@@ -499,16 +564,34 @@ fn protect_estimate(e: &Estimate, keys: &[u64], p: &Protector, total: &mut usize
     })
 }
 
-fn protect_group(g: &GroupEffect, data: &EffectData, p: &Protector, total: &mut usize, suppressed: &mut usize) -> Value {
+fn protect_group(
+    g: &GroupEffect,
+    data: &EffectData,
+    p: &Protector,
+    total: &mut usize,
+    suppressed: &mut usize,
+) -> Value {
     let keys = &data.record_keys;
     let overall = protect_estimate(&g.overall, keys, p, total, suppressed);
-    let subgroups: Vec<Value> = g.subgroups.iter().map(|e| protect_estimate(e, keys, p, total, suppressed)).collect();
-    let types: Vec<Value> = g.types.iter().map(|e| protect_estimate(e, keys, p, total, suppressed)).collect();
+    let subgroups: Vec<Value> = g
+        .subgroups
+        .iter()
+        .map(|e| protect_estimate(e, keys, p, total, suppressed))
+        .collect();
+    let types: Vec<Value> = g
+        .types
+        .iter()
+        .map(|e| protect_estimate(e, keys, p, total, suppressed))
+        .collect();
     let shown = overall["too_few"] == json!(false);
     // Curves of the matched arms through the curve rules; cumulative incidence from the
     // protected counts: F(t) = Σ S(s−)·d_wsi/n, S ← S·(1 − d_all/n) per pooled interval.
     let curve = |arm: usize| -> Value {
-        let pts = if arm == 0 { &g.curve_treated } else { &g.curve_control };
+        let pts = if arm == 0 {
+            &g.curve_treated
+        } else {
+            &g.curve_control
+        };
         let persons = &g.curve_persons[arm];
         // Pool months until the W/S/I exits reach the threshold; end below the threshold at risk.
         let steps: Vec<inzicht_protect::curve::StepInput> = pts
@@ -531,7 +614,11 @@ fn protect_group(g: &GroupEffect, data: &EffectData, p: &Protector, total: &mut 
             let all: Vec<u32> = (st.from..st.to)
                 .flat_map(|m| persons[m as usize].2.iter().copied())
                 .collect();
-            let d_all = p.count(&cell(keys, &all)).value.unwrap_or(st.events).max(st.events);
+            let d_all = p
+                .count(&cell(keys, &all))
+                .value
+                .unwrap_or(st.events)
+                .max(st.events);
             let next = c.steps.get(k + 1).map_or(0.0, |n| n.at_risk);
             let censored = (st.at_risk - d_all - next).max(0.0);
             let to = st.to as f64;

@@ -461,7 +461,8 @@ fn bench_survival(n: usize, runs: usize) -> Result<Vec<String>, Failure> {
         let _ = inzicht_stats::km::kaplan_meier(&time, &event, None, Default::default(), 0.95);
     });
     // The same data for the reference stacks.
-    let csv = std::env::temp_dir().join(format!("inzicht-bench-cox-{}-{n}.csv", std::process::id()));
+    let csv =
+        std::env::temp_dir().join(format!("inzicht-bench-cox-{}-{n}.csv", std::process::id()));
     let mut text = String::with_capacity(n * p * 12);
     text.push_str("time,event,");
     text.push_str(&names.join(","));
@@ -506,7 +507,11 @@ fn bench_survival(n: usize, runs: usize) -> Result<Vec<String>, Failure> {
         ));
     }
     let _ = std::fs::remove_file(&csv);
-    let (cox_target, km_target) = if n > 100_000 { ("< 2 s", "< 50 ms") } else { ("< 20 ms", "—") };
+    let (cox_target, km_target) = if n > 100_000 {
+        ("< 2 s", "< 50 ms")
+    } else {
+        ("< 20 ms", "—")
+    };
     let mut rows = vec![format!(
         "| Cox PH (Efron), inzicht | {n} × {p} | {runs} | — | {:.4} s | — | {cox_target} | — | — |\n| Kaplan–Meier, inzicht | {n} | {runs} | — | {:.4} s | — | {km_target} | — | — |\n",
         cox_s, km_s

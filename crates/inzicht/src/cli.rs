@@ -443,7 +443,9 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
     })?;
     eprintln!();
     let pictures = a.dir.join("figuren");
-    eprintln!("4/4 Effect van voorzieningen, zonder en met matching (sequentiële matching, bootstrap):");
+    eprintln!(
+        "4/4 Effect van voorzieningen, zonder en met matching (sequentiële matching, bootstrap):"
+    );
     eprintln!(
         "    inzicht effects --store {} --svg {}",
         store.display(),

@@ -179,7 +179,8 @@ impl Loaded {
         let mut c = CellInput::default();
         for i in rows {
             c.persons += 1;
-            c.key_sum = combine_key_sums(c.key_sum, self.keys[i] % inzicht_protect::CELL_KEY_MODULUS);
+            c.key_sum =
+                combine_key_sums(c.key_sum, self.keys[i] % inzicht_protect::CELL_KEY_MODULUS);
         }
         c
     }
@@ -215,7 +216,9 @@ fn complete_rows(l: &Loaded, c: &Common, cols: &[&str]) -> Result<Complete, Fail
     let rows: Vec<usize> = (0..l.frame.len()).filter(|&i| present[i]).collect();
     let dropped = l.frame.len() - rows.len();
     if rows.is_empty() {
-        return Err(Failure::usage("no rows are left after leaving out the missing values"));
+        return Err(Failure::usage(
+            "no rows are left after leaving out the missing values",
+        ));
     }
     Ok(Complete { rows, dropped })
 }
@@ -233,9 +236,15 @@ fn flags(l: &Loaded, col: &str, rows: &[usize]) -> Result<Vec<bool>, Failure> {
 /// Group labels in sorted order (numerically when every label is a number), and each row's code.
 fn groups(l: &Loaded, col: &str, rows: &[usize]) -> Result<(Vec<usize>, Vec<String>), Failure> {
     let labels = l.frame.labels(col).map_err(read_error)?;
-    let vals: Vec<String> = rows.iter().map(|&i| labels[i].clone().unwrap_or_default()).collect();
+    let vals: Vec<String> = rows
+        .iter()
+        .map(|&i| labels[i].clone().unwrap_or_default())
+        .collect();
     let mut levels = vals.clone();
-    let numeric: Option<Vec<f64>> = levels.iter().map(|v| inzicht_ingest::frame::parse_number(v)).collect();
+    let numeric: Option<Vec<f64>> = levels
+        .iter()
+        .map(|v| inzicht_ingest::frame::parse_number(v))
+        .collect();
     match numeric {
         Some(_) => levels.sort_by(|a, b| {
             let x = inzicht_ingest::frame::parse_number(a).unwrap_or(0.0);
@@ -273,21 +282,36 @@ fn design(l: &Loaded, cols: &[String], rows: &[usize]) -> Result<(Vec<String>, V
                 }
                 for (k, level) in levels.iter().enumerate().skip(1) {
                     names.push(format!("{col}={level}"));
-                    columns.push(codes.iter().map(|&c| if c == k { 1.0 } else { 0.0 }).collect());
+                    columns.push(
+                        codes
+                            .iter()
+                            .map(|&c| if c == k { 1.0 } else { 0.0 })
+                            .collect(),
+                    );
                 }
             }
         }
     }
     let n = rows.len();
-    let x = (0..n).flat_map(|i| columns.iter().map(move |c| c[i])).collect();
+    let x = (0..n)
+        .flat_map(|i| columns.iter().map(move |c| c[i]))
+        .collect();
     Ok((names, x))
 }
 
-fn emit(format: OutputFormat, result: Map<String, Value>, l: &Loaded, params: Value, text: impl FnOnce(&Value) -> String) {
+fn emit(
+    format: OutputFormat,
+    result: Map<String, Value>,
+    l: &Loaded,
+    params: Value,
+    text: impl FnOnce(&Value) -> String,
+) {
     let protection = l.protector.metadata(0, 0);
     let env = inzicht_protect::envelope(result, protection, None, params);
     match format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&env).unwrap_or_default()),
+        OutputFormat::Json => {
+            println!("{}", serde_json::to_string_pretty(&env).unwrap_or_default())
+        }
         OutputFormat::Table => {
             println!("{}", text(&env));
             let note = if l.protector.is_protected() {
@@ -338,7 +362,15 @@ pub fn km(a: KmArgs) -> Result<(), Failure> {
             out.push(g);
             continue;
         }
-        out.push(protected_km(&l, &idx.iter().map(|&i| cc.rows[i]).collect::<Vec<_>>(), &t, &e, &fit, method, label));
+        out.push(protected_km(
+            &l,
+            &idx.iter().map(|&i| cc.rows[i]).collect::<Vec<_>>(),
+            &t,
+            &e,
+            &fit,
+            method,
+            label,
+        ));
     }
     let mut result = Map::new();
     result.insert("groups".into(), json!(out));
@@ -350,7 +382,10 @@ pub fn km(a: KmArgs) -> Result<(), Failure> {
         for g in env["groups"].as_array().into_iter().flatten() {
             let name = g["group"].as_str().unwrap_or("alle / all");
             if g["suppressed"] == json!(true) {
-                s.push_str(&format!("Groep {name}: afgeschermd — {}\n", g["reason"].as_str().unwrap_or("")));
+                s.push_str(&format!(
+                    "Groep {name}: afgeschermd — {}\n",
+                    g["reason"].as_str().unwrap_or("")
+                ));
                 continue;
             }
             s.push_str(&format!(
@@ -362,8 +397,12 @@ pub fn km(a: KmArgs) -> Result<(), Failure> {
             for j in 0..n {
                 s.push_str(&format!(
                     "  {:>10} {:>8} {:>8} {:>9} {:>9} {:>9}\n",
-                    f(&g["times"][j]), f(&g["at_risk"][j]), f(&g["events"][j]),
-                    f(&g["survival"][j]), f(&g["ci_lower"][j]), f(&g["ci_upper"][j])
+                    f(&g["times"][j]),
+                    f(&g["at_risk"][j]),
+                    f(&g["events"][j]),
+                    f(&g["survival"][j]),
+                    f(&g["ci_lower"][j]),
+                    f(&g["ci_upper"][j])
                 ));
             }
         }
@@ -425,7 +464,8 @@ fn protected_km(
         .collect();
     let curve = curve::protect(&l.protector, &steps);
     let z = inzicht_stats::dist::norm_quantile(0.975);
-    let (mut t_out, mut s_out, mut lo, mut hi, mut n_out, mut d_out) = (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut t_out, mut s_out, mut lo, mut hi, mut n_out, mut d_out) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
     let mut greenwood = 0.0;
     for st in &curve.steps {
         let (n, d) = (st.at_risk, st.events);
@@ -475,11 +515,17 @@ pub fn logrank(a: LogrankArgs) -> Result<(), Failure> {
     for (k, level) in levels.iter().enumerate() {
         let members: Vec<usize> = (0..cc.rows.len()).filter(|&i| codes[i] == k).collect();
         let events = members.iter().filter(|&&i| event[i]).count() as u64;
-        sizes.push((format!("{} = {level}", a.group), (members.len() as u64).min(events)));
+        sizes.push((
+            format!("{} = {level}", a.group),
+            (members.len() as u64).min(events),
+        ));
     }
     let named: Vec<(&str, u64)> = sizes.iter().map(|(n, v)| (n.as_str(), *v)).collect();
-    l.protector.require_groups(&named).map_err(|r| Failure::usage(r.0))?;
-    let r = logrank::logrank(&time, &event, &codes, levels.len(), strata.as_deref()).map_err(stats_error)?;
+    l.protector
+        .require_groups(&named)
+        .map_err(|r| Failure::usage(r.0))?;
+    let r = logrank::logrank(&time, &event, &codes, levels.len(), strata.as_deref())
+        .map_err(stats_error)?;
     let mut result = Map::new();
     result.insert("statistic".into(), json!(r.statistic));
     result.insert("df".into(), json!(r.df));
@@ -503,7 +549,11 @@ pub fn logrank(a: LogrankArgs) -> Result<(), Failure> {
     emit(a.common.format, result, &l, params, |env| {
         format!(
             "Log-rank{}: chi² = {}, df = {}, p = {}",
-            if a.strata.is_some() { " (gestratificeerd / stratified)" } else { "" },
+            if a.strata.is_some() {
+                " (gestratificeerd / stratified)"
+            } else {
+                ""
+            },
             f(&env["statistic"]),
             env["df"],
             f(&env["p_value"])
@@ -518,7 +568,10 @@ pub fn cox(a: CoxArgs) -> Result<(), Failure> {
     let transform = cox::ZphTransform::parse(&a.ph_transform).map_err(stats_error)?;
     let mut cols: Vec<&str> = vec![a.time.as_str(), a.event.as_str()];
     cols.extend(a.covariates.iter().map(|s| s.as_str()));
-    for c in [&a.start, &a.cluster, &a.weights, &a.strata].into_iter().flatten() {
+    for c in [&a.start, &a.cluster, &a.weights, &a.strata]
+        .into_iter()
+        .flatten()
+    {
         cols.push(c);
     }
     let cc = complete_rows(&l, &a.common, &cols)?;
@@ -550,7 +603,10 @@ pub fn cox(a: CoxArgs) -> Result<(), Failure> {
     });
     let events = event.iter().filter(|&&e| e).count();
     l.protector
-        .require_groups(&[("personen / persons", persons as u64), ("gebeurtenissen / events", events as u64)])
+        .require_groups(&[
+            ("personen / persons", persons as u64),
+            ("gebeurtenissen / events", events as u64),
+        ])
         .map_err(|r| Failure::usage(r.0))?;
     let data = cox::CoxData {
         start: start.as_deref(),
@@ -592,12 +648,21 @@ pub fn cox(a: CoxArgs) -> Result<(), Failure> {
         for c in env["coefficients"].as_array().into_iter().flatten() {
             s.push_str(&format!(
                 "  {:<24} {:>10} {:>10} {:>8} {:>10} {:>10} {:>9} – {:<9}\n",
-                c["name"].as_str().unwrap_or(""), f(&c["coef"]), f(&c["se"]), f(&c["z"]),
-                f(&c["p"]), f(&c["hr"]), f(&c["hr_lower"]), f(&c["hr_upper"])
+                c["name"].as_str().unwrap_or(""),
+                f(&c["coef"]),
+                f(&c["se"]),
+                f(&c["z"]),
+                f(&c["p"]),
+                f(&c["hr"]),
+                f(&c["hr_lower"]),
+                f(&c["hr_upper"])
             ));
         }
         for w in env["warnings"].as_array().into_iter().flatten() {
-            s.push_str(&format!("  Let op / warning: {}\n", w.as_str().unwrap_or("")));
+            s.push_str(&format!(
+                "  Let op / warning: {}\n",
+                w.as_str().unwrap_or("")
+            ));
         }
         if let Some(t) = env["proportional_hazards"]["global"].as_object() {
             s.push_str(&format!(
@@ -613,7 +678,7 @@ pub fn cox(a: CoxArgs) -> Result<(), Failure> {
 }
 
 pub fn match_cmd(a: MatchArgs) -> Result<(), Failure> {
-    if a.estimand.to_ascii_lowercase() != "att" {
+    if !a.estimand.eq_ignore_ascii_case("att") {
         return Err(Failure::usage(
             "only --estimand att (the effect on the treated) is supported: matching controls to treated units estimates that",
         ));
@@ -634,22 +699,35 @@ pub fn match_cmd(a: MatchArgs) -> Result<(), Failure> {
     let r = matching::match_att(&x, &names, &treated, &y, &opt).map_err(stats_error)?;
     let matched_t = r.pairs.len() as u64;
     l.protector
-        .require_groups(&[("behandeld / treated", matched_t), ("controles / controls", r.n_controls_used as u64)])
+        .require_groups(&[
+            ("behandeld / treated", matched_t),
+            ("controles / controls", r.n_controls_used as u64),
+        ])
         .map_err(|e| Failure::usage(e.0))?;
     let mut result = match serde_json::to_value(&r) {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
     };
     if l.protector.is_protected() {
-        let t_rows = (0..cc.rows.len()).filter(|&i| treated[i]).map(|i| cc.rows[i]);
-        let c_rows = (0..cc.rows.len()).filter(|&i| !treated[i] && r.weights[i] > 0.0).map(|i| cc.rows[i]);
+        let t_rows = (0..cc.rows.len())
+            .filter(|&i| treated[i])
+            .map(|i| cc.rows[i]);
+        let c_rows = (0..cc.rows.len())
+            .filter(|&i| !treated[i] && r.weights[i] > 0.0)
+            .map(|i| cc.rows[i]);
         result.insert("n_treated".into(), l.count(t_rows));
         result.insert("n_controls_used".into(), l.count(c_rows));
         // A count below the threshold is not shown.
         let unmatched = r.n_treated_unmatched as u64;
         result.insert(
             "n_treated_unmatched".into(),
-            if unmatched == 0 { json!(0) } else if unmatched < l.protector.threshold() { Value::Null } else { json!(unmatched) },
+            if unmatched == 0 {
+                json!(0)
+            } else if unmatched < l.protector.threshold() {
+                Value::Null
+            } else {
+                json!(unmatched)
+            },
         );
     }
     result.insert("estimand".into(), json!("ATT"));
@@ -665,7 +743,11 @@ pub fn match_cmd(a: MatchArgs) -> Result<(), Failure> {
         for b in env["balance"].as_array().into_iter().flatten() {
             s.push_str(&format!(
                 "  {:<20} {:>8} → {:<8} {:>8} → {:<8}\n",
-                b["name"].as_str().unwrap_or(""), f(&b["smd_before"]), f(&b["smd_after"]), f(&b["vr_before"]), f(&b["vr_after"])
+                b["name"].as_str().unwrap_or(""),
+                f(&b["smd_before"]),
+                f(&b["smd_after"]),
+                f(&b["vr_before"]),
+                f(&b["vr_after"])
             ));
         }
         for w in env["warnings"].as_array().into_iter().flatten() {

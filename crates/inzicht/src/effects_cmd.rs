@@ -37,10 +37,14 @@ pub struct EffectsArgs {
 
 pub fn effects(a: EffectsArgs) -> Result<(), Failure> {
     if a.bootstrap < 20 {
-        return Err(Failure::usage("--bootstrap must be at least 20 for a usable standard error"));
+        return Err(Failure::usage(
+            "--bootstrap must be at least 20 for a usable standard error",
+        ));
     }
-    if !(a.caliper > 0.0) {
-        return Err(Failure::usage("--caliper must be a positive number of standard deviations"));
+    if a.caliper.is_nan() || a.caliper <= 0.0 {
+        return Err(Failure::usage(
+            "--caliper must be a positive number of standard deviations",
+        ));
     }
     let key_file = match &a.key_file {
         Some(k) => k.clone(),
@@ -58,8 +62,14 @@ pub fn effects(a: EffectsArgs) -> Result<(), Failure> {
     };
     let started = std::time::Instant::now();
     let mut result = inzicht_store::effects::run(&session, &protector, &opt)?;
-    let total = result.remove("cells_total").and_then(|v| v.as_u64()).unwrap_or(0);
-    let suppressed = result.remove("cells_suppressed").and_then(|v| v.as_u64()).unwrap_or(0);
+    let total = result
+        .remove("cells_total")
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0);
+    let suppressed = result
+        .remove("cells_suppressed")
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0);
     let params = serde_json::json!({"as_of": a.as_of, "bootstrap": a.bootstrap, "caliper": a.caliper, "seed": a.seed});
     let env = inzicht_protect::envelope(
         result,
@@ -71,22 +81,27 @@ pub fn effects(a: EffectsArgs) -> Result<(), Failure> {
         std::fs::create_dir_all(dir).map_err(|e| Failure::io(format!("{}: {e}", dir.display())))?;
         for (name, svg) in inzicht_charts::effects::all(&env) {
             let path = dir.join(name);
-            std::fs::write(&path, svg).map_err(|e| Failure::io(format!("{}: {e}", path.display())))?;
+            std::fs::write(&path, svg)
+                .map_err(|e| Failure::io(format!("{}: {e}", path.display())))?;
         }
     }
     match a.format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&env).unwrap_or_default()),
+        OutputFormat::Json => {
+            println!("{}", serde_json::to_string_pretty(&env).unwrap_or_default())
+        }
         OutputFormat::Table => print_effects(&env, started.elapsed().as_secs_f64()),
     }
     Ok(())
 }
 
 fn pct(v: &Value) -> String {
-    v.as_f64().map_or("—".into(), |x| format!("{:+.1}", 100.0 * x))
+    v.as_f64()
+        .map_or("—".into(), |x| format!("{:+.1}", 100.0 * x))
 }
 
 fn share(v: &Value) -> String {
-    v.as_f64().map_or("—".into(), |x| format!("{:.1}%", 100.0 * x))
+    v.as_f64()
+        .map_or("—".into(), |x| format!("{:.1}%", 100.0 * x))
 }
 
 /// One line per horizon: matched and naive side by side.
@@ -121,8 +136,12 @@ fn print_effects(env: &Value, seconds: f64) {
         }
         println!(
             "  behandeld ≈ {}, controles ≈ {}",
-            o["n_treated"].as_f64().map_or("x".into(), |v| format!("{v:.0}")),
-            o["n_controls"].as_f64().map_or("x".into(), |v| format!("{v:.0}"))
+            o["n_treated"]
+                .as_f64()
+                .map_or("x".into(), |v| format!("{v:.0}")),
+            o["n_controls"]
+                .as_f64()
+                .map_or("x".into(), |v| format!("{v:.0}"))
         );
         for k in 0..3 {
             println!("{}", horizon_line(o, k));
@@ -133,7 +152,9 @@ fn print_effects(env: &Value, seconds: f64) {
                 hr["hr"].as_f64().unwrap_or(f64::NAN),
                 hr["lower"].as_f64().unwrap_or(f64::NAN),
                 hr["upper"].as_f64().unwrap_or(f64::NAN),
-                o["e_value"][0].as_f64().map_or("—".into(), |v| format!("{v:.2}"))
+                o["e_value"][0]
+                    .as_f64()
+                    .map_or("—".into(), |v| format!("{v:.2}"))
             );
         }
         let worst = g["balance"]
