@@ -121,3 +121,57 @@ fn matched_intervals_cover_the_truth_and_naive_estimates_are_biased() {
         naive_bias[4]
     );
 }
+
+/// Disclosure control of the effect results (issue 4's "tests over every result kind"): on a
+/// small municipality many subgroups and provision types are too small; none of them shows a
+/// number, every shown count and curve step rests on at least the threshold, and the same run
+/// gives the same output.
+#[test]
+fn effect_results_never_rest_on_fewer_than_the_threshold() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = common::loaded_store(dir.path(), 11, 1_500, "3c");
+    let session = Session::open(&dir.path().join("store"), None, &key).unwrap();
+    let protector = Protector::new(Policy::default()).unwrap();
+    let opt = EffectOptions {
+        bootstrap: 30,
+        ..Default::default()
+    };
+    let a = inzicht_store::effects::run(&session, &protector, &opt).unwrap();
+    let b = inzicht_store::effects::run(&session, &protector, &opt).unwrap();
+    assert_eq!(a, b, "the same query gives the same protected output");
+    let mut too_few = 0;
+    let mut shown = 0;
+    for g in a["groups"].as_array().unwrap() {
+        let estimates = std::iter::once(&g["overall"])
+            .chain(g["subgroups"].as_array().unwrap())
+            .chain(g["types"].as_array().unwrap());
+        for e in estimates {
+            if e["too_few"] == Value::Bool(true) {
+                too_few += 1;
+                assert!(
+                    e.get("matched").is_none() && e.get("n_treated").is_none(),
+                    "{e}"
+                );
+                continue;
+            }
+            shown += 1;
+            for key in ["n_treated", "n_controls"] {
+                assert!(e[key].as_f64().unwrap() >= 10.0, "{key} in {e}");
+            }
+            for h in e["matched"].as_array().unwrap() {
+                if h.get("too_few").is_none() {
+                    assert!(h["difference"].is_number());
+                }
+            }
+        }
+        if let Some(curves) = g["curves"].as_object() {
+            for arm in curves.values() {
+                for st in arm["steps"].as_array().unwrap() {
+                    assert!(st["at_risk"].as_f64().unwrap() >= 10.0, "{st}");
+                    assert!(st["wsi_exits"].as_f64().unwrap() >= 10.0, "{st}");
+                }
+            }
+        }
+    }
+    assert!(too_few > 0 && shown > 0, "too few {too_few}, shown {shown}");
+}
