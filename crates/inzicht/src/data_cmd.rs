@@ -520,12 +520,14 @@ pub fn logrank(a: LogrankArgs) -> Result<(), Failure> {
             (members.len() as u64).min(events),
         ));
     }
+    let r = logrank::logrank(&time, &event, &codes, levels.len(), strata.as_deref())
+        .map_err(stats_error)?;
+    // Shown only when every group has enough persons and events (checked after the test so that
+    // a test that cannot be computed says why first).
     let named: Vec<(&str, u64)> = sizes.iter().map(|(n, v)| (n.as_str(), *v)).collect();
     l.protector
         .require_groups(&named)
         .map_err(|r| Failure::usage(r.0))?;
-    let r = logrank::logrank(&time, &event, &codes, levels.len(), strata.as_deref())
-        .map_err(stats_error)?;
     let mut result = Map::new();
     result.insert("statistic".into(), json!(r.statistic));
     result.insert("df".into(), json!(r.df));
@@ -601,13 +603,6 @@ pub fn cox(a: CoxArgs) -> Result<(), Failure> {
         v.dedup();
         v.len()
     });
-    let events = event.iter().filter(|&&e| e).count();
-    l.protector
-        .require_groups(&[
-            ("personen / persons", persons as u64),
-            ("gebeurtenissen / events", events as u64),
-        ])
-        .map_err(|r| Failure::usage(r.0))?;
     let data = cox::CoxData {
         start: start.as_deref(),
         stop: &stop,
@@ -624,6 +619,15 @@ pub fn cox(a: CoxArgs) -> Result<(), Failure> {
         ..Default::default()
     };
     let fit = cox::fit(&data, &opt).map_err(stats_error)?;
+    // Shown only when enough persons and events lie behind the model (checked after fitting so
+    // that a model that cannot be estimated says why first).
+    let events = event.iter().filter(|&&e| e).count();
+    l.protector
+        .require_groups(&[
+            ("personen / persons", persons as u64),
+            ("gebeurtenissen / events", events as u64),
+        ])
+        .map_err(|r| Failure::usage(r.0))?;
     let ph = cox::zph(&data, &fit, transform).ok();
     let mut result = match serde_json::to_value(&fit) {
         Ok(Value::Object(m)) => m,
