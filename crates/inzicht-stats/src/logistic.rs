@@ -7,7 +7,7 @@
 //! no finite maximum: it is reported, not hidden — the fit stops with a warning naming the
 //! coefficients that keep growing.
 
-use crate::{dist, err, linalg, StatsError};
+use crate::{dist, linalg, StatsError};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -50,23 +50,77 @@ pub fn fit(
     names: &[String],
     weights: Option<&[f64]>,
 ) -> Result<LogisticFit, StatsError> {
+    fit_impl(x, y, names, weights).map_err(|(_, e)| e)
+}
+
+/// As [`fit`], but a covariate that makes the information matrix singular (collinear, or
+/// separating the outcome so that its coefficient runs off) is left out and the model refitted,
+/// as R's `glm` leaves aliased coefficients out. Returns the fit and the indices of the
+/// covariates kept; the warnings name those left out.
+pub fn fit_dropping(
+    x: &[f64],
+    y: &[bool],
+    names: &[String],
+    weights: Option<&[f64]>,
+) -> Result<(LogisticFit, Vec<usize>), StatsError> {
+    let n = y.len();
+    let p = names.len();
+    let mut keep: Vec<usize> = (0..p).collect();
+    let mut dropped: Vec<String> = Vec::new();
+    loop {
+        let sub: Vec<f64> = (0..n)
+            .flat_map(|i| keep.iter().map(move |&j| x[i * p + j]))
+            .collect();
+        let sub_names: Vec<String> = keep.iter().map(|&j| names[j].clone()).collect();
+        match fit_impl(&sub, y, &sub_names, weights) {
+            Ok(mut f) => {
+                if !dropped.is_empty() {
+                    f.warnings.push(format!(
+                        "left out of the model (collinear or separating): {}",
+                        dropped.join(", ")
+                    ));
+                }
+                return Ok((f, keep));
+            }
+            Err((Some(col), _)) if col > 0 && keep.len() > 1 => {
+                dropped.push(names[keep[col - 1]].clone());
+                keep.remove(col - 1);
+            }
+            Err((_, e)) => return Err(e),
+        }
+    }
+}
+
+type FitError = (Option<usize>, StatsError);
+
+fn fit_impl(
+    x: &[f64],
+    y: &[bool],
+    names: &[String],
+    weights: Option<&[f64]>,
+) -> Result<LogisticFit, FitError> {
+    let fail = |m: String| (None, StatsError(m));
     let n = y.len();
     let p = names.len();
     if x.len() != n * p || weights.is_some_and(|w| w.len() != n) {
-        return err("the columns of the logistic model have different lengths");
+        return Err(fail(
+            "the columns of the logistic model have different lengths".into(),
+        ));
     }
     if n == 0 {
-        return err("no observations");
+        return Err(fail("no observations".into()));
     }
     if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-        return err(format!(
+        return Err(fail(format!(
             "row {}: a covariate is missing or not a number",
             i / p.max(1) + 1
-        ));
+        )));
     }
     let ones = y.iter().filter(|&&v| v).count();
     if ones == 0 || ones == n {
-        return err("the outcome has one value only: a logistic model needs both 0 and 1");
+        return Err(fail(
+            "the outcome has one value only: a logistic model needs both 0 and 1".into(),
+        ));
     }
     let q = p + 1;
     let w = |i: usize| weights.map_or(1.0, |w| w[i]);
@@ -134,10 +188,13 @@ pub fn fit(
         iterations += 1;
         grad_info(&beta, &mut grad, &mut info);
         let l = linalg::cholesky(&info, q).map_err(|j| {
-            StatsError(format!(
-                "the covariate '{}' is constant or collinear with the others (or separates the outcome); leave it out",
-                names_all[j]
-            ))
+            (
+                Some(j),
+                StatsError(format!(
+                    "the covariate '{}' is constant or collinear with the others (or separates the outcome); leave it out",
+                    names_all[j]
+                )),
+            )
         })?;
         let step = linalg::chol_solve(&l, q, &grad);
         let mut new_beta: Vec<f64> = beta.iter().zip(&step).map(|(b, s)| b + s).collect();
@@ -168,10 +225,13 @@ pub fn fit(
         warnings.push("the logistic regression did not converge in 50 iterations".to_string());
     }
     let var = linalg::spd_inverse(&info, q).map_err(|j| {
-        StatsError(format!(
-            "the information matrix is singular at '{}': separation or collinearity; leave the covariate out",
-            names_all[j]
-        ))
+        (
+            Some(j),
+            StatsError(format!(
+                "the information matrix is singular at '{}': separation or collinearity; leave the covariate out",
+                names_all[j]
+            )),
+        )
     })?;
     if max_fit > 1e10 {
         let big: Vec<&str> = (1..q)

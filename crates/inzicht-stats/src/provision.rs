@@ -32,7 +32,7 @@
 
 use crate::{cox, dist, logistic, multiple, StatsError};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// How a spell ended, for the outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,6 +152,13 @@ pub struct HazardRatio {
     pub lower: f64,
     pub upper: f64,
     pub p: f64,
+    /// W/S/I exits over the whole follow-up, treated and controls (for disclosure control: a
+    /// ratio resting on a handful of exits in one arm is not shown).
+    #[serde(skip)]
+    pub events: [u64; 2],
+    /// The model did not converge or the coefficient may be infinite (no exits in one arm).
+    #[serde(skip)]
+    pub unreliable: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -432,14 +439,14 @@ fn prepare<'a>(
         .collect();
     let y: Vec<bool> = (0..rows.len()).map(|i| i < treated.len()).collect();
     let (lp_fn, warnings): (Box<dyn Fn(usize) -> f64 + 'a>, Vec<String>) =
-        match logistic::fit(&x, &y, &names, None) {
-            Ok(fit) => {
+        match logistic::fit_dropping(&x, &y, &names, None) {
+            Ok((fit, kept)) => {
                 let beta = fit.beta.clone();
-                let keep = keep.clone();
+                let cols: Vec<usize> = kept.iter().map(|&k| keep[k]).collect();
                 (
                     Box::new(move |r: usize| {
                         beta[0]
-                            + keep
+                            + cols
                                 .iter()
                                 .zip(&beta[1..])
                                 .map(|(&j, b)| d.features[r * p + j] as f64 * b)
@@ -880,8 +887,9 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
     // months' distribution over the months of the spell.
     // Controls aggregated by (month of the spell, outcome time, cause): the naive arm of any
     // subset is then a weighted sum over a few thousand cells, not over every control month.
-    let aggregate = |rows: &mut dyn Iterator<Item = usize>| -> HashMap<(i32, u16, u8), u64> {
-        let mut m: HashMap<(i32, u16, u8), u64> = HashMap::new();
+    // Ordered maps: sums over them run in a fixed order, so the same data give the same bits.
+    let aggregate = |rows: &mut dyn Iterator<Item = usize>| -> BTreeMap<(i32, u16, u8), u64> {
+        let mut m: BTreeMap<(i32, u16, u8), u64> = BTreeMap::new();
         for r in rows {
             let (t, c) = outcomes.primary[r];
             *m.entry((d.duration[r], t, c)).or_default() += 1;
@@ -890,7 +898,7 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
     };
     let all_controls = aggregate(&mut prep.eligible_controls.iter().copied());
     let naive_arms = |t_rows: &[usize],
-                      controls: &HashMap<(i32, u16, u8), u64>|
+                      controls: &BTreeMap<(i32, u16, u8), u64>|
      -> Option<(ArmSummary, ArmSummary)> {
         let mut nt: HashMap<i32, f64> = HashMap::new();
         let mut nc: HashMap<i32, f64> = HashMap::new();
@@ -1088,6 +1096,7 @@ fn hazard_ratio(d: &PanelData, pairs: &[Pair]) -> Option<HazardRatio> {
     let mut event = Vec::new();
     let mut x = Vec::new();
     let mut cluster = Vec::new();
+    let mut events = [0u64; 2];
     for &(t, c) in pairs {
         for (r, tr) in [(t, 1.0), (c, 0.0)] {
             let (time, cause) = outcome(d, r, false, i32::MAX);
@@ -1096,6 +1105,9 @@ fn hazard_ratio(d: &PanelData, pairs: &[Pair]) -> Option<HazardRatio> {
             }
             stop.push(time);
             event.push(cause == 1);
+            if cause == 1 {
+                events[if tr == 1.0 { 0 } else { 1 }] += 1;
+            }
             x.push(tr);
             cluster.push(d.person[r] as usize);
         }
@@ -1126,5 +1138,7 @@ fn hazard_ratio(d: &PanelData, pairs: &[Pair]) -> Option<HazardRatio> {
         lower: c.hr_lower,
         upper: c.hr_upper,
         p: c.p,
+        events,
+        unreliable: !fit.converged || !fit.warnings.is_empty(),
     })
 }

@@ -233,7 +233,7 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         // would include the provision that starts now — information from after the choice.
         "CAST(coalesce(lag(pm.n_active_provisions) OVER (PARTITION BY pm.pseudonym, pm.spell_id ORDER BY pm.month), 0) AS DOUBLE)".into(),
     ];
-    let mut names: Vec<String> = vec![
+    let names: Vec<String> = vec![
         "duur_maanden".into(),
         "log_duur".into(),
         "leeftijd".into(),
@@ -270,34 +270,46 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
          LEFT JOIN (SELECT DISTINCT ON (pseudonym, spell_id) * FROM ads.{spells} ORDER BY pseudonym, spell_id, start_date) sp ON sp.pseudonym = pm.pseudonym AND sp.spell_id = pm.spell_id \
          LEFT JOIN eff_hist h ON h.pseudonym = pm.pseudonym AND h.spell_id = pm.spell_id{joins}{extra_joins}"
     );
-    for (expr, name) in &numeric {
-        // Booleans and numbers: value (0 when missing) and a missing indicator where needed.
-        let e = format!("CAST({expr} AS DOUBLE)");
-        select.push(format!("coalesce({e}, 0)"));
-        names.push(name.clone());
-        select.push(format!("CAST({e} IS NULL AS DOUBLE)"));
-        names.push(format!("{name}_onbekend"));
+    // One column per feature from the database (numbers as they are, text as the position of
+    // its level); the indicators and missing flags are made here. Levels are read from the
+    // feature's own table, not from the panel join.
+    enum Spec {
+        Number(String),
+        Text(String, Vec<String>),
     }
+    let mut specs: Vec<Spec> = Vec::new();
+    for (expr, name) in &numeric {
+        select.push(format!("CAST({expr} AS DOUBLE)"));
+        specs.push(Spec::Number(name.clone()));
+    }
+    let source_of = |expr: &str| -> Option<String> {
+        let (alias, col) = expr.split_once('.')?;
+        let table = match alias {
+            "a" => "eff_diag".to_string(),
+            "pe" => format!("ads.{}", ident(persons.as_deref()?)),
+            "sp" => format!("ads.{spells}"),
+            _ => return None,
+        };
+        Some(format!("SELECT DISTINCT CAST({col} AS VARCHAR) AS v FROM {table} WHERE {col} IS NOT NULL ORDER BY v LIMIT {}", MAX_LEVELS + 1))
+    };
     for (expr, name) in &text {
+        let Some(sql) = source_of(expr) else { continue };
         let levels: Vec<String> = conn
-            .prepare(&format!(
-                "SELECT DISTINCT CAST({expr} AS VARCHAR) AS v FROM {from} WHERE {expr} IS NOT NULL ORDER BY v LIMIT {}",
-                MAX_LEVELS + 1
-            ))?
+            .prepare(&sql)?
             .query_map([], |r| r.get::<_, String>(0))?
             .collect::<Result<_, _>>()?;
         if levels.len() > MAX_LEVELS || levels.len() < 2 {
             continue;
         }
-        for l in &levels[1..] {
-            select.push(format!(
-                "CAST(coalesce({expr} = {}, false) AS DOUBLE)",
-                crate::literal(l)
-            ));
-            names.push(format!("{name}={l}"));
-        }
-        select.push(format!("CAST({expr} IS NULL AS DOUBLE)"));
-        names.push(format!("{name}_onbekend"));
+        let list = levels
+            .iter()
+            .map(|l| crate::literal(l))
+            .collect::<Vec<_>>()
+            .join(", ");
+        select.push(format!(
+            "CAST(coalesce(list_position([{list}], CAST({expr} AS VARCHAR)), 0) AS DOUBLE)"
+        ));
+        specs.push(Spec::Text(name.clone(), levels));
     }
     let base = [
         "CAST(p.pid AS DOUBLE)",
@@ -318,14 +330,69 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     if n == 0 {
         return Err(StoreError::Input("the person-month panel is empty".into()));
     }
-    let p = names.len();
-    let mut features = vec![0f32; n * p];
-    for j in 0..p {
-        let c = &cols[7 + j];
-        for i in 0..n {
-            features[i * p + j] = if c[i].is_finite() { c[i] as f32 } else { 0.0 };
+    // Expand: the fixed panel features, then per number its value (0 when missing) and a
+    // missing indicator, per text feature an indicator for every level but the first and a
+    // missing indicator; indicators that never occur are left out.
+    let base_cols = 7;
+    let mut columns_out: Vec<(String, Vec<f32>)> = Vec::new();
+    for (k, name) in names.iter().enumerate() {
+        columns_out.push((
+            name.clone(),
+            cols[base_cols + k]
+                .iter()
+                .map(|v| if v.is_finite() { *v as f32 } else { 0.0 })
+                .collect(),
+        ));
+    }
+    for (k, spec) in specs.iter().enumerate() {
+        let c = &cols[base_cols + names.len() + k];
+        match spec {
+            Spec::Number(name) => {
+                columns_out.push((
+                    name.clone(),
+                    c.iter()
+                        .map(|v| if v.is_finite() { *v as f32 } else { 0.0 })
+                        .collect(),
+                ));
+                if c.iter().any(|v| !v.is_finite()) {
+                    columns_out.push((
+                        format!("{name}_onbekend"),
+                        c.iter()
+                            .map(|v| if v.is_finite() { 0.0 } else { 1.0 })
+                            .collect(),
+                    ));
+                }
+            }
+            Spec::Text(name, levels) => {
+                for (l, level) in levels.iter().enumerate().skip(1) {
+                    let code = (l + 1) as f64;
+                    columns_out.push((
+                        format!("{name}={level}"),
+                        c.iter()
+                            .map(|v| if *v == code { 1.0 } else { 0.0 })
+                            .collect(),
+                    ));
+                }
+                if c.iter().any(|v| *v == 0.0) {
+                    columns_out.push((
+                        format!("{name}_onbekend"),
+                        c.iter()
+                            .map(|v| if *v == 0.0 { 1.0 } else { 0.0 })
+                            .collect(),
+                    ));
+                }
+            }
         }
     }
+    let mut names: Vec<String> = columns_out.iter().map(|(n, _)| n.clone()).collect();
+    let p = names.len();
+    let mut features = vec![0f32; n * p];
+    for (j, (_, col)) in columns_out.iter().enumerate() {
+        for i in 0..n {
+            features[i * p + j] = col[i];
+        }
+    }
+    drop(columns_out);
     let as_i32 = |c: &Vec<f64>| -> Vec<i32> {
         c.iter()
             .map(|v| if v.is_finite() { *v as i32 } else { 0 })
@@ -503,7 +570,7 @@ pub fn run(
             "estimand": "intention to treat: effect van nu starten t.o.v. (nog) niet nu; controles die later starten blijven controle / controls who start later stay controls",
             "outcome": "cumulatieve incidentie van uitstroom naar werk, school of inkomen (Aalen–Johansen); overige uitstroom concurrerend, verhuizing gecensureerd (gevoeligheidsanalyse: verhuizing concurrerend)",
             "ci": format!("bootstrap van personen met opnieuw matchen ({} replicaties; propensity-model vast)", opt.bootstrap),
-            "multiple_testing": "Benjamini–Hochberg over alle 12-maandsschattingen",
+            "multiple_testing": "Benjamini–Hochberg over alle schattingen (groepen × subgroepen × soorten), per horizon / across all estimates, per horizon",
             "unmeasured_confounding": "E-waarde van de risicoverhouding na 12 maanden",
             "horizons": opt.horizons,
         }),
@@ -559,8 +626,16 @@ fn protect_estimate(
         "matched": horizon(&e.matched),
         "moving_competing": horizon(&e.moving_competing),
         "naive": horizon(&e.naive),
-        "hazard_ratio": e.hazard_ratio,
-        "e_value": e.e_value,
+        // A hazard ratio needs the threshold of W/S/I exits in each arm (a ratio against an arm
+        // without exits would tell that nobody in it left) and a model that converged.
+        "hazard_ratio": e.hazard_ratio.as_ref().and_then(|hr| {
+            (!p.is_protected() || hr.events.iter().all(|&k| k >= t))
+                .then_some(hr)
+                .filter(|hr| !hr.unreliable)
+        }),
+        // The E-value rests on the 12-month shares: shown only where they are.
+        "e_value": e.e_value.filter(|_| e.matched.get(1).is_some_and(|h| !p.is_protected()
+            || (h.events_treated >= t && h.events_control >= t && h.at_risk_treated >= t && h.at_risk_control >= t))),
     })
 }
 
