@@ -61,9 +61,9 @@ pub fn cif(g: &Value) -> Option<String> {
             .join(" ")
     );
     let mut c = Canvas::new(
-        640.0,
+        680.0,
         420.0,
-        [40.0, 20.0, 110.0, 60.0],
+        [40.0, 30.0, 110.0, 100.0],
         (0.0, 24.0),
         (0.0, ymax),
         &format!("Uitstroom na start van {name}"),
@@ -102,14 +102,14 @@ pub fn cif(g: &Value) -> Option<String> {
         }
         c.path(&pts, COLOURS[k], DASHES[k], 2.5);
         let ly = 24.0 + 18.0 * k as f64;
-        c.line(70.0, ly - 4.0, 100.0, ly - 4.0, COLOURS[k], DASHES[k], 2.5);
-        c.text(106.0, ly, "start", 12.0, label);
+        c.line(130.0, ly - 4.0, 160.0, ly - 4.0, COLOURS[k], DASHES[k], 2.5);
+        c.text(166.0, ly, "start", 12.0, label);
         // At-risk table.
         let y = 420.0 - 110.0 + 52.0 + 18.0 * k as f64;
         c.text(
-            58.0,
+            8.0,
             y,
-            "end",
+            "start",
             11.0,
             if k == 0 { "behandeld" } else { "controles" },
         );
@@ -295,12 +295,10 @@ pub fn forest(env: &Value, horizon: usize) -> String {
         &format!("Effect op uitstroom na {months} maanden"),
         &desc,
     );
-    c.axes(
+    c.axes_with_x_format(
         "verschil in procentpunten (behandeld − controle)",
-        "",
         &ticks(lo, hi, 6),
-        &[],
-        &|_| String::new(),
+        &|v| format!("{:+.0}", 100.0 * v),
     );
     let x0 = c.px(0.0);
     c.line(

@@ -4,7 +4,8 @@
 use crate::svg::{ticks, Canvas, COLOURS, DASHES};
 use serde_json::Value;
 
-pub fn chart(result: &Value, time_label: &str) -> String {
+/// `group_label` names the column the groups come from (shown in the legend).
+pub fn chart(result: &Value, time_label: &str, group_label: Option<&str>) -> String {
     let groups: Vec<&Value> = result["groups"]
         .as_array()
         .into_iter()
@@ -33,9 +34,9 @@ pub fn chart(result: &Value, time_label: &str) -> String {
     let bottom = 70.0 + 18.0 * groups.len() as f64;
     let h = 360.0 + bottom;
     let mut c = Canvas::new(
-        680.0,
+        720.0,
         h,
-        [40.0, 20.0, bottom, 70.0],
+        [40.0, 20.0, bottom, 110.0],
         (0.0, tmax),
         (0.0, 1.0),
         "Kaplan–Meier-overlevingscurve",
@@ -86,20 +87,24 @@ pub fn chart(result: &Value, time_label: &str) -> String {
         }
         c.band(&bl, &bu, col);
         c.path(&pts, col, DASHES[k % DASHES.len()], 2.2);
-        let label = g["group"].as_str().unwrap_or("alle / all").to_string();
+        let label = match (group_label, g["group"].as_str()) {
+            (Some(col), Some(v)) => format!("{col} = {v}"),
+            (None, Some(v)) => v.to_string(),
+            _ => "alle / all".to_string(),
+        };
         let ly = 22.0 + 16.0 * k as f64;
         c.line(
-            80.0,
+            150.0,
             ly - 4.0,
-            110.0,
+            180.0,
             ly - 4.0,
             col,
             DASHES[k % DASHES.len()],
             2.2,
         );
-        c.text(116.0, ly, "start", 12.0, &label);
+        c.text(186.0, ly, "start", 12.0, &label);
         let y = h - bottom + 56.0 + 18.0 * k as f64;
-        c.text(64.0, y, "end", 11.0, &label);
+        c.text(8.0, y, "start", 11.0, &label);
         for &x in &xt {
             let at = t
                 .iter()

@@ -190,6 +190,24 @@ impl Canvas {
         );
     }
 
+    /// Only an x axis, with formatted tick labels (forest plots).
+    pub fn axes_with_x_format(
+        &mut self,
+        xlabel: &str,
+        xticks: &[f64],
+        xfmt: &dyn Fn(f64) -> String,
+    ) {
+        let (x0, x1) = (self.px(self.x.0), self.px(self.x.1));
+        let y0 = self.py(self.y.0);
+        self.line(x0, y0, x1, y0, "#333333", "", 1.0);
+        for &t in xticks {
+            let x = self.px(t);
+            self.line(x, y0, x, y0 + 5.0, "#333333", "", 1.0);
+            self.text(x, y0 + 18.0, "middle", 12.0, &xfmt(t));
+        }
+        self.text((x0 + x1) / 2.0, y0 + 36.0, "middle", 13.0, xlabel);
+    }
+
     pub fn finish(self) -> String {
         // Ids unique per chart (FNV-1a of the title and description), so that several charts
         // can sit in one HTML page.

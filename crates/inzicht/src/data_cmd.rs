@@ -55,6 +55,9 @@ pub struct KmArgs {
     /// log (default, as R), log-log or plain.
     #[arg(long, default_value = "log")]
     pub ci_method: String,
+    /// Also write the curves (with confidence bands and the number at risk) as SVG to this file.
+    #[arg(long)]
+    pub svg: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -329,6 +332,7 @@ fn emit(
 
 fn f(v: &Value) -> String {
     match v.as_f64() {
+        Some(x) if x.fract() == 0.0 && x.abs() < 1e9 => format!("{x:.0}"),
         Some(x) if x.abs() >= 1e4 || (x != 0.0 && x.abs() < 1e-3) => format!("{x:.4e}"),
         Some(x) => format!("{x:.4}"),
         None => "—".to_string(),
@@ -377,6 +381,11 @@ pub fn km(a: KmArgs) -> Result<(), Failure> {
     result.insert("ci_method".into(), json!(method.name()));
     result.insert("rows_dropped_missing".into(), json!(cc.dropped));
     let params = json!({"data": a.common.data, "time": a.time, "event": a.event, "group": a.group, "ci_method": method.name()});
+    if let Some(path) = &a.svg {
+        let svg =
+            inzicht_charts::km::chart(&Value::Object(result.clone()), &a.time, a.group.as_deref());
+        std::fs::write(path, svg).map_err(|e| Failure::io(format!("{}: {e}", path.display())))?;
+    }
     emit(a.common.format, result, &l, params, |env| {
         let mut s = String::new();
         for g in env["groups"].as_array().into_iter().flatten() {
