@@ -6,47 +6,39 @@
 /// Returns the index of the first column whose pivot is not positive (relative to the largest
 /// diagonal element) when the matrix is singular: a constant or collinear covariate.
 pub fn cholesky(a: &[f64], p: usize) -> Result<Vec<f64>, usize> {
-    let max_diag = (0..p).map(|i| a[i * p + i].abs()).fold(0.0, f64::max);
     // R's coxph uses toler.chol = .Machine$double.eps^0.75 ≈ 1.8e-12 in the same role.
-    let tol = 1.8e-12 * max_diag.max(f64::MIN_POSITIVE);
-    let mut l = vec![0.0; p * p];
-    for j in 0..p {
-        let mut d = a[j * p + j];
-        for k in 0..j {
-            d -= l[j * p + k] * l[j * p + k];
-        }
-        if d.is_nan() || d <= tol {
-            return Err(j);
-        }
-        let d = d.sqrt();
-        l[j * p + j] = d;
-        for i in j + 1..p {
-            let mut s = a[i * p + j];
-            for k in 0..j {
-                s -= l[i * p + k] * l[j * p + k];
-            }
-            l[i * p + j] = s / d;
-        }
+    let (l, aliased) = factor(a, p, 1.8e-12, false);
+    match aliased.first() {
+        Some(&j) => Err(j),
+        None => Ok(l),
     }
-    Ok(l)
 }
 
 /// Columns of a symmetric positive-semidefinite matrix (a Gram matrix XᵀX) that are linear
 /// combinations of earlier columns, found as R's `cholesky2` does: a pivot below the tolerance
 /// marks the column as aliased and the factorisation goes on without it.
 pub fn aliased_columns(a: &[f64], p: usize) -> Vec<usize> {
+    factor(a, p, 1e-9, true).1
+}
+
+/// The Cholesky factorisation with a relative pivot tolerance; with `go_on`, a column whose
+/// pivot falls below it is recorded and skipped, otherwise the factorisation stops there.
+fn factor(a: &[f64], p: usize, rel_tol: f64, go_on: bool) -> (Vec<f64>, Vec<usize>) {
     let max_diag = (0..p).map(|i| a[i * p + i].abs()).fold(0.0, f64::max);
-    let tol = 1e-9 * max_diag.max(f64::MIN_POSITIVE);
+    let tol = rel_tol * max_diag.max(f64::MIN_POSITIVE);
     let mut l = vec![0.0; p * p];
-    let mut out = Vec::new();
+    let mut aliased = Vec::new();
     for j in 0..p {
         let mut d = a[j * p + j];
         for k in 0..j {
             d -= l[j * p + k] * l[j * p + k];
         }
         if d.is_nan() || d <= tol {
-            out.push(j);
-            continue;
+            aliased.push(j);
+            if go_on {
+                continue;
+            }
+            break;
         }
         let d = d.sqrt();
         l[j * p + j] = d;
@@ -58,7 +50,7 @@ pub fn aliased_columns(a: &[f64], p: usize) -> Vec<usize> {
             l[i * p + j] = s / d;
         }
     }
-    out
+    (l, aliased)
 }
 
 /// Solves L Lᵀ x = b.

@@ -161,14 +161,8 @@ pub struct HazardRatio {
     pub unreliable: bool,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct BalanceRow {
-    pub name: String,
-    pub smd_before: f64,
-    pub smd_after: f64,
-    pub vr_before: f64,
-    pub vr_after: f64,
-}
+/// Balance of one feature before and after matching (the same measures as `inzicht match`).
+pub type BalanceRow = crate::matching::Balance;
 
 /// One point of a cumulative-incidence curve per arm, on the monthly grid, with true counts.
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -373,7 +373,7 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
                             .collect(),
                     ));
                 }
-                if c.iter().any(|v| *v == 0.0) {
+                if c.contains(&0.0) {
                     columns_out.push((
                         format!("{name}_onbekend"),
                         c.iter()

@@ -106,6 +106,31 @@ fn machine() -> String {
     format!("{cores} cores, {cpu}")
 }
 
+/// A store loaded from a generated municipality in a fresh temporary directory, with its key.
+fn loaded_store(
+    synth_dir: &Path,
+    purpose: &str,
+) -> Result<(std::path::PathBuf, std::path::PathBuf), Failure> {
+    let base = std::env::temp_dir().join(format!("inzicht-bench-{purpose}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).map_err(|e| Failure::io(e.to_string()))?;
+    let config = base.join("bron.toml");
+    std::fs::write(
+        &config,
+        include_str!("../../../examples/synthetic/bron.toml"),
+    )
+    .map_err(|e| Failure::io(e.to_string()))?;
+    let key = base.join("geheim/key.json");
+    inzicht_store::ingest(
+        &config,
+        &synth_dir.join("exports"),
+        &base.join("store"),
+        &key,
+        &mut |_| {},
+    )?;
+    Ok((base, key))
+}
+
 /// Times `inzicht ingest` of a generated municipality (a fresh store each run).
 fn bench_ingest(
     exe: &Path,
@@ -208,23 +233,7 @@ fn csv_throughput(synth_dir: &Path, clients: u32) -> Result<Vec<String>, Failure
 fn bench_protection(synth_dir: &Path, clients: u32, runs: usize) -> Result<Vec<String>, Failure> {
     use inzicht_protect::{querylog::QueryLog, Policy, Protector};
     use inzicht_store::table::{Asker, Measure, Session, TableQuery};
-    let base = std::env::temp_dir().join(format!("inzicht-bench-protect-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
-    std::fs::create_dir_all(&base).map_err(|e| Failure::io(e.to_string()))?;
-    let config = base.join("bron.toml");
-    std::fs::write(
-        &config,
-        include_str!("../../../examples/synthetic/bron.toml"),
-    )
-    .map_err(|e| Failure::io(e.to_string()))?;
-    let key = base.join("geheim/key.json");
-    inzicht_store::ingest(
-        &config,
-        &synth_dir.join("exports"),
-        &base.join("store"),
-        &key,
-        &mut |_| {},
-    )?;
+    let (base, key) = loaded_store(synth_dir, "protect")?;
     let session = Session::open(&base.join("store"), None, &key)?;
     let policy = Policy::default();
     let protector = Protector::new(policy.clone()).map_err(Failure::io)?;
@@ -535,23 +544,7 @@ fn bench_survival(n: usize, runs: usize) -> Result<Vec<String>, Failure> {
 fn bench_effects(synth_dir: &Path, clients: u32) -> Result<Vec<String>, Failure> {
     use inzicht_protect::{Policy, Protector};
     use inzicht_stats::provision::EffectOptions;
-    let base = std::env::temp_dir().join(format!("inzicht-bench-effects-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
-    std::fs::create_dir_all(&base).map_err(|e| Failure::io(e.to_string()))?;
-    let config = base.join("bron.toml");
-    std::fs::write(
-        &config,
-        include_str!("../../../examples/synthetic/bron.toml"),
-    )
-    .map_err(|e| Failure::io(e.to_string()))?;
-    let key = base.join("geheim/key.json");
-    inzicht_store::ingest(
-        &config,
-        &synth_dir.join("exports"),
-        &base.join("store"),
-        &key,
-        &mut |_| {},
-    )?;
+    let (base, key) = loaded_store(synth_dir, "effects")?;
     let session = inzicht_store::table::Session::open(&base.join("store"), None, &key)?;
     let protector = Protector::new(Policy::default()).map_err(Failure::io)?;
     let mut rows = Vec::new();
