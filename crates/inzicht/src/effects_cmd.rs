@@ -94,14 +94,23 @@ pub fn effects(a: EffectsArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Dutch notation: a decimal comma.
+fn nl(s: String) -> String {
+    s.replace('.', ",")
+}
+
 fn pct(v: &Value) -> String {
     v.as_f64()
-        .map_or("—".into(), |x| format!("{:+.1}", 100.0 * x))
+        .map_or("—".into(), |x| nl(format!("{:+.1}", 100.0 * x)))
 }
 
 fn share(v: &Value) -> String {
     v.as_f64()
-        .map_or("—".into(), |x| format!("{:.1}%", 100.0 * x))
+        .map_or("—".into(), |x| nl(format!("{:.1}%", 100.0 * x)))
+}
+
+fn dec(v: Option<f64>, digits: usize) -> String {
+    v.map_or("—".into(), |x| nl(format!("{x:.digits$}")))
 }
 
 /// One line per horizon: matched and naive side by side.
@@ -119,7 +128,7 @@ fn horizon_line(e: &Value, k: usize) -> String {
         pct(&m["difference"]),
         pct(&m["ci"][0]),
         pct(&m["ci"][1]),
-        m["p_adjusted"].as_f64().map_or("—".into(), |p| format!("{p:.3}")),
+        dec(m["p_adjusted"].as_f64(), 3),
         pct(&n["difference"]),
     )
 }
@@ -148,13 +157,11 @@ fn print_effects(env: &Value, seconds: f64) {
         }
         if let Some(hr) = o["hazard_ratio"].as_object() {
             println!(
-                "    hazard ratio {:.2} (95%-BI {:.2} – {:.2}); E-waarde {}",
-                hr["hr"].as_f64().unwrap_or(f64::NAN),
-                hr["lower"].as_f64().unwrap_or(f64::NAN),
-                hr["upper"].as_f64().unwrap_or(f64::NAN),
-                o["e_value"][0]
-                    .as_f64()
-                    .map_or("—".into(), |v| format!("{v:.2}"))
+                "    hazard ratio {} (95%-BI {} – {}); E-waarde {}",
+                dec(hr["hr"].as_f64(), 2),
+                dec(hr["lower"].as_f64(), 2),
+                dec(hr["upper"].as_f64(), 2),
+                dec(o["e_value"][0].as_f64(), 2)
             );
         }
         let worst = g["balance"]
@@ -163,7 +170,10 @@ fn print_effects(env: &Value, seconds: f64) {
             .flatten()
             .filter_map(|b| b["smd_after"].as_f64().map(|v| v.abs()))
             .fold(0.0, f64::max);
-        println!("    balans: grootste |gestandaardiseerd verschil| na matching {worst:.3}");
+        println!(
+            "    balans: grootste |gestandaardiseerd verschil| na matching {}",
+            dec(Some(worst), 3)
+        );
         for w in g["warnings"].as_array().into_iter().flatten() {
             println!("    let op: {}", w.as_str().unwrap_or(""));
         }
