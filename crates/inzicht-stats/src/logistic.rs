@@ -147,11 +147,13 @@ fn fit_impl(
             .sum()
     };
     // Gradient and information (lower triangle, then mirrored) at β.
-    let grad_info = |beta: &[f64], grad: &mut [f64], info: &mut [f64]| -> f64 {
-        grad.iter_mut().for_each(|v| *v = 0.0);
-        info.iter_mut().for_each(|v| *v = 0.0);
+    // Gradient and information (lower triangle, then mirrored) at β; rows split over the
+    // available cores when the work is large, each part summed in a fixed order.
+    let part = |rows: std::ops::Range<usize>, beta: &[f64]| -> (Vec<f64>, Vec<f64>, f64) {
+        let mut grad = vec![0.0; q];
+        let mut info = vec![0.0; q * q];
         let mut max_fit: f64 = 0.0;
-        for i in 0..n {
+        for i in rows {
             let xi = &xd[i * q..(i + 1) * q];
             let eta = dot(xi, beta);
             let mu = 1.0 / (1.0 + (-eta).exp());
@@ -167,6 +169,46 @@ fn fit_impl(
                     *s += vj * xk;
                 }
             }
+        }
+        (grad, info, max_fit)
+    };
+    let threads = if n * q * q > 4_000_000 {
+        std::thread::available_parallelism()
+            .map_or(1, |t| t.get())
+            .min(8)
+    } else {
+        1
+    };
+    let grad_info = |beta: &[f64], grad: &mut [f64], info: &mut [f64]| -> f64 {
+        let parts: Vec<(Vec<f64>, Vec<f64>, f64)> = if threads > 1 {
+            let chunk = n.div_ceil(threads);
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|t| {
+                        let r = t * chunk..((t + 1) * chunk).min(n);
+                        let part = &part;
+                        scope.spawn(move || part(r, beta))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            (vec![f64::NAN; q], vec![f64::NAN; q * q], f64::NAN)
+                        })
+                    })
+                    .collect()
+            })
+        } else {
+            vec![part(0..n, beta)]
+        };
+        grad.iter_mut().for_each(|v| *v = 0.0);
+        info.iter_mut().for_each(|v| *v = 0.0);
+        let mut max_fit: f64 = 0.0;
+        for (g, inf, m) in parts {
+            grad.iter_mut().zip(g).for_each(|(a, b)| *a += b);
+            info.iter_mut().zip(inf).for_each(|(a, b)| *a += b);
+            max_fit = max_fit.max(m);
         }
         for j in 0..q {
             for k in 0..j {

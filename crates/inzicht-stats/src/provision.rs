@@ -94,7 +94,7 @@ impl Default for EffectOptions {
             caliper: 0.2,
             bootstrap: 200,
             seed: 20_261_125,
-            ps_controls_per_treated: 8,
+            ps_controls_per_treated: 5,
             min_persons: 10,
             conf_level: 0.95,
         }

@@ -65,6 +65,13 @@ fn doubles(conn: &duckdb::Connection, sql: &str) -> Result<Vec<Vec<f64>>, StoreE
     Ok(cols)
 }
 
+/// With INZICHT_TIMINGS set, how long a phase took (on stderr; never data).
+fn timing(what: &str, since: std::time::Instant) {
+    if std::env::var_os("INZICHT_TIMINGS").is_some() {
+        eprintln!("{what}: {:.3} s", since.elapsed().as_secs_f64());
+    }
+}
+
 /// The panel and what `provision::estimate_all` needs, plus each person's record key.
 pub struct EffectData {
     pub panel: PanelData,
@@ -94,6 +101,7 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     let data_end = inzicht_domain::Month::parse(&data_end)
         .ok_or_else(|| StoreError::Internal(format!("ads.about.data_end '{data_end}'")))?
         .0;
+    let t0 = std::time::Instant::now();
     conn.execute_batch(&format!(
         "CREATE OR REPLACE TEMP TABLE eff_persons AS
            SELECT pseudonym, CAST(row_number() OVER (ORDER BY pseudonym) - 1 AS INTEGER) AS pid
@@ -110,6 +118,8 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         exit_m = month_sql("end_date"),
         start_m = month_sql("start_date"),
     ))?;
+    timing("effects: persons and spells", t0);
+    let t0 = std::time::Instant::now();
     // Features: panel columns, then assessment and person features as configured.
     let columns: Vec<(String, String, String)> = conn
         .prepare("SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE database_name = 'ads'")?
@@ -223,6 +233,10 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
             "jaren_ervaring|DOUBLE".into(),
         ));
     }
+    timing(
+        "effects: feature tables (assessments carried forward, history, competences)",
+        t0,
+    );
     let mut select = vec![
         "CAST(pm.duration_months AS DOUBLE)".to_string(),
         "CAST(ln(1 + pm.duration_months) AS DOUBLE)".into(),
@@ -325,7 +339,9 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         "SELECT {base}, {} FROM {from} ORDER BY s.sid, pm.month",
         select.join(", ")
     );
+    let started = std::time::Instant::now();
     let cols = doubles(conn, &sql)?;
+    timing("effects: panel and features read", started);
     let n = cols.first().map_or(0, |c| c.len());
     if n == 0 {
         return Err(StoreError::Input("the person-month panel is empty".into()));
@@ -334,65 +350,37 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     // missing indicator, per text feature an indicator for every level but the first and a
     // missing indicator; indicators that never occur are left out.
     let base_cols = 7;
-    let mut columns_out: Vec<(String, Vec<f32>)> = Vec::new();
+    // Each output column: its name, the source column, and how a value maps to it.
+    #[derive(Clone, Copy)]
+    enum Make {
+        Value,
+        Missing,
+        Level(f64),
+    }
+    let mut makers: Vec<(String, usize, Make)> = Vec::new();
     for (k, name) in names.iter().enumerate() {
-        columns_out.push((
-            name.clone(),
-            cols[base_cols + k]
-                .iter()
-                .map(|v| if v.is_finite() { *v as f32 } else { 0.0 })
-                .collect(),
-        ));
+        makers.push((name.clone(), base_cols + k, Make::Value));
     }
     for (k, spec) in specs.iter().enumerate() {
-        let c = &cols[base_cols + names.len() + k];
+        let src = base_cols + names.len() + k;
+        let c = &cols[src];
         match spec {
             Spec::Number(name) => {
-                columns_out.push((
-                    name.clone(),
-                    c.iter()
-                        .map(|v| if v.is_finite() { *v as f32 } else { 0.0 })
-                        .collect(),
-                ));
+                makers.push((name.clone(), src, Make::Value));
                 if c.iter().any(|v| !v.is_finite()) {
-                    columns_out.push((
-                        format!("{name}_onbekend"),
-                        c.iter()
-                            .map(|v| if v.is_finite() { 0.0 } else { 1.0 })
-                            .collect(),
-                    ));
+                    makers.push((format!("{name}_onbekend"), src, Make::Missing));
                 }
             }
             Spec::Text(name, levels) => {
                 for (l, level) in levels.iter().enumerate().skip(1) {
-                    let code = (l + 1) as f64;
-                    columns_out.push((
-                        format!("{name}={level}"),
-                        c.iter()
-                            .map(|v| if *v == code { 1.0 } else { 0.0 })
-                            .collect(),
-                    ));
+                    makers.push((format!("{name}={level}"), src, Make::Level((l + 1) as f64)));
                 }
                 if c.contains(&0.0) {
-                    columns_out.push((
-                        format!("{name}_onbekend"),
-                        c.iter()
-                            .map(|v| if *v == 0.0 { 1.0 } else { 0.0 })
-                            .collect(),
-                    ));
+                    makers.push((format!("{name}_onbekend"), src, Make::Level(0.0)));
                 }
             }
         }
     }
-    let mut names: Vec<String> = columns_out.iter().map(|(n, _)| n.clone()).collect();
-    let p = names.len();
-    let mut features = vec![0f32; n * p];
-    for (j, (_, col)) in columns_out.iter().enumerate() {
-        for i in 0..n {
-            features[i * p + j] = col[i];
-        }
-    }
-    drop(columns_out);
     let as_i32 = |c: &Vec<f64>| -> Vec<i32> {
         c.iter()
             .map(|v| if v.is_finite() { *v as i32 } else { 0 })
@@ -480,20 +468,37 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
             .entry(sid)
             .or_insert_with(|| vec![None; n_groups])[g] = Some(m);
     }
+    // The feature matrix, row-major, built once: the made columns, then the provision history.
+    let mut names: Vec<String> = makers.iter().map(|(n, _, _)| n.clone()).collect();
+    let p = makers.len();
     let p_all = p + n_groups;
-    let mut widened = vec![0f32; n * p_all];
+    let mut features = vec![0f32; n * p_all];
+    // Row by row, so that the writes are contiguous (the reads walk ~70 columns in step).
+    let sources: Vec<(&[f64], Make)> = makers
+        .iter()
+        .map(|(_, src, make)| (cols[*src].as_slice(), *make))
+        .collect();
+    for (i, row) in features.chunks_exact_mut(p_all).enumerate() {
+        for (out, (c, make)) in row.iter_mut().zip(&sources) {
+            let v = c[i];
+            *out = match make {
+                Make::Value if v.is_finite() => v as f32,
+                Make::Value => 0.0,
+                Make::Missing => (!v.is_finite()) as u8 as f32,
+                Make::Level(code) => (v == *code) as u8 as f32,
+            };
+        }
+    }
     for i in 0..n {
-        widened[i * p_all..i * p_all + p].copy_from_slice(&features[i * p..(i + 1) * p]);
         if let Some(f) = first_by_spell.get(&(cols[1][i] as u32)) {
             let m = cols[2][i] as i32;
             for (g, start) in f.iter().enumerate() {
                 if start.is_some_and(|s| s < m) {
-                    widened[i * p_all + p + g] = 1.0;
+                    features[i * p_all + p + g] = 1.0;
                 }
             }
         }
     }
-    let features = widened;
     for g in &groups {
         names.push(format!("eerder_{g}"));
     }
@@ -547,10 +552,14 @@ pub fn run(
     protector: &Protector,
     opt: &EffectOptions,
 ) -> Result<serde_json::Map<String, Value>, StoreError> {
+    let started = std::time::Instant::now();
     let data = load(session)?;
+    timing("effects: load", started);
+    let started = std::time::Instant::now();
     let mut opt = *opt;
     opt.min_persons = opt.min_persons.max(protector.threshold() as usize);
     let effects = provision::estimate_all(&data.panel, &opt).map_err(|e| StoreError::Input(e.0))?;
+    timing("effects: estimate", started);
     let mut suppressed = 0usize;
     let mut total = 0usize;
     let groups: Vec<Value> = effects
