@@ -472,7 +472,7 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn spinner() -> ProgressBar {
+pub fn spinner() -> ProgressBar {
     let bar = ProgressBar::new_spinner();
     bar.set_style(
         ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")

@@ -61,7 +61,14 @@ pub fn effects(a: EffectsArgs) -> Result<(), Failure> {
         ..Default::default()
     };
     let started = std::time::Instant::now();
-    let mut result = inzicht_store::effects::run(&session, &protector, &opt)?;
+    let bar = crate::cli::spinner();
+    bar.set_message(format!(
+        "matchen per voorzieningengroep en {} bootstrap-replicaties / matching and bootstrap …",
+        a.bootstrap
+    ));
+    let result = inzicht_store::effects::run(&session, &protector, &opt);
+    bar.finish_and_clear();
+    let mut result = result?;
     let total = result
         .remove("cells_total")
         .and_then(|v| v.as_u64())
@@ -174,13 +181,41 @@ fn print_effects(env: &Value, seconds: f64) {
             "    balans: grootste |gestandaardiseerd verschil| na matching {}",
             dec(Some(worst), 3)
         );
+        // Subgroups at 12 months, matched beside naive.
+        let subs: Vec<&Value> = g["subgroups"].as_array().into_iter().flatten().collect();
+        if !subs.is_empty() {
+            println!("    subgroepen, 12 maanden (met matching | zonder):");
+            for e in subs {
+                let label = format!(
+                    "{} {}",
+                    if e["subset"] == "age_band" {
+                        "leeftijd"
+                    } else {
+                        "trede"
+                    },
+                    e["value"].as_str().unwrap_or("")
+                );
+                let m = &e["matched"][1];
+                if e["too_few"] == Value::Bool(true) || m["too_few"] == Value::Bool(true) {
+                    println!("      {label:<14} te weinig om te schatten");
+                } else {
+                    println!(
+                        "      {label:<14} {} ({} – {}) | {}",
+                        pct(&m["difference"]),
+                        pct(&m["ci"][0]),
+                        pct(&m["ci"][1]),
+                        pct(&e["naive"][1]["difference"])
+                    );
+                }
+            }
+        }
         for w in g["warnings"].as_array().into_iter().flatten() {
             println!("    let op: {}", w.as_str().unwrap_or(""));
         }
         println!();
     }
     println!(
-        "Beschermd: schattingen alleen bij ten minste {} behandelden én controles; aantallen verstoord. Snapshot {}. ({seconds:.1} s)",
+        "Verschillen in procentpunten. Per soort voorziening: --format json (types). Figuren: --svg MAP.\nBeschermd: schattingen alleen bij ten minste {} behandelden én controles; aantallen verstoord. Snapshot {}. ({seconds:.1} s)",
         env["protection"]["threshold"], env["meta"]["snapshot"].as_str().unwrap_or("")
     );
 }
