@@ -45,10 +45,13 @@ fn month_sql(col: &str) -> String {
     format!("(year({col}) * 12 + month({col}) - 1)")
 }
 
+/// Runs a query whose columns are all DOUBLE and returns them column by column (an empty result
+/// still has its columns, each empty).
 fn doubles(conn: &duckdb::Connection, sql: &str) -> Result<Vec<Vec<f64>>, StoreError> {
     let mut stmt = conn.prepare(sql)?;
-    let batches: Vec<duckdb::arrow::record_batch::RecordBatch> = stmt.query_arrow([])?.collect();
-    let ncol = batches.first().map_or(0, |b| b.num_columns());
+    let arrow = stmt.query_arrow([])?;
+    let ncol = arrow.get_schema().fields().len();
+    let batches: Vec<duckdb::arrow::record_batch::RecordBatch> = arrow.collect();
     let mut cols: Vec<Vec<f64>> = vec![Vec::new(); ncol];
     for b in &batches {
         for (j, col) in cols.iter_mut().enumerate() {
