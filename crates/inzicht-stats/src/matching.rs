@@ -50,6 +50,31 @@ pub struct Balance {
     pub smd_after: f64,
     pub vr_before: f64,
     pub vr_after: f64,
+    /// For a 0/1 feature: the smallest number of units with a 1, or with a 0, among the treated
+    /// or the (used) controls. Together, a standardized difference and a variance ratio give
+    /// away both shares, so disclosure control hides the row when this is below the threshold.
+    #[serde(skip)]
+    pub smallest_binary_cell: Option<u64>,
+}
+
+/// The smallest count of 1s or 0s of a 0/1 column within the rows of each group with a positive
+/// weight (None when the column is not 0/1).
+pub fn smallest_binary_cell(
+    values: impl Iterator<Item = (f64, usize)>,
+    groups: usize,
+) -> Option<u64> {
+    let mut ones = vec![0u64; groups];
+    let mut zeros = vec![0u64; groups];
+    for (v, g) in values {
+        if v == 1.0 {
+            ones[g] += 1;
+        } else if v == 0.0 {
+            zeros[g] += 1;
+        } else {
+            return None;
+        }
+    }
+    ones.into_iter().chain(zeros).min()
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -217,12 +242,22 @@ pub fn balance(
             let (mt, vt, mc, vc) = balance_row(&col, treated, &ones);
             let sd_t = vt.sqrt();
             let (mta, vta, mca, vca) = balance_row(&col, treated, weights_after);
+            // Groups: treated, all controls, used controls.
+            let cells = smallest_binary_cell(
+                (0..n).flat_map(|i| {
+                    let g = if treated[i] { 0 } else { 1 };
+                    let used = (!treated[i] && weights_after[i] > 0.0).then_some((col[i], 2));
+                    std::iter::once((col[i], g)).chain(used)
+                }),
+                3,
+            );
             Balance {
                 name: names[j].clone(),
                 smd_before: (mt - mc) / sd_t,
                 smd_after: (mta - mca) / sd_t,
                 vr_before: vt / vc,
                 vr_after: vta / vca,
+                smallest_binary_cell: cells,
             }
         })
         .collect()
@@ -340,6 +375,13 @@ mod tests {
             ..Default::default()
         };
         assert!(nearest_neighbour(&score, &treated, &caliper, |_, _| true).is_empty());
+    }
+
+    #[test]
+    fn smallest_binary_cell_counts_ones_and_zeros_per_group() {
+        let v = [(1.0, 0), (0.0, 0), (0.0, 0), (1.0, 1), (1.0, 1), (0.0, 1)];
+        assert_eq!(smallest_binary_cell(v.into_iter(), 2), Some(1));
+        assert_eq!(smallest_binary_cell([(0.5, 0)].into_iter(), 1), None);
     }
 
     #[test]

@@ -1022,7 +1022,15 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
             let ((mt, vt), (mc, vc)) = (before_t[j], before_c[j]);
             let ((mta, vta), (mca, vca)) = (after_t[j], after_c[j]);
             let sd = vt.sqrt();
+            let v = |r: usize| d.features[r * p + j] as f64;
+            let values = prep
+                .treated
+                .iter()
+                .map(|&r| (v(r), 0))
+                .chain(prep.eligible_controls.iter().map(|&r| (v(r), 1)))
+                .chain(matched_c.iter().map(|&r| (v(r), 2)));
             BalanceRow {
+                smallest_binary_cell: crate::matching::smallest_binary_cell(values, 3),
                 name: d.feature_names[j].clone(),
                 smd_before: if sd > 0.0 { (mt - mc) / sd } else { 0.0 },
                 smd_after: if sd > 0.0 { (mta - mca) / sd } else { 0.0 },

@@ -651,6 +651,34 @@ fn protect_estimate(
     })
 }
 
+/// Balance rows: rounded to two decimals; a 0/1 feature with fewer than the threshold of 1s or
+/// of 0s in a group is hidden (its standardized difference and variance ratio together would
+/// give away the shares).
+pub fn protect_balance(rows: &[inzicht_stats::matching::Balance], p: &Protector) -> Value {
+    let t = p.threshold();
+    let r2 = |x: f64| {
+        if x.is_finite() {
+            Some((x * 100.0).round() / 100.0)
+        } else {
+            None
+        }
+    };
+    json!(rows
+        .iter()
+        .map(|b| {
+            let hide = p.is_protected() && b.smallest_binary_cell.is_some_and(|c| c < t);
+            if hide {
+                json!({"name": b.name, "suppressed": true})
+            } else if p.is_protected() {
+                json!({"name": b.name, "smd_before": r2(b.smd_before), "smd_after": r2(b.smd_after),
+                    "vr_before": r2(b.vr_before), "vr_after": r2(b.vr_after)})
+            } else {
+                json!(b)
+            }
+        })
+        .collect::<Vec<_>>())
+}
+
 fn protect_group(
     g: &GroupEffect,
     data: &EffectData,
@@ -735,7 +763,7 @@ fn protect_group(
         "overall": overall,
         "subgroups": subgroups,
         "types": types,
-        "balance": if shown { json!(g.balance) } else { Value::Null },
+        "balance": if shown { protect_balance(&g.balance, p) } else { Value::Null },
         "curves": if shown { json!({"treated": curve(0), "control": curve(1)}) } else { Value::Null },
         "warnings": g.propensity_warnings,
     })

@@ -722,6 +722,10 @@ pub fn match_cmd(a: MatchArgs) -> Result<(), Failure> {
         _ => Map::new(),
     };
     if l.protector.is_protected() {
+        result.insert(
+            "balance".into(),
+            inzicht_store::effects::protect_balance(&r.balance, &l.protector),
+        );
         let t_rows = (0..cc.rows.len())
             .filter(|&i| treated[i])
             .map(|i| cc.rows[i]);
