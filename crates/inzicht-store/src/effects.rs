@@ -68,9 +68,9 @@ fn doubles(conn: &duckdb::Connection, sql: &str) -> Result<Vec<Vec<f64>>, StoreE
     Ok(cols)
 }
 
-/// With INZICHT_TIMINGS set, how long a phase took (on stderr; never data).
+/// With INZICHT_TIMING set, how long a phase took (on stderr; never data).
 fn timing(what: &str, since: std::time::Instant) {
-    if std::env::var_os("INZICHT_TIMINGS").is_some() {
+    if std::env::var_os("INZICHT_TIMING").is_some() {
         eprintln!("{what}: {:.3} s", since.elapsed().as_secs_f64());
     }
 }
