@@ -37,6 +37,8 @@ enum Command {
     Table(crate::table_cmd::TableArgs),
     /// Kaplan–Meier survival curves on a CSV file (--data).
     Km(crate::data_cmd::KmArgs),
+    /// Cumulative incidence per cause (competing risks, Aalen–Johansen) on a CSV file (--data).
+    Cif(crate::data_cmd::CifArgs),
     /// Log-rank test on a CSV file (--data).
     Logrank(crate::data_cmd::LogrankArgs),
     /// Cox proportional-hazards model on a CSV file (--data).
@@ -203,6 +205,7 @@ pub fn run() -> ExitCode {
         Command::Quality(a) => quality(a),
         Command::Table(a) => crate::table_cmd::table(a),
         Command::Km(a) => crate::data_cmd::km(a),
+        Command::Cif(a) => crate::data_cmd::cif(a),
         Command::Logrank(a) => crate::data_cmd::logrank(a),
         Command::Cox(a) => crate::data_cmd::cox(a),
         Command::Match(a) => crate::data_cmd::match_cmd(a),

@@ -61,6 +61,20 @@ pub struct KmArgs {
 }
 
 #[derive(Args)]
+pub struct CifArgs {
+    #[command(flatten)]
+    pub common: Common,
+    #[arg(long)]
+    pub time: String,
+    /// How observation ended: 0 or empty = censored; any other value names a cause (e.g. the
+    /// outflow class). Causes compete: leaving for one ends the chance of the others.
+    #[arg(long)]
+    pub cause: String,
+    #[arg(long)]
+    pub group: Option<String>,
+}
+
+#[derive(Args)]
 pub struct LogrankArgs {
     #[command(flatten)]
     pub common: Common,
@@ -503,6 +517,243 @@ fn protected_km(
         "pooled_steps": curve.pooled_months,
         "end_reason": curve.end_reason,
     })
+}
+
+/// Cumulative incidence per cause (Aalen–Johansen). Protected: event times are pooled until
+/// every cause in the pool has no exits or at least the threshold, the curve ends where fewer
+/// than the threshold are at risk, and counts are perturbed; the curves and their standard
+/// errors are computed from these protected counts only.
+pub fn cif(a: CifArgs) -> Result<(), Failure> {
+    let l = Loaded::open(&a.common)?;
+    let mut cols = vec![a.time.as_str()];
+    if let Some(g) = &a.group {
+        cols.push(g);
+    }
+    let cc = complete_rows(&l, &a.common, &cols)?;
+    let time = numbers(&l, &a.time, &cc.rows)?;
+    let labels = l.frame.labels(&a.cause).map_err(read_error)?;
+    let cause_of: Vec<Option<String>> = cc
+        .rows
+        .iter()
+        .map(|&i| labels[i].clone().filter(|v| v != "0"))
+        .collect();
+    let mut causes: Vec<String> = cause_of.iter().flatten().cloned().collect();
+    causes.sort();
+    causes.dedup();
+    if causes.is_empty() {
+        return Err(Failure::usage(format!(
+            "column '{}' has no events: every row is censored (0 or empty)",
+            a.cause
+        )));
+    }
+    let code: Vec<usize> = cause_of
+        .iter()
+        .map(|c| {
+            c.as_ref().map_or(0, |c| {
+                causes.iter().position(|x| x == c).map_or(0, |k| k + 1)
+            })
+        })
+        .collect();
+    let (gcodes, levels) = match &a.group {
+        Some(g) => groups(&l, g, &cc.rows)?,
+        None => (vec![0; cc.rows.len()], vec![String::new()]),
+    };
+    let k = causes.len();
+    let mut out = Vec::new();
+    for (gi, level) in levels.iter().enumerate() {
+        let idx: Vec<usize> = (0..cc.rows.len()).filter(|&i| gcodes[i] == gi).collect();
+        let label = a.group.as_ref().map(|_| level.clone());
+        let t: Vec<f64> = idx.iter().map(|&i| time[i]).collect();
+        let c: Vec<usize> = idx.iter().map(|&i| code[i]).collect();
+        let entry = if l.protector.is_protected() {
+            protected_cif(
+                &l,
+                &idx.iter().map(|&i| cc.rows[i]).collect::<Vec<_>>(),
+                &t,
+                &c,
+                k,
+            )?
+        } else {
+            let ci =
+                inzicht_stats::competing::aalen_johansen(&t, &c, k, None).map_err(stats_error)?;
+            json!({"times": ci.times, "at_risk": ci.at_risk, "survival": ci.survival,
+                "causes": ci.causes.iter().map(|cc| json!({"cause": causes[cc.cause - 1], "cif": cc.cif, "std_err": cc.std_err, "events": cc.events})).collect::<Vec<_>>()})
+        };
+        let mut entry = entry;
+        entry["group"] = json!(label);
+        if let Some(obj) = entry.as_object_mut() {
+            for cv in obj
+                .get_mut("causes")
+                .and_then(|v| v.as_array_mut())
+                .into_iter()
+                .flatten()
+            {
+                if let Some(i) = cv["cause"].as_u64() {
+                    cv["cause"] = json!(causes[i as usize - 1]);
+                }
+            }
+        }
+        out.push(entry);
+    }
+    let mut result = Map::new();
+    result.insert("groups".into(), json!(out));
+    result.insert("rows_dropped_missing".into(), json!(cc.dropped));
+    let params = json!({"data": a.common.data, "time": a.time, "cause": a.cause, "group": a.group});
+    emit(a.common.format, result, &l, params, |env| {
+        let mut s = String::new();
+        for g in env["groups"].as_array().into_iter().flatten() {
+            let name = g["group"].as_str().unwrap_or("alle / all");
+            if g["suppressed"] == json!(true) {
+                s.push_str(&format!(
+                    "Groep {name}: afgeschermd — {}\n",
+                    g["reason"].as_str().unwrap_or("")
+                ));
+                continue;
+            }
+            s.push_str(&format!("Groep {name}: cumulatieve incidentie per oorzaak aan het eind van de getoonde tijd\n"));
+            let n = g["times"].as_array().map_or(0, |v| v.len());
+            for c in g["causes"].as_array().into_iter().flatten() {
+                if n > 0 {
+                    s.push_str(&format!(
+                        "  {:<20} {} (se {}) op tijd {}\n",
+                        c["cause"].as_str().unwrap_or(""),
+                        f(&c["cif"][n - 1]),
+                        f(&c["std_err"][n - 1]),
+                        f(&g["times"][n - 1])
+                    ));
+                }
+            }
+        }
+        s
+    });
+    Ok(())
+}
+
+/// The protected cumulative incidence of one group (see [`cif`]).
+fn protected_cif(
+    l: &Loaded,
+    rows: &[usize],
+    time: &[f64],
+    cause: &[usize],
+    k: usize,
+) -> Result<Value, Failure> {
+    let threshold = l.protector.threshold();
+    let events = cause.iter().filter(|&&c| c > 0).count() as u64;
+    if (rows.len() as u64) < threshold || events < threshold {
+        return Ok(json!({"suppressed": true,
+            "reason": format!("minder dan {threshold} personen of gebeurtenissen / fewer than {threshold} persons or events")}));
+    }
+    // Steps at each distinct event time: at risk, all exits, and exits per cause, with key sums.
+    let key = |i: usize| l.keys[rows[i]] % inzicht_protect::CELL_KEY_MODULUS;
+    let mut order: Vec<usize> = (0..time.len()).collect();
+    order.sort_by(|&a, &b| time[b].total_cmp(&time[a]));
+    let mut steps_rev: Vec<(f64, CellInput, CellInput, Vec<CellInput>)> = Vec::new();
+    let mut at_risk = CellInput::default();
+    let mut i = 0;
+    while i < order.len() {
+        let t = time[order[i]];
+        let mut all = CellInput::default();
+        let mut per = vec![CellInput::default(); k];
+        while i < order.len() && time[order[i]] == t {
+            let r = order[i];
+            at_risk.persons += 1;
+            at_risk.key_sum = combine_key_sums(at_risk.key_sum, key(r));
+            if cause[r] > 0 {
+                all.persons += 1;
+                all.key_sum = combine_key_sums(all.key_sum, key(r));
+                let c = &mut per[cause[r] - 1];
+                c.persons += 1;
+                c.key_sum = combine_key_sums(c.key_sum, key(r));
+            }
+            i += 1;
+        }
+        if all.persons > 0 {
+            steps_rev.push((t, at_risk, all, per));
+        }
+    }
+    steps_rev.reverse();
+    // Pool consecutive event times until every cause in the pool has either no exits or at least
+    // the threshold, and all causes together at least the threshold; stop where fewer than the
+    // threshold are at risk, and drop an unfinished last pool.
+    let mut pools: Vec<(usize, usize, Vec<CellInput>)> = Vec::new();
+    let mut end_reason = "einde van de gegevens / end of data";
+    let mut i = 0;
+    'pools: while i < steps_rev.len() {
+        let mut per = vec![CellInput::default(); k];
+        let mut j = i;
+        loop {
+            if steps_rev[j].1.persons < threshold {
+                end_reason =
+                    "minder personen at risk dan de drempel / fewer at risk than the threshold";
+                break 'pools;
+            }
+            for (c, cell) in per.iter_mut().enumerate() {
+                cell.persons += steps_rev[j].3[c].persons;
+                cell.key_sum = combine_key_sums(cell.key_sum, steps_rev[j].3[c].key_sum);
+            }
+            j += 1;
+            let total: u64 = per.iter().map(|c| c.persons).sum();
+            if total >= threshold && per.iter().all(|c| c.persons == 0 || c.persons >= threshold) {
+                pools.push((i, j, per));
+                i = j;
+                break;
+            }
+            if j == steps_rev.len() {
+                end_reason = "te weinig gebeurtenissen aan het eind / too few events at the end";
+                break 'pools;
+            }
+        }
+    }
+    // Grouped data from the protected counts: per pool each cause's perturbed exits, and those
+    // leaving observation before the next pool; the estimator and its variance run on these.
+    let mut groups: Vec<inzicht_stats::competing::Group> = Vec::new();
+    let mut times = Vec::new();
+    let mut at_risk_shown = Vec::new();
+    for (p_i, (from, to, per)) in pools.iter().enumerate() {
+        let t_end = steps_rev[to - 1].0;
+        times.push(t_end);
+        let n_start = l.protector.count(&steps_rev[*from].1).value.unwrap_or(0.0);
+        at_risk_shown.push(n_start);
+        let mut shown_total = 0.0;
+        for (c, cell) in per.iter().enumerate() {
+            if cell.persons == 0 {
+                continue;
+            }
+            let v = l.protector.count(cell).value.unwrap_or(0.0);
+            shown_total += v;
+            groups.push(inzicht_stats::competing::Group {
+                time: t_end,
+                cause: c + 1,
+                w: v,
+                w2: v,
+            });
+        }
+        let next = pools.get(p_i + 1).map_or(0.0, |n| {
+            l.protector.count(&steps_rev[n.0].1).value.unwrap_or(0.0)
+        });
+        let censored = (n_start - shown_total - next).max(0.0);
+        if censored > 0.0 {
+            groups.push(inzicht_stats::competing::Group {
+                time: t_end,
+                cause: 0,
+                w: censored,
+                w2: censored,
+            });
+        }
+    }
+    groups.sort_by(|a, b| a.time.total_cmp(&b.time).then(a.cause.cmp(&b.cause)));
+    let ci = inzicht_stats::competing::from_groups(&groups, k);
+    Ok(json!({
+        "times": times,
+        "at_risk": at_risk_shown,
+        "causes": (0..k).map(|c| json!({
+            "cause": c + 1,
+            "cif": times.iter().map(|&t| ci.cif_at(c, t)).collect::<Vec<_>>(),
+            "std_err": times.iter().map(|&t| ci.se_at(c, t)).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "pooled_steps": steps_rev.len().saturating_sub(pools.len()),
+        "end_reason": end_reason,
+    }))
 }
 
 pub fn logrank(a: LogrankArgs) -> Result<(), Failure> {

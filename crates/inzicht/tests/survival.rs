@@ -398,3 +398,87 @@ fn bad_input_gets_a_clear_message() {
         "constant",
     );
 }
+
+#[test]
+fn cumulative_incidence_matches_r_and_is_protected_by_default() {
+    let mgus = reference("survival/mgus2.csv");
+    let out = json(&[
+        "cif", "--data", &mgus, "--time", "etime", "--cause", "event", "--sdc", "off", "--format",
+        "json",
+    ]);
+    let exp = expected();
+    let g = &out["groups"][0];
+    for case in exp["aalen_johansen"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["group"].is_null())
+    {
+        let cause = if case["state"] == "pcm" { "1" } else { "2" };
+        let got = g["causes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["cause"] == cause)
+            .unwrap();
+        let as_f = |v: &Value| -> Vec<f64> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        };
+        assert_eq!(as_f(&g["times"]), as_f(&case["times"]));
+        for (a, b) in got["cif"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(case["cif"].as_array().unwrap())
+        {
+            assert!(close(a.as_f64().unwrap(), b.as_f64().unwrap(), 1e-10));
+        }
+        for (a, b) in got["std_err"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(case["std_err"].as_array().unwrap())
+        {
+            assert!(close(a.as_f64().unwrap(), b.as_f64().unwrap(), 1e-6));
+        }
+    }
+    // Protected (the default): pooled steps, nobody shown below the threshold, curves close to
+    // the exact ones.
+    let p = json(&[
+        "cif", "--data", &mgus, "--time", "etime", "--cause", "event", "--format", "json",
+    ]);
+    assert_eq!(p["protection"]["status"], "protected");
+    let pg = &p["groups"][0];
+    assert!(pg["at_risk"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|n| n.as_f64().unwrap() >= 10.0));
+    let times = pg["times"].as_array().unwrap();
+    assert!(times.len() < 30 && !times.is_empty());
+    let last = times.len() - 1;
+    let t_last = times[last].as_f64().unwrap();
+    let exact_times: Vec<f64> = g["times"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_f64().unwrap())
+        .collect();
+    let k = exact_times.iter().rposition(|&t| t <= t_last).unwrap();
+    for (pc, ec) in pg["causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(g["causes"].as_array().unwrap())
+    {
+        let (a, b) = (
+            pc["cif"][last].as_f64().unwrap(),
+            ec["cif"][k].as_f64().unwrap(),
+        );
+        assert!((a - b).abs() < 0.03, "protected {a} against exact {b}");
+    }
+}
