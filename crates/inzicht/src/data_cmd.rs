@@ -344,6 +344,16 @@ fn emit(
     }
 }
 
+/// The text line for a group that disclosure control hid, if it was.
+fn suppressed_group_line(name: &str, g: &Value) -> Option<String> {
+    (g["suppressed"] == json!(true)).then(|| {
+        format!(
+            "Groep {name}: afgeschermd — {}\n",
+            g["reason"].as_str().unwrap_or("")
+        )
+    })
+}
+
 fn f(v: &Value) -> String {
     match v.as_f64() {
         Some(x) if x.fract() == 0.0 && x.abs() < 1e9 => format!("{x:.0}"),
@@ -404,11 +414,8 @@ pub fn km(a: KmArgs) -> Result<(), Failure> {
         let mut s = String::new();
         for g in env["groups"].as_array().into_iter().flatten() {
             let name = g["group"].as_str().unwrap_or("alle / all");
-            if g["suppressed"] == json!(true) {
-                s.push_str(&format!(
-                    "Groep {name}: afgeschermd — {}\n",
-                    g["reason"].as_str().unwrap_or("")
-                ));
+            if let Some(line) = suppressed_group_line(name, g) {
+                s.push_str(&line);
                 continue;
             }
             s.push_str(&format!(
@@ -603,11 +610,8 @@ pub fn cif(a: CifArgs) -> Result<(), Failure> {
         let mut s = String::new();
         for g in env["groups"].as_array().into_iter().flatten() {
             let name = g["group"].as_str().unwrap_or("alle / all");
-            if g["suppressed"] == json!(true) {
-                s.push_str(&format!(
-                    "Groep {name}: afgeschermd — {}\n",
-                    g["reason"].as_str().unwrap_or("")
-                ));
+            if let Some(line) = suppressed_group_line(name, g) {
+                s.push_str(&line);
                 continue;
             }
             s.push_str(&format!("Groep {name}: cumulatieve incidentie per oorzaak aan het eind van de getoonde tijd\n"));
