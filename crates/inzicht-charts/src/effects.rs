@@ -141,11 +141,25 @@ pub fn cif(g: &Value) -> Option<String> {
 }
 
 /// Love plot: absolute standardized mean differences before and after matching.
+/// At most this many features in a love plot: those with the largest difference before
+/// matching (the description says how many there are in all; the JSON has every one).
+const LOVE_MAX_ROWS: usize = 40;
+
 pub fn love(g: &Value) -> Option<String> {
-    let rows: Vec<&Value> = g["balance"].as_array()?.iter().collect();
-    if rows.is_empty() {
+    let all: Vec<&Value> = g["balance"]
+        .as_array()?
+        .iter()
+        .filter(|b| b["smd_before"].is_number())
+        .collect();
+    if all.is_empty() {
         return None;
     }
+    let mut rows = all.clone();
+    rows.sort_by(|a, b| {
+        let f = |v: &Value| v["smd_before"].as_f64().map_or(0.0, f64::abs);
+        f(b).total_cmp(&f(a))
+    });
+    rows.truncate(LOVE_MAX_ROWS);
     let name = g["group"].as_str().unwrap_or("");
     let h = 60.0 + 16.0 * rows.len() as f64 + 50.0;
     let xmax = rows
@@ -153,18 +167,19 @@ pub fn love(g: &Value) -> Option<String> {
         .filter_map(|b| b["smd_before"].as_f64().map(f64::abs))
         .fold(0.25, f64::max)
         .min(3.0);
-    let worst = rows
+    let worst = all
         .iter()
         .filter_map(|b| b["smd_after"].as_f64().map(f64::abs))
         .fold(0.0, f64::max);
     let desc = format!(
-        "Balans van {} kenmerken voor en na matching voor groep {name}: grootste absolute gestandaardiseerde verschil na matching {worst:.3}; de lijn bij 0,1 is de gebruikelijke grens.",
-        rows.len()
+        "Balans voor en na matching voor groep {name}: de {} kenmerken (van {}) met het grootste verschil vóór matching; grootste absolute gestandaardiseerde verschil na matching {worst:.3}; de lijn bij 0,1 is de gebruikelijke grens.",
+        rows.len(),
+        all.len()
     );
     let mut c = Canvas::new(
-        640.0,
+        720.0,
         h,
-        [40.0, 20.0, 50.0, 230.0],
+        [40.0, 40.0, 50.0, 280.0],
         (0.0, xmax),
         (0.0, rows.len() as f64 + 1.0),
         &format!("Balans voor en na matching: {name}"),

@@ -178,7 +178,7 @@ impl Canvas {
         for &t in xticks {
             let x = self.px(t);
             self.line(x, y0, x, y0 + 5.0, "#333333", "", 1.0);
-            self.text(x, y0 + 18.0, "middle", 12.0, &format!("{t}"));
+            self.text(x, y0 + 18.0, "middle", 12.0, &tick_label(t));
         }
         let xl = (x0 + x1) / 2.0;
         self.text(xl, y0 + 36.0, "middle", 13.0, xlabel);
@@ -227,6 +227,17 @@ impl Canvas {
     }
 }
 
+/// A tick value without floating-point noise (0.6, not 0.6000000000000001).
+pub fn tick_label(t: f64) -> String {
+    let r = (t * 1e6).round() / 1e6;
+    let s = format!("{r}");
+    if s == "-0" {
+        "0".into()
+    } else {
+        s
+    }
+}
+
 /// Round tick positions covering [lo, hi].
 pub fn ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     if hi <= lo || !lo.is_finite() || !hi.is_finite() {
@@ -268,6 +279,13 @@ mod tests {
         let s = c.finish();
         assert!(!s.contains("<script>"));
         assert!(s.contains("&lt;t&gt;") && s.contains("a &amp; b"));
+    }
+
+    #[test]
+    fn tick_labels_have_no_float_noise() {
+        assert_eq!(tick_label(0.6000000000000001), "0.6");
+        assert_eq!(tick_label(-0.0), "0");
+        assert_eq!(tick_label(12.0), "12");
     }
 
     #[test]
