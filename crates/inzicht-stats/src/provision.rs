@@ -755,6 +755,78 @@ fn arm_cells(
     })
 }
 
+/// Distinct persons behind an arm at each horizon: persons with a W/S/I exit by then, and
+/// persons still observed then. A person can stand in an arm with several months (as a control
+/// in different months, or with several spells); disclosure control counts persons, not rows.
+struct PersonCounter {
+    first_wsi: Vec<u16>,
+    last_seen: Vec<u16>,
+    touched: Vec<u32>,
+}
+
+impl PersonCounter {
+    fn new(n_persons: usize) -> Self {
+        PersonCounter {
+            first_wsi: vec![u16::MAX; n_persons],
+            last_seen: vec![0; n_persons],
+            touched: Vec::new(),
+        }
+    }
+
+    fn count(
+        &mut self,
+        d: &PanelData,
+        out: &Outcomes,
+        rows: impl Iterator<Item = usize>,
+        horizons: &[i32],
+    ) -> (Vec<u64>, Vec<u64>) {
+        for r in rows {
+            let p = d.person[r] as usize;
+            let (t, c) = out.primary[r];
+            if self.last_seen[p] == 0 && self.first_wsi[p] == u16::MAX {
+                self.touched.push(p as u32);
+            }
+            // last_seen stores time + 1 so that 0 means "not seen".
+            self.last_seen[p] = self.last_seen[p].max(t.saturating_add(1));
+            if c == 1 {
+                self.first_wsi[p] = self.first_wsi[p].min(t);
+            }
+        }
+        let mut events = vec![0u64; horizons.len()];
+        let mut at_risk = vec![0u64; horizons.len()];
+        for &p in &self.touched {
+            let p = p as usize;
+            for (k, &h) in horizons.iter().enumerate() {
+                let h = h.max(0) as u16;
+                if self.first_wsi[p] != u16::MAX && self.first_wsi[p] <= h {
+                    events[k] += 1;
+                }
+                if self.last_seen[p] > h {
+                    at_risk[k] += 1;
+                }
+            }
+            self.first_wsi[p] = u16::MAX;
+            self.last_seen[p] = 0;
+        }
+        self.touched.clear();
+        (events, at_risk)
+    }
+}
+
+/// Replaces the row counts of horizon rows by the counts of distinct persons.
+fn set_person_counts(
+    rows: &mut [AtHorizon],
+    treated: &(Vec<u64>, Vec<u64>),
+    control: &(Vec<u64>, Vec<u64>),
+) {
+    for (k, h) in rows.iter_mut().enumerate() {
+        h.events_treated = treated.0[k];
+        h.at_risk_treated = treated.1[k];
+        h.events_control = control.0[k];
+        h.at_risk_control = control.1[k];
+    }
+}
+
 /// A filter on the treated row of a pair: the subset of an estimate.
 #[derive(Clone)]
 struct Subset<'a> {
@@ -916,6 +988,7 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
         let t = arm(&outcomes, t_rows.iter().copied(), false, &horizons, true)?;
         Some((t, c))
     };
+    let mut counter = PersonCounter::new(d.n_persons);
     for (k, s) in subsets.iter().enumerate() {
         let sel: Vec<&Pair> = pairs.iter().filter(|p| (s.test)(p.0)).collect();
         let mut tp: Vec<u32> = sel.iter().map(|p| d.person[p.0]).collect();
@@ -941,8 +1014,13 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
         };
         if !too_few {
             let owned: Vec<Pair> = sel.iter().map(|p| **p).collect();
+            let matched_counts = (
+                counter.count(d, &outcomes, owned.iter().map(|p| p.0), &horizons),
+                counter.count(d, &outcomes, owned.iter().map(|p| p.1), &horizons),
+            );
             if let Some((t, c)) = point(&owned, s, false) {
                 e.matched = horizon_rows(&t, &c, &boot_primary[k], false);
+                set_person_counts(&mut e.matched, &matched_counts.0, &matched_counts.1);
                 // E-value of the 12-month risk ratio (VanderWeele & Ding 2017).
                 let lr = &boot_log_rr[k];
                 if t.cif[1] > 0.0 && c.cif[1] > 0.0 && lr.len() > 1 {
@@ -957,6 +1035,11 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
             }
             if let Some((t, c)) = point(&owned, s, true) {
                 e.moving_competing = horizon_rows(&t, &c, &boot_moving[k], false);
+                set_person_counts(
+                    &mut e.moving_competing,
+                    &matched_counts.0,
+                    &matched_counts.1,
+                );
             }
             // Naive: the treated months of the subset against every eligible control month
             // in the same subset (by the control's own age band / trede), without matching.
@@ -981,6 +1064,17 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
             };
             if let Some((t, c)) = naive_arms(&t_rows, controls) {
                 e.naive = horizon_rows(&t, &c, &[], true);
+                let tc = counter.count(d, &outcomes, t_rows.iter().copied(), &horizons);
+                let cc = counter.count(
+                    d,
+                    &outcomes,
+                    prep.eligible_controls
+                        .iter()
+                        .copied()
+                        .filter(|&r| s.subset == "type" || (s.test)(r)),
+                    &horizons,
+                );
+                set_person_counts(&mut e.naive, &tc, &cc);
             }
             e.hazard_ratio = hazard_ratio(d, &owned);
         }
