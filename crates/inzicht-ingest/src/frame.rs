@@ -103,8 +103,13 @@ impl Frame {
         matches!(v.trim(), "" | "NA" | "na" | "N/A" | "." | "NaN")
     }
 
-    /// A numeric column; `None` where the value is missing.
-    pub fn numeric(&self, name: &str) -> Result<Vec<Option<f64>>, ReadError> {
+    /// Parses every cell of a column; missing cells are `None`, a cell `parse` rejects is an
+    /// error naming the file, line and column.
+    fn parse_column<T>(
+        &self,
+        name: &str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Vec<Option<T>>, ReadError> {
         let j = self.column(name)?;
         self.rows
             .iter()
@@ -114,41 +119,29 @@ impl Frame {
                 if Self::is_missing(v) {
                     return Ok(None);
                 }
-                parse_number(v).map(Some).ok_or_else(|| {
-                    ReadError::new(
-                        &self.path,
-                        Some(self.lines[i]),
-                        format!("'{v}' is not a number"),
-                    )
-                    .with_column(name)
+                parse(v).map(Some).map_err(|m| {
+                    ReadError::new(&self.path, Some(self.lines[i]), m).with_column(name)
                 })
             })
             .collect()
     }
 
+    /// A numeric column; `None` where the value is missing.
+    pub fn numeric(&self, name: &str) -> Result<Vec<Option<f64>>, ReadError> {
+        self.parse_column(name, |v| {
+            parse_number(v).ok_or_else(|| format!("'{v}' is not a number"))
+        })
+    }
+
     /// A 0/1 column (also accepts true/false, ja/nee).
     pub fn binary(&self, name: &str) -> Result<Vec<Option<bool>>, ReadError> {
-        let j = self.column(name)?;
-        self.rows
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let v = r[j].trim();
-                if Self::is_missing(v) {
-                    return Ok(None);
-                }
-                match v.to_ascii_lowercase().as_str() {
-                    "1" | "1.0" | "true" | "ja" | "yes" | "waar" => Ok(Some(true)),
-                    "0" | "0.0" | "false" | "nee" | "no" | "onwaar" => Ok(Some(false)),
-                    _ => Err(ReadError::new(
-                        &self.path,
-                        Some(self.lines[i]),
-                        format!("'{v}' is not 0 or 1; an event or treatment column holds 0 (no) and 1 (yes)"),
-                    )
-                    .with_column(name)),
-                }
-            })
-            .collect()
+        self.parse_column(name, |v| match v.to_ascii_lowercase().as_str() {
+            "1" | "1.0" | "true" | "ja" | "yes" | "waar" => Ok(true),
+            "0" | "0.0" | "false" | "nee" | "no" | "onwaar" => Ok(false),
+            _ => Err(format!(
+                "'{v}' is not 0 or 1; an event or treatment column holds 0 (no) and 1 (yes)"
+            )),
+        })
     }
 
     /// A column as labels (missing = `None`).
