@@ -11,6 +11,9 @@
 //! - [`matching`]: nearest-neighbour matching on the propensity score, balance.
 //! - [`multiple`]: false-discovery rate and E-values.
 //! - [`provision`]: provision effects by sequential (risk-set) matching, with bootstrap.
+//! - [`tree`]: classification trees (CART) with cost-complexity pruning by cross-validation.
+//! - [`cluster`]: k-means, k-prototypes and PAM on mixed data; silhouette.
+//! - [`metrics`]: evaluation (AUC, Brier, calibration), bias audit, adjusted Rand index.
 //! - [`dist`]: normal and chi-square distribution functions.
 
 // Numerical code indexes several arrays with the same loop variable, as the formulas it cites
@@ -18,6 +21,7 @@
 // Lanczos) are kept exactly as printed.
 #![allow(clippy::needless_range_loop, clippy::excessive_precision)]
 
+pub mod cluster;
 pub mod competing;
 pub mod cox;
 pub mod dist;
@@ -26,8 +30,11 @@ pub mod linalg;
 pub mod logistic;
 pub mod logrank;
 pub mod matching;
+pub mod metrics;
 pub mod multiple;
 pub mod provision;
+pub mod rng;
+pub mod tree;
 
 use std::fmt;
 

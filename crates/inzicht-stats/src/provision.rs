@@ -30,6 +30,7 @@
 //! Everything here is on true data; the caller (the store's effects module) passes results
 //! through disclosure control.
 
+use crate::rng::Rng;
 use crate::{cox, dist, logistic, multiple, StatsError};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -215,22 +216,6 @@ fn duration_cell(d: i32) -> i32 {
         36..=59 => 17,
         60..=119 => 18,
         _ => 19,
-    }
-}
-
-/// SplitMix64: a small, good generator for the bootstrap and sampling (Steele et al. 2014).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        ((self.next() as u128 * n as u128) >> 64) as u64
     }
 }
 
