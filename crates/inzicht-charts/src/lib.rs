@@ -9,3 +9,4 @@
 pub mod effects;
 pub mod km;
 pub mod svg;
+pub mod tree;

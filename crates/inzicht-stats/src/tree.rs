@@ -174,6 +174,9 @@ pub struct Tree {
     pub feature_names: Vec<String>,
     /// Levels of categorical features (empty for numeric ones).
     pub feature_levels: Vec<Vec<String>>,
+    /// Whether the training rows had missing values of each feature (rules then say where
+    /// missing values go).
+    pub feature_has_missing: Vec<bool>,
     pub criterion: Criterion,
 }
 
@@ -677,6 +680,10 @@ pub fn fit(
                 FeatureValues::Categorical { levels, .. } => levels.clone(),
                 FeatureValues::Numeric(_) => Vec::new(),
             })
+            .collect(),
+        feature_has_missing: features
+            .iter()
+            .map(|f| rows.iter().any(|&r| f.is_missing(r as usize)))
             .collect(),
         criterion: opt.criterion,
     };

@@ -22,6 +22,7 @@ pub mod ads;
 pub mod effects;
 pub mod filter;
 pub mod load;
+pub mod patterns;
 pub mod quality;
 pub mod recordkeys;
 pub mod secrets;

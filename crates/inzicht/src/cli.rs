@@ -45,6 +45,12 @@ enum Command {
     Cox(crate::data_cmd::CoxArgs),
     /// Propensity-score matching (effect on the treated) on a CSV file (--data).
     Match(crate::data_cmd::MatchArgs),
+    /// Classification tree (CART) on a CSV file (--data): rules, cross-validated accuracy, SVG.
+    Tree(crate::pattern_cmd::TreeArgs),
+    /// Cluster analysis (k-means, k-prototypes, PAM) on a CSV file (--data), with profiles.
+    Cluster(crate::pattern_cmd::ClusterArgs),
+    /// Prediction model with honest evaluation and bias audit on a CSV file (--data).
+    Predict(crate::pattern_cmd::PredictArgs),
     /// Effects of provision groups on outflow, with and without matching (store data).
     Effects(crate::effects_cmd::EffectsArgs),
 }
@@ -209,6 +215,9 @@ pub fn run() -> ExitCode {
         Command::Logrank(a) => crate::data_cmd::logrank(a),
         Command::Cox(a) => crate::data_cmd::cox(a),
         Command::Match(a) => crate::data_cmd::match_cmd(a),
+        Command::Tree(a) => crate::pattern_cmd::tree_cmd(a),
+        Command::Cluster(a) => crate::pattern_cmd::cluster_cmd(a),
+        Command::Predict(a) => crate::pattern_cmd::predict_cmd(a),
         Command::Effects(a) => crate::effects_cmd::effects(a),
         Command::Key(KeyArgs {
             action: KeyAction::Rotate { store, key_file },

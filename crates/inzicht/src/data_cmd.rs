@@ -146,23 +146,23 @@ pub struct MatchArgs {
     pub estimand: String,
 }
 
-fn read_error(e: inzicht_ingest::read::ReadError) -> Failure {
+pub(crate) fn read_error(e: inzicht_ingest::read::ReadError) -> Failure {
     Failure::usage(e.to_string())
 }
 
-fn stats_error(e: inzicht_stats::StatsError) -> Failure {
+pub(crate) fn stats_error(e: inzicht_stats::StatsError) -> Failure {
     Failure::usage(e.0)
 }
 
 /// The loaded file with its protection.
-struct Loaded {
-    frame: Frame,
-    protector: Protector,
-    keys: Vec<u64>,
+pub(crate) struct Loaded {
+    pub(crate) frame: Frame,
+    pub(crate) protector: Protector,
+    pub(crate) keys: Vec<u64>,
 }
 
 impl Loaded {
-    fn open(c: &Common) -> Result<Loaded, Failure> {
+    pub(crate) fn open(c: &Common) -> Result<Loaded, Failure> {
         let frame = Frame::read_csv(&c.data).map_err(read_error)?;
         let protector = match c.sdc {
             Sdc::Off => Protector::unprotected(),
@@ -251,7 +251,11 @@ fn flags(l: &Loaded, col: &str, rows: &[usize]) -> Result<Vec<bool>, Failure> {
 }
 
 /// Group labels in sorted order (numerically when every label is a number), and each row's code.
-fn groups(l: &Loaded, col: &str, rows: &[usize]) -> Result<(Vec<usize>, Vec<String>), Failure> {
+pub(crate) fn groups(
+    l: &Loaded,
+    col: &str,
+    rows: &[usize],
+) -> Result<(Vec<usize>, Vec<String>), Failure> {
     let labels = l.frame.labels(col).map_err(read_error)?;
     let vals: Vec<String> = rows
         .iter()
@@ -316,7 +320,7 @@ fn design(l: &Loaded, cols: &[String], rows: &[usize]) -> Result<(Vec<String>, V
     Ok((names, x))
 }
 
-fn emit(
+pub(crate) fn emit(
     format: OutputFormat,
     result: Map<String, Value>,
     l: &Loaded,

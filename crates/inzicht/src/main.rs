@@ -5,6 +5,7 @@ mod bench;
 mod cli;
 mod data_cmd;
 mod effects_cmd;
+mod pattern_cmd;
 mod table_cmd;
 
 use std::process::ExitCode;
