@@ -9,8 +9,8 @@
 //!   variance (scikit-learn's rule). The best of `n_init` starts is kept; starts run in parallel.
 //! - **k-prototypes** (Huang 1998) for numbers and categories: squared Euclidean distance on the
 //!   standardised numbers plus γ per mismatching category; prototypes are means and modes.
-//!   Missing values are left out of a distance (partial distance) and of a prototype. Linear in
-//!   the number of clients, so it runs on 400,000.
+//!   Missing values are left out of a distance (partial distance, scaled up to all features as
+//!   Dixon 1979) and of a prototype. Linear in the number of clients, so it runs on 400,000.
 //! - **PAM** (Kaufman & Rousseeuw 1990, BUILD and SWAP) on the Gower dissimilarity (Gower
 //!   1971): quadratic in the number of rows, so limited to samples of at most 4,000 rows.
 //! - The **silhouette** (Rousseeuw 1987), on a seeded sample where the data are large, to choose
@@ -409,17 +409,31 @@ impl Default for KPrototypesOptions {
 #[inline]
 fn mixed_dist(d: &MixedData, i: usize, c: &[f64], m: &[u32], gamma: f64) -> f64 {
     let mut s = 0.0;
+    let mut present = 0usize;
     for (x, y) in d.num_row(i).iter().zip(c) {
         if !x.is_nan() {
             s += (x - y) * (x - y);
+            present += 1;
         }
     }
     for (a, b) in d.cat_row(i).iter().zip(m) {
-        if *a != MISSING && a != b {
-            s += gamma;
+        if *a != MISSING {
+            present += 1;
+            if a != b {
+                s += gamma;
+            }
         }
     }
-    s
+    // Partial distance scaled up to all features (Dixon 1979): otherwise a row with many
+    // missing values looks close to every prototype and rows cluster by what is missing.
+    let total = d.p_num + d.p_cat;
+    if present == 0 {
+        0.0
+    } else if present < total {
+        s * total as f64 / present as f64
+    } else {
+        s
+    }
 }
 
 /// Prototypes (means and modes) of the clusters in `labels`.

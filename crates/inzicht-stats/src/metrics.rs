@@ -240,7 +240,9 @@ pub fn proportion_ratio(x1: usize, n1: usize, x2: usize, n2: usize, level: f64) 
 pub struct AuditOptions {
     /// A ratio below `bound` or above 1/`bound` is flagged (the four-fifths rule: 0.8).
     pub bound: f64,
-    /// Calibration difference (mean predicted − observed, absolute) that is flagged.
+    /// A group whose calibration gap (mean predicted − observed) differs from the overall gap by
+    /// more than this is flagged. (A gap shared by everyone — drift between the training and the
+    /// test period — is the model's, not a group's, and is reported once by the caller.)
     pub calibration_bound: f64,
     pub level: f64,
 }
@@ -265,6 +267,11 @@ pub fn audit(
     opt: &AuditOptions,
 ) -> Vec<GroupAudit> {
     let mut out = Vec::new();
+    let overall_gap = if y.is_empty() {
+        0.0
+    } else {
+        (p.iter().sum::<f64>() - y.iter().filter(|&&v| v).count() as f64) / y.len() as f64
+    };
     for (name, values) in attributes {
         let mut levels: Vec<&String> = values.iter().collect();
         levels.sort();
@@ -360,11 +367,13 @@ pub fn audit(
                 }
             }
             let cal = g.mean_predicted - g.observed;
-            if cal.abs() > opt.calibration_bound {
+            if (cal - overall_gap).abs() > opt.calibration_bound {
                 g.flags.push(format!(
-                    "kalibratie / calibration: voorspeld {:.1}% tegen waargenomen {:.1}%",
+                    "kalibratie / calibration: voorspeld {:.1}% tegen waargenomen {:.1}% (verschil {:+.1} punt, gemiddeld {:+.1})",
                     100.0 * g.mean_predicted,
-                    100.0 * g.observed
+                    100.0 * g.observed,
+                    100.0 * cal,
+                    100.0 * overall_gap
                 ));
             }
         }

@@ -19,10 +19,12 @@
 //! holds a BSN, name, address or birth date; the key file never lies inside the store.
 
 pub mod ads;
+pub mod cohort;
 pub mod effects;
 pub mod filter;
 pub mod load;
 pub mod patterns;
+pub mod prediction;
 pub mod quality;
 pub mod recordkeys;
 pub mod secrets;

@@ -14,18 +14,35 @@ use inzicht_stats::metrics::{self, BinaryMetrics, GroupAudit};
 use inzicht_stats::tree::{Condition, Feature, FeatureValues, Tree};
 use serde_json::{json, Value};
 
-/// Rows of one dataset with the record key of the person behind each row.
+/// Rows of one dataset with the person behind each row: `keys[person[row]]` is the person's
+/// record key (`person` is `None` when every row is a different person).
 pub struct Keyed<'a> {
     pub keys: &'a [u64],
+    pub person: Option<&'a [u32]>,
     pub protector: &'a Protector,
 }
 
 impl Keyed<'_> {
+    /// The cell behind a set of rows: distinct persons and their record keys.
     pub fn cell(&self, rows: impl IntoIterator<Item = usize>) -> CellInput {
         let mut c = CellInput::default();
-        for i in rows {
-            c.persons += 1;
-            c.key_sum = combine_key_sums(c.key_sum, self.keys[i] % CELL_KEY_MODULUS);
+        match self.person {
+            None => {
+                for i in rows {
+                    c.persons += 1;
+                    c.key_sum = combine_key_sums(c.key_sum, self.keys[i] % CELL_KEY_MODULUS);
+                }
+            }
+            Some(person) => {
+                let mut ps: Vec<u32> = rows.into_iter().map(|i| person[i]).collect();
+                ps.sort_unstable();
+                ps.dedup();
+                for p in ps {
+                    c.persons += 1;
+                    c.key_sum =
+                        combine_key_sums(c.key_sum, self.keys[p as usize] % CELL_KEY_MODULUS);
+                }
+            }
         }
         c
     }

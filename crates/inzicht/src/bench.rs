@@ -357,9 +357,14 @@ pub fn run(a: BenchArgs) -> Result<(), Failure> {
         )?);
         if clients < 100_000 {
             extra.extend(bench_effects(&dir, clients)?);
+            extra.extend(bench_patterns_store(&dir, clients)?);
         }
         let _ = std::fs::remove_dir_all(&dir);
         extra.extend(bench_survival(
+            if clients > 100_000 { 400_000 } else { 7_400 },
+            if clients > 100_000 { 3 } else { 10 },
+        )?);
+        extra.extend(bench_patterns(
             if clients > 100_000 { 400_000 } else { 7_400 },
             if clients > 100_000 { 3 } else { 10 },
         )?);
@@ -394,6 +399,7 @@ pub fn run(a: BenchArgs) -> Result<(), Failure> {
     md.push_str("\nCSV rows: inzicht's streaming reader (decoding, quoting, line numbers; no validation) against DuckDB's vectorised `read_csv` (all columns as text) on the same file in the same run; ratio = inzicht time / DuckDB time (above 1: DuckDB is faster).\n");
     md.push_str("\nProtection rows: the same `inzicht table` query in the same process, once without disclosure control (no record keys, no query log) and once with the default policy (record-key join, target-group sketch, query-log check and append, perturbation); ratio = protected / unprotected.\n");
     md.push_str("\nThe synthetic municipality has no reference implementation in R or Python to compare with, so no ratio is given. ");
+    md.push_str("\nTree and clustering rows: CART (gini, depth 6) and k-means (k = 5, 10 starts, standardised) in process on n × 20 numbers, fastest of the runs; the reference rows run scikit-learn on the same data written as CSV, in the same run (tests/reference/bench/patterns_bench.py; scikit-learn's k-means uses all cores through OpenMP, inzicht runs its starts in parallel); ratio = reference time / inzicht time. The store rows time a tree and k-prototypes at municipality scale, as the web tool's pages would.\n");
     md.push_str("\nSurvival rows: Cox (Efron ties) on n rows × 20 covariates and Kaplan–Meier, in process, fastest of the runs (reading the data not timed); the reference rows run R `survival` and Python `lifelines` on the same data written as CSV, in the same run (tests/reference/bench/); ratio = reference time / inzicht time (above 1: inzicht is faster); max |Δβ| shows that both fitted the same model. A reference that is not installed is left out.\n");
     if let Some(parent) = a.out.parent() {
         if !parent.as_os_str().is_empty() {
@@ -565,4 +571,202 @@ fn bench_effects(synth_dir: &Path, clients: u32) -> Result<Vec<String>, Failure>
     }
     let _ = std::fs::remove_dir_all(&base);
     Ok(rows)
+}
+
+/// Tree (depth 6) and k-means (k = 5, 10 starts) in process on n × 20 numbers, against
+/// scikit-learn on the same CSV in the same run (tests/reference/bench/patterns_bench.py);
+/// ratio = scikit-learn time / inzicht time.
+fn bench_patterns(n: usize, runs: usize) -> Result<Vec<String>, Failure> {
+    use inzicht_stats::cluster::{self, KMeansOptions};
+    use inzicht_stats::tree::{self, Feature, FeatureValues, TreeOptions};
+    let p = 20;
+    let (time, _, x) = survival_data(n, p);
+    // A binary outcome that depends on a few features non-linearly, with noise.
+    let y: Vec<usize> = (0..n)
+        .map(|i| {
+            let a = x[i * p] + 0.5 * x[i * p + 1] * x[i * p + 2] - 0.3 * x[i * p + 3].abs();
+            usize::from(a + 0.8 * ((time[i] % 17.0) / 17.0 - 0.5) > 0.0)
+        })
+        .collect();
+    let feats: Vec<Feature> = (0..p)
+        .map(|j| Feature {
+            name: format!("x{}", j + 1),
+            values: FeatureValues::Numeric((0..n).map(|i| x[i * p + j]).collect()),
+        })
+        .collect();
+    let best = |f: &mut dyn FnMut()| -> f64 {
+        (0..runs)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    let opt = TreeOptions {
+        max_depth: 6,
+        ..Default::default()
+    };
+    let mut acc = f64::NAN;
+    let tree_s = best(&mut || {
+        if let Ok(t) = tree::fit(&feats, &y, 2, None, &opt) {
+            let rows: Vec<u32> = (0..n as u32).collect();
+            let pr = t.predict(&feats, &rows, tree::UNPRUNED);
+            acc = pr.iter().zip(&y).filter(|(a, b)| a == b).count() as f64 / n as f64;
+        }
+    });
+    let mut xs = x.clone();
+    cluster::standardize(&mut xs, n, p);
+    let mut inertia = f64::NAN;
+    let km_s = best(&mut || {
+        if let Ok(c) = cluster::kmeans(
+            &xs,
+            n,
+            p,
+            &KMeansOptions {
+                k: 5,
+                n_init: 10,
+                ..Default::default()
+            },
+        ) {
+            inertia = c.cost;
+        }
+    });
+    let csv = std::env::temp_dir().join(format!(
+        "inzicht-bench-patterns-{}-{n}.csv",
+        std::process::id()
+    ));
+    let mut text = String::with_capacity(n * p * 12);
+    text.push('y');
+    for j in 1..=p {
+        text.push_str(&format!(",x{j}"));
+    }
+    text.push('\n');
+    for i in 0..n {
+        text.push_str(&y[i].to_string());
+        for j in 0..p {
+            text.push_str(&format!(",{}", x[i * p + j]));
+        }
+        text.push('\n');
+    }
+    std::fs::write(&csv, text).map_err(|e| Failure::io(format!("{}: {e}", csv.display())))?;
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/reference/bench/patterns_bench.py");
+    let reference = Command::new("python3")
+        .arg(script)
+        .arg(&csv)
+        .arg(p.to_string())
+        .arg(runs.min(3).to_string())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .and_then(|o| serde_json::from_slice::<serde_json::Value>(&o.stdout).ok());
+    let _ = std::fs::remove_file(&csv);
+    let (tree_target, km_target) = if n > 100_000 {
+        ("< 1 s, ≥ 2× scikit-learn", "≥ 4× scikit-learn")
+    } else {
+        ("< 100 ms", "—")
+    };
+    let mut rows = vec![format!(
+        "| tree (CART, gini, depth 6), inzicht | {n} × {p} | {runs} | — | {tree_s:.4} s | — | {tree_target} | train accuracy {acc:.4} | — |\n| k-means (k = 5, 10 starts), inzicht | {n} × {p} | {runs} | — | {km_s:.4} s | — | {km_target} | cost {inertia:.1} | — |\n"
+    )];
+    if let Some(v) = reference {
+        let tool = v["tool"].as_str().unwrap_or("scikit-learn").to_string();
+        let t = v["tree_seconds"].as_f64().unwrap_or(f64::NAN);
+        let k = v["kmeans_seconds"].as_f64().unwrap_or(f64::NAN);
+        rows.push(format!(
+            "| tree (CART, gini, depth 6), reference | {n} × {p} | ≤ 3 | — | {t:.4} s | — | — | {tool} (train accuracy {:.4}) | {:.1}× |\n| k-means (k = 5, 10 starts), reference | {n} × {p} | ≤ 3 | — | {k:.4} s | — | — | {tool}, {} threads (cost {:.1}) | {:.1}× |\n",
+            v["tree_train_accuracy"].as_f64().unwrap_or(f64::NAN),
+            t / tree_s,
+            v["threads"],
+            v["kmeans_inertia"].as_f64().unwrap_or(f64::NAN),
+            k / km_s
+        ));
+    }
+    Ok(rows)
+}
+
+/// On the store at municipality scale: k-prototypes (k = 5) on the clients running at the end of
+/// the data, a tree and the ridge logistic model on the start cohort — the web tool's tree page.
+fn bench_patterns_store(synth_dir: &Path, clients: u32) -> Result<Vec<String>, Failure> {
+    use inzicht_stats::cluster::{self, KPrototypesOptions, MixedData};
+    use inzicht_stats::tree::{self, FeatureValues, TreeOptions};
+    use inzicht_store::cohort::{self, CohortSpec, Reference};
+    let (base, key) = loaded_store(synth_dir, "patterns")?;
+    let session = inzicht_store::table::Session::open(&base.join("store"), None, &key)?;
+    let started = Instant::now();
+    let c = cohort::build(&session, &CohortSpec::default())?;
+    let cohort_s = started.elapsed().as_secs_f64();
+    let y: Vec<usize> = c.y.iter().map(|&v| usize::from(v)).collect();
+    let opt = TreeOptions {
+        max_depth: 4,
+        min_leaf: 10,
+        min_split: 20,
+        ..Default::default()
+    };
+    let runs = 5;
+    let best = |f: &mut dyn FnMut()| -> f64 {
+        (0..runs)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    let tree_s = best(&mut || {
+        let _ = tree::fit(&c.features, &y, 2, None, &opt);
+    });
+    let end = c.data_end;
+    let cc = cohort::build(
+        &session,
+        &CohortSpec {
+            reference: Reference::Month(end),
+            keep_unlabelled: true,
+            ..Default::default()
+        },
+    )?;
+    let n = cc.y.len();
+    let num: Vec<&Vec<f64>> = cc
+        .features
+        .iter()
+        .filter_map(|f| match &f.values {
+            FeatureValues::Numeric(v) => Some(v),
+            _ => None,
+        })
+        .collect();
+    let cat: Vec<(&Vec<u32>, usize)> = cc
+        .features
+        .iter()
+        .filter_map(|f| match &f.values {
+            FeatureValues::Categorical { codes, levels } => Some((codes, levels.len())),
+            _ => None,
+        })
+        .collect();
+    let mut xs: Vec<f64> = (0..n).flat_map(|i| num.iter().map(move |v| v[i])).collect();
+    cluster::standardize(&mut xs, n, num.len());
+    let data = MixedData {
+        n,
+        num: xs,
+        p_num: num.len(),
+        cat: (0..n)
+            .flat_map(|i| cat.iter().map(move |c| c.0[i]))
+            .collect(),
+        p_cat: cat.len(),
+        n_levels: cat.iter().map(|c| c.1).collect(),
+    };
+    let kp_s = best(&mut || {
+        let _ = cluster::kprototypes(
+            &data,
+            &KPrototypesOptions {
+                k: 5,
+                ..Default::default()
+            },
+        );
+    });
+    let _ = std::fs::remove_dir_all(&base);
+    Ok(vec![format!(
+        "| tree (depth 4, min leaf 10) on the start cohort, {} spells × {} features (building the cohort from the ADS: {cohort_s:.2} s) | {clients} clients | {runs} | — | {tree_s:.4} s | — | < 100 ms | — | — |\n| k-prototypes (k = 5, 5 starts) on the {n} clients running at the end, {} numbers + {} categories | {clients} clients | {runs} | — | {kp_s:.4} s | — | < 200 ms | — | — |\n",
+        c.y.len(), c.features.len(), num.len(), cat.len()
+    )])
 }

@@ -51,6 +51,9 @@ enum Command {
     Cluster(crate::pattern_cmd::ClusterArgs),
     /// Prediction model with honest evaluation and bias audit on a CSV file (--data).
     Predict(crate::pattern_cmd::PredictArgs),
+    /// Seed 004 on the store: describe, tree, prediction models with bias audit, clusters,
+    /// register entry and model card.
+    Patterns(crate::pattern_cmd::PatternsArgs),
     /// Effects of provision groups on outflow, with and without matching (store data).
     Effects(crate::effects_cmd::EffectsArgs),
 }
@@ -218,6 +221,7 @@ pub fn run() -> ExitCode {
         Command::Tree(a) => crate::pattern_cmd::tree_cmd(a),
         Command::Cluster(a) => crate::pattern_cmd::cluster_cmd(a),
         Command::Predict(a) => crate::pattern_cmd::predict_cmd(a),
+        Command::Patterns(a) => crate::pattern_cmd::patterns_cmd(a),
         Command::Effects(a) => crate::effects_cmd::effects(a),
         Command::Key(KeyArgs {
             action: KeyAction::Rotate { store, key_file },
@@ -378,7 +382,7 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
     let synth_dir = a.dir.join("synth");
     let cfg = Config::new(a.seed, 7_400);
     eprintln!(
-        "1/2 Synthetische gemeente maken (seed {}, 7.400 cliënten) …",
+        "1/5 Synthetische gemeente maken (seed {}, 7.400 cliënten) …",
         a.seed
     );
     let s = synth_into(&cfg, &synth_dir, true)?;
@@ -397,7 +401,7 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
         nl_percent(s.outflow_wsi_within_1y_share)
     );
     eprintln!("    Bestanden: {}", synth_dir.join("exports").display());
-    eprintln!("2/2 Inlezen in het Datapakhuis (ODS en ADS) …");
+    eprintln!("2/5 Inlezen in het Datapakhuis (ODS en ADS) …");
     let config = demo_config(&a.dir)?;
     let store = a.dir.join("store");
     let key = a.dir.join("sleutel.json");
@@ -438,7 +442,7 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
     );
     eprintln!("    Sleutel (buiten de opslag): {}", key.display());
     eprintln!();
-    eprintln!("3/4 Een beschermde tabel (elke uitvoer gaat door de openbaarheidscontrole):");
+    eprintln!("3/5 Een beschermde tabel (elke uitvoer gaat door de openbaarheidscontrole):");
     eprintln!(
         "    inzicht table --store {} --by outflow,age_band --where \"year = 2024\"",
         store.display()
@@ -456,7 +460,7 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
     eprintln!();
     let pictures = a.dir.join("figuren");
     eprintln!(
-        "4/4 Effect van voorzieningen, zonder en met matching (sequentiële matching, bootstrap):"
+        "4/5 Effect van voorzieningen, zonder en met matching (sequentiële matching, bootstrap):"
     );
     eprintln!(
         "    inzicht effects --store {} --svg {}",
@@ -475,7 +479,45 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
     })?;
     eprintln!("    Figuren (SVG): {}", pictures.display());
     eprintln!();
-    eprintln!("Nog niet beschikbaar in deze versie: bomen, clusters, voorspelmodellen, rapport en webtool (zie de openstaande issues).");
+    let patronen = a.dir.join("patronen");
+    eprintln!("5/5 Patronen en voorspelling: beschrijving, beslisboom, voorspelmodellen met bias-audit, clusters, registertekst:");
+    eprintln!(
+        "    inzicht patterns --store {} --out {}",
+        store.display(),
+        patronen.display()
+    );
+    crate::pattern_cmd::patterns_cmd(crate::pattern_cmd::PatternsArgs {
+        store: store.clone(),
+        as_of: None,
+        key_file: Some(key.clone()),
+        reasons: vec!["work".into(), "school".into(), "income".into()],
+        horizon: 12,
+        reference: "start".into(),
+        age: None,
+        sex: None,
+        wijk: Vec::new(),
+        trede: Vec::new(),
+        loonwaarde: None,
+        provision: None,
+        from: None,
+        to: None,
+        features: Vec::new(),
+        max_depth: 3,
+        prune: crate::pattern_cmd::Prune::Cv,
+        k_range: "3..7".into(),
+        seed: 1,
+        out: Some(patronen.clone()),
+        organisation: Some(demo_organisation(&a.dir)?),
+        format: OutputFormat::Table,
+    })?;
+    eprintln!(
+        "    Beslisboom (SVG), algoritmeregister-tekst (JSON) en modelkaart: {}",
+        patronen.display()
+    );
+    eprintln!();
+    eprintln!(
+        "Nog niet beschikbaar in deze versie: rapport en webtool (zie de openstaande issues)."
+    );
     if !a.no_serve {
         eprintln!(
             "Not yet available: trees, clusters, models, report and web tool; there is no server to start yet."
@@ -621,6 +663,17 @@ fn rotate(store: &Path, key_file: &Path) -> Result<(), Failure> {
 
 /// The demo's source configuration: the shipped example, written next to the demo data so that
 /// the demo runs from any working directory.
+/// The synthetic municipality's organisation file for the register entry.
+fn demo_organisation(dir: &Path) -> Result<PathBuf, Failure> {
+    let path = dir.join("organisatie.json");
+    std::fs::write(
+        &path,
+        include_str!("../../../examples/synthetic/organisatie.json"),
+    )
+    .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
+    Ok(path)
+}
+
 fn demo_config(dir: &Path) -> Result<PathBuf, Failure> {
     let path = dir.join("bron.toml");
     std::fs::write(&path, include_str!("../../../examples/synthetic/bron.toml"))

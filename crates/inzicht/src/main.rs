@@ -6,6 +6,7 @@ mod cli;
 mod data_cmd;
 mod effects_cmd;
 mod pattern_cmd;
+mod register_cmd;
 mod table_cmd;
 
 use std::process::ExitCode;

@@ -264,6 +264,7 @@ fn min_leaf(
 fn keyed<'a>(l: &'a Loaded, keys: &'a [u64]) -> Keyed<'a> {
     Keyed {
         keys,
+        person: None,
         protector: &l.protector,
     }
 }
@@ -661,6 +662,9 @@ impl Design {
     }
 }
 
+/// Row indices of the training and the test part.
+type TrainTest = (Vec<usize>, Vec<usize>);
+
 pub fn predict_cmd(a: PredictArgs) -> Result<(), Failure> {
     let l = Loaded::open(&a.common)?;
     let t = target(&l, &a.target, a.positive.as_deref())?;
@@ -677,10 +681,7 @@ pub fn predict_cmd(a: PredictArgs) -> Result<(), Failure> {
     let y: Vec<bool> = t.y.iter().map(|&c| c == t.positive).collect();
     let keys: Vec<u64> = t.rows.iter().map(|&i| l.keys[i]).collect();
     // Train/test split.
-    let (folds, split_desc): (Vec<(Vec<usize>, Vec<usize>)>, Value) = match (
-        &a.split_column,
-        &a.split_value,
-    ) {
+    let (folds, split_desc): (Vec<TrainTest>, Value) = match (&a.split_column, &a.split_value) {
         (Some(col), Some(v)) => {
             let labels = l.frame.labels(col).map_err(read_error)?;
             let cut_num = inzicht_ingest::frame::parse_number(v);
@@ -935,4 +936,284 @@ pub fn predict_cmd(a: PredictArgs) -> Result<(), Failure> {
         s
     });
     Ok(())
+}
+
+#[derive(Args)]
+pub struct PatternsArgs {
+    /// Store directory.
+    #[arg(long)]
+    pub store: std::path::PathBuf,
+    #[arg(long)]
+    pub as_of: Option<String>,
+    #[arg(long)]
+    pub key_file: Option<std::path::PathBuf>,
+    /// Outflow reasons that count (work, school, income, moved_away, competing, unknown).
+    #[arg(long, value_delimiter = ',', default_value = "work,school,income")]
+    pub reasons: Vec<String>,
+    /// Months from the reference point within which outflow counts.
+    #[arg(long, default_value_t = 12)]
+    pub horizon: i32,
+    /// `start` (the spell's first month), a month YYYY-MM (spells running then), or
+    /// `duration:N` (spells still running after N months).
+    #[arg(long, default_value = "start")]
+    pub reference: String,
+    /// Target group: age range A..B.
+    #[arg(long)]
+    pub age: Option<String>,
+    #[arg(long)]
+    pub sex: Option<String>,
+    #[arg(long, value_delimiter = ',')]
+    pub wijk: Vec<String>,
+    #[arg(long, value_delimiter = ',')]
+    pub trede: Vec<i64>,
+    /// Loonwaarde band A..B (percent).
+    #[arg(long)]
+    pub loonwaarde: Option<String>,
+    /// Only spells that received a provision of this group before the reference point.
+    #[arg(long)]
+    pub provision: Option<String>,
+    /// Reference months from (YYYY-MM).
+    #[arg(long)]
+    pub from: Option<String>,
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Features (default: every feature known at the reference point except the audit
+    /// attributes sex, migration background, country of birth, nationality and wijk).
+    #[arg(long, value_delimiter = ',')]
+    pub features: Vec<String>,
+    #[arg(long, default_value_t = 3)]
+    pub max_depth: usize,
+    #[arg(long, value_enum, default_value = "cv")]
+    pub prune: Prune,
+    #[arg(long, default_value = "3..7")]
+    pub k_range: String,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Write the tree as SVG, the register entry (JSON) and the model card (Markdown) here.
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
+    /// The organisation for the register entry (JSON: organisation, contact_email, …; see
+    /// docs/register.md). Default: organisatie.json in the store directory.
+    #[arg(long)]
+    pub organisation: Option<std::path::PathBuf>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: crate::cli::OutputFormat,
+}
+
+fn parse_month_arg(flag: &str, text: &str) -> Result<i32, Failure> {
+    inzicht_domain::Month::parse(text)
+        .map(|m| m.0)
+        .ok_or_else(|| Failure::usage(format!("{flag} {text}: write a month as YYYY-MM")))
+}
+
+fn parse_pair(flag: &str, text: &str) -> Result<(f64, f64), Failure> {
+    let bad = || Failure::usage(format!("{flag} {text}: write a range as A..B"));
+    let (a, b) = text.split_once("..").ok_or_else(bad)?;
+    Ok((
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+    ))
+}
+
+pub fn patterns_cmd(a: PatternsArgs) -> Result<(), Failure> {
+    use inzicht_store::cohort::{CohortSpec, Filters, Reference};
+    let key_file = match &a.key_file {
+        Some(k) => k.clone(),
+        None => inzicht_store::table::recorded_key_file(&a.store, a.as_of.as_deref())?,
+    };
+    let secrets = inzicht_store::recordkeys::secrets_dir(&key_file);
+    let policy = inzicht_protect::Policy::from_dir(&secrets).map_err(Failure::usage)?;
+    let protector = inzicht_protect::Protector::new(policy).map_err(Failure::usage)?;
+    let session = inzicht_store::table::Session::open(&a.store, a.as_of.as_deref(), &key_file)?;
+    let reference = match a.reference.as_str() {
+        "start" => Reference::Start,
+        r if r.starts_with("duration:") => {
+            Reference::MinDuration(r["duration:".len()..].parse().map_err(|_| {
+                Failure::usage(format!("--reference {r}: write duration:N with N months"))
+            })?)
+        }
+        r => Reference::Month(parse_month_arg("--reference", r)?),
+    };
+    let age = a
+        .age
+        .as_deref()
+        .map(|t| parse_pair("--age", t))
+        .transpose()?;
+    let lw = a
+        .loonwaarde
+        .as_deref()
+        .map(|t| parse_pair("--loonwaarde", t))
+        .transpose()?;
+    let spec = CohortSpec {
+        reasons: a.reasons.clone(),
+        horizon: a.horizon,
+        reference,
+        filters: Filters {
+            age_min: age.map(|p| p.0 as i32),
+            age_max: age.map(|p| p.1 as i32),
+            sex: a.sex.clone(),
+            wijk: a.wijk.clone(),
+            trede: a.trede.clone(),
+            loonwaarde_min: lw.map(|p| p.0),
+            loonwaarde_max: lw.map(|p| p.1),
+            provision_group: a.provision.clone(),
+            ref_from: a
+                .from
+                .as_deref()
+                .map(|t| parse_month_arg("--from", t))
+                .transpose()?,
+            ref_to: a
+                .to
+                .as_deref()
+                .map(|t| parse_month_arg("--to", t))
+                .transpose()?,
+        },
+        features: a.features.clone(),
+        keep_unlabelled: false,
+    };
+    let (lo, hi) = parse_range(&a.k_range)?;
+    let opt = inzicht_store::prediction::PatternOptions {
+        max_depth: a.max_depth,
+        prune: a.prune == Prune::Cv,
+        seed: a.seed,
+        k_range: (lo, hi),
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    let bar = crate::cli::spinner();
+    bar.set_message("cohort, beslisboom, modellen, bias-audit en clusters …");
+    let r = inzicht_store::prediction::run(&session, &protector, &spec, &opt);
+    bar.finish_and_clear();
+    let (result, facts) = r?;
+    if let Some(dir) = &a.out {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Failure::usage(format!("{}: {e}", dir.display())))?;
+        let svg = inzicht_charts::tree::tree_svg(
+            &result["tree"]["tree"],
+            &format!("Beslisboom: {}", result["target"].as_str().unwrap_or("")),
+        );
+        std::fs::write(dir.join("beslisboom.svg"), svg)
+            .map_err(|e| Failure::usage(format!("{}: {e}", dir.display())))?;
+        let org = a
+            .organisation
+            .clone()
+            .unwrap_or_else(|| a.store.join("organisatie.json"));
+        crate::register_cmd::write_register(dir, &org, &facts, &spec, 1.0)?;
+    }
+    let params = json!({"as_of": a.as_of, "reasons": a.reasons, "horizon": a.horizon, "reference": a.reference,
+        "max_depth": a.max_depth, "k_range": a.k_range, "seed": a.seed});
+    let env = inzicht_protect::envelope(
+        result,
+        protector.metadata(0, 0),
+        Some(&session.snapshot),
+        params,
+    );
+    match a.format {
+        crate::cli::OutputFormat::Json => {
+            println!("{}", serde_json::to_string_pretty(&env).unwrap_or_default())
+        }
+        crate::cli::OutputFormat::Table => {
+            println!("{}", patterns_text(&env, started.elapsed().as_secs_f64()))
+        }
+    }
+    Ok(())
+}
+
+fn patterns_text(env: &Value, seconds: f64) -> String {
+    let num = |v: &Value, d: usize| {
+        v.as_f64()
+            .map_or("afgeschermd".into(), |x| patterns::nl_num(x, d))
+    };
+    let mut s = format!(
+        "Uitkomst: {}\nCohort: {} uitkeringen met genoeg nawerktijd (zonder: ≈ {}); uitstroom {}\n",
+        env["target"].as_str().unwrap_or(""),
+        num(&env["cohort"]["labelled"], 0),
+        num(&env["cohort"]["excluded_no_follow_up"], 0),
+        pct(&env["describe"]["share"]),
+    );
+    s.push_str("\n1. Beschrijving (eerst beschrijven, dan voorspellen):\n");
+    for b in env["describe"]["by"].as_array().into_iter().flatten() {
+        let parts: Vec<String> = b["rows"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| format!("{} {}", r["value"].as_str().unwrap_or(""), pct(&r["share"])))
+            .collect();
+        s.push_str(&format!(
+            "   naar {}: {}\n",
+            b["by"].as_str().unwrap_or(""),
+            parts.join(" · ")
+        ));
+    }
+    let t = &env["tree"];
+    s.push_str(&format!(
+        "\n2. Beslisboom ({} bladeren, gekruisvalideerd {} juist, AUC {}):\n",
+        t["leaves"],
+        pct(&t["cv_accuracy"]),
+        num(&t["cv_auc"], 3)
+    ));
+    for r in t["rules"].as_array().into_iter().flatten() {
+        s.push_str(&format!("   {}\n", r["text"].as_str().unwrap_or("")));
+    }
+    s.push_str(&format!(
+        "\n3. Voorspelmodellen ({}):\n",
+        env["split"]["rule"].as_str().unwrap_or("")
+    ));
+    for m in env["models"].as_array().into_iter().flatten() {
+        let mm = &m["metrics"];
+        s.push_str(&format!(
+            "   {}: {} | gebalanceerd {} | AUC {} | Brier {}\n     {}\n",
+            m["description"].as_str().unwrap_or(""),
+            pct(&mm["accuracy"]),
+            pct(&mm["balanced_accuracy"]),
+            num(&mm["roc_auc"], 3),
+            num(&mm["brier"], 3),
+            m["baseline"]["reading"].as_str().unwrap_or("")
+        ));
+        let flagged: Vec<String> = m["audit"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|g| g["flags"].as_array().is_some_and(|f| !f.is_empty()))
+            .map(|g| {
+                format!(
+                    "{} = {}",
+                    g["group"].as_str().unwrap_or(""),
+                    g["value"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        s.push_str(&format!(
+            "     bias-audit: {}\n",
+            if flagged.is_empty() {
+                "geen groep buiten de grenzen".to_string()
+            } else {
+                format!("let op bij {}", flagged.join("; "))
+            }
+        ));
+    }
+    let c = &env["clusters"];
+    s.push_str(&format!(
+        "\n4. Clusters van cliënten ({}; k = {} gekozen op silhouet {}):\n",
+        c["population"].as_str().unwrap_or(""),
+        c["k"],
+        num(&c["silhouette"], 3)
+    ));
+    for p in c["profiles"].as_array().into_iter().flatten() {
+        if p["suppressed"] == json!(true) {
+            s.push_str(&format!("   cluster {}: afgeschermd\n", p["cluster"]));
+        } else {
+            s.push_str(&format!(
+                "   cluster {} (n ≈ {}): {}\n",
+                p["cluster"],
+                num(&p["size"], 0),
+                p["description"].as_str().unwrap_or("")
+            ));
+        }
+    }
+    s.push_str(&format!(
+        "\nBeschermd: elk blad en cluster ≥ drempel; aantallen verstoord; aandelen verborgen bij (bijna) allen of niemand. ({} s)",
+        patterns::nl_num(seconds, 1)
+    ));
+    s
 }
