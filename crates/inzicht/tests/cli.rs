@@ -163,6 +163,38 @@ fn demo_generates_the_municipality() {
     let o = inzicht(&["demo", "--no-serve", "--dir", dir.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(dir.join("synth/summary.json").is_file());
+    // Issue 6: the demo's output includes trees, clusters and a model with its audit …
+    let out = String::from_utf8_lossy(&o.stdout);
+    for part in [
+        "Beslisboom",
+        "Voorspelmodellen",
+        "bias-audit",
+        "Clusters van cliënten",
+    ] {
+        assert!(out.contains(part), "the demo output lacks '{part}'");
+    }
+    // … and a register entry that satisfies every rule of the Algoritmeregister standard for the
+    // fields it fills, leaving exactly the listed fields to a person.
+    let patronen = dir.join("patronen");
+    assert!(patronen.join("beslisboom.svg").is_file() && patronen.join("modelkaart.md").is_file());
+    let entry: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(patronen.join("algoritmeregister.json")).unwrap(),
+    )
+    .unwrap();
+    let decide: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(patronen.join("algoritmeregister-te-beslissen.json")).unwrap(),
+    )
+    .unwrap();
+    let to_decide: Vec<inzicht_register::FieldToDecide> =
+        serde_json::from_value(decide["to_decide"].clone()).unwrap();
+    let standard = inzicht_register::Standard::v1_0().unwrap();
+    assert_eq!(standard.validate_generated(&entry, &to_decide), vec![]);
+    let all = standard.validate(&entry);
+    assert!(
+        all.iter()
+            .all(|v| to_decide.iter().any(|d| d.field == v.field)),
+        "{all:?}"
+    );
     // Running the demo again replaces its own earlier output.
     let o = inzicht(&["demo", "--no-serve", "--dir", dir.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
