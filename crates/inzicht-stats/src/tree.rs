@@ -1019,6 +1019,11 @@ pub fn stratified_folds(y: &[usize], rows: &[u32], k: usize, seed: u64) -> Vec<u
     fold
 }
 
+/// The training rows (every fold but `f`) and the test rows (fold `f`).
+fn fold_split(rows: &[u32], fold: &[usize], f: usize) -> (Vec<u32>, Vec<u32>) {
+    rows.iter().partition(|&&r| fold[r as usize] != f)
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct CvResult {
     pub folds: usize,
@@ -1046,16 +1051,7 @@ pub fn cross_validate(
     let mut accs = Vec::new();
     let mut aucs = Vec::new();
     for f in 0..k {
-        let train: Vec<u32> = rows
-            .iter()
-            .copied()
-            .filter(|&r| fold[r as usize] != f)
-            .collect();
-        let test: Vec<u32> = rows
-            .iter()
-            .copied()
-            .filter(|&r| fold[r as usize] == f)
-            .collect();
+        let (train, test) = fold_split(&rows, &fold, f);
         let tree = fit(features, y, n_classes, Some(&train), opt)?;
         let pred = tree.predict(features, &test, alpha);
         let correct = test
@@ -1153,16 +1149,7 @@ pub fn choose_pruning(
     // Per row, per candidate: the weighted misclassification.
     let mut loss = vec![vec![0.0f64; y.len()]; cands.len()];
     for f in 0..k {
-        let train: Vec<u32> = rows
-            .iter()
-            .copied()
-            .filter(|&r| fold[r as usize] != f)
-            .collect();
-        let test: Vec<u32> = rows
-            .iter()
-            .copied()
-            .filter(|&r| fold[r as usize] == f)
-            .collect();
+        let (train, test) = fold_split(&rows, &fold, f);
         let t = fit(features, y, tree.n_classes, Some(&train), opt)?;
         for (ci, &a) in cands.iter().enumerate() {
             let alpha = if a.is_infinite() { f64::MAX } else { a };

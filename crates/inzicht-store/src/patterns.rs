@@ -520,6 +520,56 @@ pub fn audit_output(
         .collect::<Vec<_>>())
 }
 
+/// One column of a design matrix: its value for a row.
+pub type Column<'a> = Box<dyn Fn(usize) -> f64 + 'a>;
+
+/// The design matrix of a logistic model, learned on the training rows: numbers standardised
+/// with the training mean and SD, a missing number set to that mean with an indicator column;
+/// categories as indicators of every level but the first (levels as seen in training; an unseen
+/// level is all zeros).
+pub fn design<'a>(feats: &'a [Feature], train: &[usize]) -> (Vec<String>, Vec<Column<'a>>) {
+    let mut names = Vec::new();
+    let mut cols: Vec<Column<'a>> = Vec::new();
+    for f in feats {
+        match &f.values {
+            FeatureValues::Numeric(v) => {
+                let present: Vec<f64> = train
+                    .iter()
+                    .map(|&i| v[i])
+                    .filter(|x| !x.is_nan())
+                    .collect();
+                let m = present.iter().sum::<f64>() / present.len().max(1) as f64;
+                let sd = (present.iter().map(|x| (x - m).powi(2)).sum::<f64>()
+                    / present.len().max(1) as f64)
+                    .sqrt();
+                let sd = if sd > 0.0 { sd } else { 1.0 };
+                names.push(f.name.clone());
+                cols.push(Box::new(
+                    move |i| if v[i].is_nan() { 0.0 } else { (v[i] - m) / sd },
+                ));
+                if present.len() < train.len() {
+                    names.push(format!("{} onbekend", f.name));
+                    cols.push(Box::new(move |i| if v[i].is_nan() { 1.0 } else { 0.0 }));
+                }
+            }
+            FeatureValues::Categorical { codes, levels } => {
+                let mut seen: Vec<u32> = train.iter().map(|&i| codes[i]).collect();
+                seen.sort_unstable();
+                seen.dedup();
+                for &lvl in seen.iter().skip(1) {
+                    let name = levels
+                        .get(lvl as usize)
+                        .cloned()
+                        .unwrap_or_else(|| "onbekend".into());
+                    names.push(format!("{}={name}", f.name));
+                    cols.push(Box::new(move |i| if codes[i] == lvl { 1.0 } else { 0.0 }));
+                }
+            }
+        }
+    }
+    (names, cols)
+}
+
 /// Features for a tree or model from named columns: numbers where every present value is one,
 /// categories otherwise.
 pub fn feature_from_labels(name: &str, values: &[Option<String>]) -> Feature {

@@ -595,73 +595,6 @@ pub fn cluster_cmd(a: ClusterArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// A design matrix for the logistic model, learned on the training rows: numbers standardised
-/// with the training mean and SD, a missing number set to the training mean with an indicator
-/// column; categories as indicators of every level but the first (levels from training).
-struct Design {
-    names: Vec<String>,
-    cols: Vec<Box<dyn Fn(usize) -> f64>>,
-}
-
-fn design(feats: &[Feature], train: &[usize]) -> Design {
-    let mut names = Vec::new();
-    let mut cols: Vec<Box<dyn Fn(usize) -> f64>> = Vec::new();
-    for f in feats {
-        match &f.values {
-            FeatureValues::Numeric(v) => {
-                let present: Vec<f64> = train
-                    .iter()
-                    .map(|&i| v[i])
-                    .filter(|x| !x.is_nan())
-                    .collect();
-                let m = present.iter().sum::<f64>() / present.len().max(1) as f64;
-                let sd = (present.iter().map(|x| (x - m).powi(2)).sum::<f64>()
-                    / present.len().max(1) as f64)
-                    .sqrt();
-                let sd = if sd > 0.0 { sd } else { 1.0 };
-                let vv = v.clone();
-                names.push(f.name.clone());
-                cols.push(Box::new(move |i| {
-                    if vv[i].is_nan() {
-                        0.0
-                    } else {
-                        (vv[i] - m) / sd
-                    }
-                }));
-                if present.len() < train.len() {
-                    let vv = v.clone();
-                    names.push(format!("{} ontbreekt", f.name));
-                    cols.push(Box::new(move |i| if vv[i].is_nan() { 1.0 } else { 0.0 }));
-                }
-            }
-            FeatureValues::Categorical { codes, levels } => {
-                let mut seen: Vec<u32> = train.iter().map(|&i| codes[i]).collect();
-                seen.sort_unstable();
-                seen.dedup();
-                for &lvl in seen.iter().skip(1) {
-                    let cc = codes.clone();
-                    let name = if lvl == tree::MISSING {
-                        "onbekend".to_string()
-                    } else {
-                        levels[lvl as usize].clone()
-                    };
-                    names.push(format!("{}={name}", f.name));
-                    cols.push(Box::new(move |i| if cc[i] == lvl { 1.0 } else { 0.0 }));
-                }
-            }
-        }
-    }
-    Design { names, cols }
-}
-
-impl Design {
-    fn matrix(&self, rows: &[usize]) -> Vec<f64> {
-        rows.iter()
-            .flat_map(|&i| self.cols.iter().map(move |c| c(i)))
-            .collect()
-    }
-}
-
 /// Row indices of the training and the test part.
 type TrainTest = (Vec<usize>, Vec<usize>);
 
@@ -738,13 +671,18 @@ pub fn predict_cmd(a: PredictArgs) -> Result<(), Failure> {
         train_majority.push((pos * 2 > train.len(), test.clone()));
         match a.model {
             ModelArg::Logistic => {
-                let d = design(&feats, train);
-                let x = d.matrix(train);
+                let (names, cols) = patterns::design(&feats, train);
+                let matrix = |rows: &[usize]| -> Vec<f64> {
+                    rows.iter()
+                        .flat_map(|&i| cols.iter().map(move |c| c(i)))
+                        .collect()
+                };
+                let x = matrix(train);
                 let yt: Vec<bool> = train.iter().map(|&i| y[i]).collect();
                 let fit =
-                    logistic::fit_ridge(&x, &yt, &d.names, None, a.penalty).map_err(stats_error)?;
-                let xt = d.matrix(test);
-                let q = d.names.len();
+                    logistic::fit_ridge(&x, &yt, &names, None, a.penalty).map_err(stats_error)?;
+                let xt = matrix(test);
+                let q = names.len();
                 for (j, &i) in test.iter().enumerate() {
                     p[i] = 1.0 / (1.0 + (-fit.linear_predictor(&xt[j * q..(j + 1) * q])).exp());
                 }
