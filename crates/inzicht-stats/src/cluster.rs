@@ -513,9 +513,11 @@ pub fn kprototypes(d: &MixedData, opt: &KPrototypesOptions) -> Result<Clustering
         let mut labels = vec![usize::MAX; d.n];
         let mut iterations = 0;
         let mut converged = false;
+        let mut previous_cost = f64::INFINITY;
         while iterations < opt.max_iter {
             iterations += 1;
             let mut changed = 0;
+            let mut cost = 0.0;
             for i in 0..d.n {
                 let mut best = (f64::INFINITY, 0);
                 for c in 0..k {
@@ -530,15 +532,19 @@ pub fn kprototypes(d: &MixedData, opt: &KPrototypesOptions) -> Result<Clustering
                         best = (dist, c);
                     }
                 }
+                cost += best.0;
                 if labels[i] != best.1 {
                     labels[i] = best.1;
                     changed += 1;
                 }
             }
-            if changed == 0 {
+            // Stop when nothing moves, or when the cost no longer falls: with modes and
+            // partial distances a batch update can swap a few rows back and forth forever.
+            if changed == 0 || cost >= previous_cost * (1.0 - 1e-9) {
                 converged = true;
                 break;
             }
+            previous_cost = cost;
             // An empty cluster is reseeded with the row farthest from its prototype.
             let mut sizes = vec![0usize; k];
             labels.iter().for_each(|&l| sizes[l] += 1);
