@@ -4,9 +4,12 @@
 use std::path::Path;
 
 fn corpus(kind: &str) -> Vec<std::path::PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
-        .join(kind);
+    // The directory as cargo gives it when the test runs, not as it was when the test was
+    // compiled: a build cache shared between checkouts (CI keeps one outside the clone) may
+    // hold a test binary compiled in another directory.
+    let manifest =
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+    let dir = Path::new(&manifest).join("../../fuzz/corpus").join(kind);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(Result::ok)
