@@ -8,7 +8,11 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 fn config() -> IngestConfig {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/synthetic/bron.toml");
+    let path = Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    )
+    .join("../../examples/synthetic/bron.toml");
     IngestConfig::load(&path).expect("bron.toml parses")
 }
 

@@ -9,7 +9,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/reference/survival")
+    PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    )
+    .join("../../tests/reference/survival")
 }
 
 /// A minimal reader for the fixture CSVs (comma, quoted strings, empty = missing).

@@ -7,7 +7,11 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 fn config() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/synthetic/bron.toml")
+    Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    )
+    .join("../../examples/synthetic/bron.toml")
 }
 
 struct World {

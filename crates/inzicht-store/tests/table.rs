@@ -371,8 +371,11 @@ fn an_open_snapshot_keeps_answering_during_a_load_and_a_new_session_sees_the_nex
     )
     .unwrap();
     let outcome = inzicht_store::ingest(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../examples/synthetic/bron.toml"),
+        &std::path::Path::new(
+            &std::env::var("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+        )
+        .join("../../examples/synthetic/bron.toml"),
         &w.root.join("synth2/exports"),
         &w.root.join("store"),
         &w.key(),

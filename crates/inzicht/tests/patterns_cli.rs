@@ -7,11 +7,14 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn reference(file: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/reference/patterns")
-        .join(file)
-        .to_string_lossy()
-        .into_owned()
+    Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    )
+    .join("../../tests/reference/patterns")
+    .join(file)
+    .to_string_lossy()
+    .into_owned()
 }
 
 fn inzicht(args: &[&str]) -> Output {

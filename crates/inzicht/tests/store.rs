@@ -10,7 +10,11 @@ fn bin() -> Command {
 }
 
 fn config() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/synthetic/bron.toml")
+    Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    )
+    .join("../../examples/synthetic/bron.toml")
 }
 
 #[test]

@@ -25,7 +25,13 @@ impl World {
             .success());
         let out = bin()
             .args(["ingest", "--config"])
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/synthetic/bron.toml"))
+            .arg(
+                Path::new(
+                    &std::env::var("CARGO_MANIFEST_DIR")
+                        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+                )
+                .join("../../examples/synthetic/bron.toml"),
+            )
             .arg("--input")
             .arg(root.join("synth/exports"))
             .arg("--store")

@@ -29,7 +29,11 @@ pub fn loaded_store(root: &Path, seed: u64, clients: u32, secret_byte: &str) -> 
     let key = root.join("geheim/sleutel.json");
     fixed_key(&key, secret_byte);
     inzicht_store::ingest(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/synthetic/bron.toml"),
+        &Path::new(
+            &std::env::var("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+        )
+        .join("../../examples/synthetic/bron.toml"),
         &root.join("synth/exports"),
         &root.join("store"),
         &key,
