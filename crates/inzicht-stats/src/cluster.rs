@@ -291,23 +291,22 @@ fn hamerly(
     }
     let mut sums = vec![0.0f64; k * p];
     let mut counts = vec![0usize; k];
+    for i in 0..n {
+        let a = labels[i];
+        counts[a] += 1;
+        for (s, v) in sums[a * p..(a + 1) * p]
+            .iter_mut()
+            .zip(&x[i * p..(i + 1) * p])
+        {
+            *s += v;
+        }
+    }
     let mut iterations = 0;
     let mut converged = false;
     while iterations < max_iter {
         iterations += 1;
-        // M-step.
-        sums.iter_mut().for_each(|v| *v = 0.0);
-        counts.iter_mut().for_each(|v| *v = 0);
-        for i in 0..n {
-            let a = labels[i];
-            counts[a] += 1;
-            for (s, v) in sums[a * p..(a + 1) * p]
-                .iter_mut()
-                .zip(&x[i * p..(i + 1) * p])
-            {
-                *s += v;
-            }
-        }
+        // M-step: the sums per cluster are kept up to date as points move (below), so late
+        // iterations, in which few points change, cost O(changes·p) instead of O(n·p).
         let old = centers.to_vec();
         for j in 0..k {
             if counts[j] > 0 {
@@ -360,6 +359,12 @@ fn hamerly(
             if b != a {
                 changed += 1;
                 labels[i] = b;
+                counts[a] -= 1;
+                counts[b] += 1;
+                for d in 0..p {
+                    sums[a * p + d] -= xi[d];
+                    sums[b * p + d] += xi[d];
+                }
             }
             upper[i] = u;
             lower[i] = l;
@@ -403,6 +408,41 @@ impl Default for KPrototypesOptions {
             seed: 1,
         }
     }
+}
+
+/// The unscaled partial dissimilarity of row `i` to a prototype: the assignment step compares
+/// prototypes for one row, and the row's scale factor (all features / present features) is the
+/// same for each, so it is applied only to costs (see [`row_scales`]).
+#[inline]
+fn mixed_dist_raw(d: &MixedData, i: usize, c: &[f64], m: &[u32], gamma: f64) -> f64 {
+    let mut s = 0.0;
+    for (x, y) in d.num_row(i).iter().zip(c) {
+        if !x.is_nan() {
+            s += (x - y) * (x - y);
+        }
+    }
+    for (a, b) in d.cat_row(i).iter().zip(m) {
+        if *a != MISSING && a != b {
+            s += gamma;
+        }
+    }
+    s
+}
+
+/// Per row: all features / present features (Dixon's scaling of a partial distance).
+fn row_scales(d: &MixedData) -> Vec<f64> {
+    let total = (d.p_num + d.p_cat) as f64;
+    (0..d.n)
+        .map(|i| {
+            let present = d.num_row(i).iter().filter(|x| !x.is_nan()).count()
+                + d.cat_row(i).iter().filter(|&&a| a != MISSING).count();
+            if present == 0 {
+                0.0
+            } else {
+                total / present as f64
+            }
+        })
+        .collect()
 }
 
 /// Dissimilarity of row `i` to a prototype (numeric centre `c`, modes `m`).
@@ -485,6 +525,7 @@ pub fn kprototypes(d: &MixedData, opt: &KPrototypesOptions) -> Result<Clustering
     }
     let gamma = opt.gamma.unwrap_or(0.5);
     let k = opt.k;
+    let scales = row_scales(d);
     let runs = par_map(opt.n_init.max(1), 8, |run| {
         let mut rng = Rng(opt
             .seed
@@ -514,6 +555,7 @@ pub fn kprototypes(d: &MixedData, opt: &KPrototypesOptions) -> Result<Clustering
         let mut iterations = 0;
         let mut converged = false;
         let mut previous_cost = f64::INFINITY;
+        let scales = &scales;
         while iterations < opt.max_iter {
             iterations += 1;
             let mut changed = 0;
@@ -521,7 +563,7 @@ pub fn kprototypes(d: &MixedData, opt: &KPrototypesOptions) -> Result<Clustering
             for i in 0..d.n {
                 let mut best = (f64::INFINITY, 0);
                 for c in 0..k {
-                    let dist = mixed_dist(
+                    let dist = mixed_dist_raw(
                         d,
                         i,
                         &centers[c * d.p_num..(c + 1) * d.p_num],
@@ -532,7 +574,7 @@ pub fn kprototypes(d: &MixedData, opt: &KPrototypesOptions) -> Result<Clustering
                         best = (dist, c);
                     }
                 }
-                cost += best.0;
+                cost += best.0 * scales[i];
                 if labels[i] != best.1 {
                     labels[i] = best.1;
                     changed += 1;

@@ -560,7 +560,11 @@ pub fn fit(
                 .iter()
                 .map(|&r| {
                     let bits = v[r as usize].to_bits();
-                    let key = if bits >> 63 == 1 { !bits } else { bits | (1 << 63) };
+                    let key = if bits >> 63 == 1 {
+                        !bits
+                    } else {
+                        bits | (1 << 63)
+                    };
                     (key, r)
                 })
                 .collect();

@@ -15,7 +15,7 @@
 //!   checks that no feature changes): age; the assessment in force that month; person
 //!   characteristics; the spell's characteristics at its start; earlier spells and how many
 //!   ended in work, school or income; provision groups started before the reference month;
-//!   competences recorded by then. Sex, migration background, country of birth, nationality
+//!   competences recorded by then; work experience before the benefit (occupations, years). Sex, migration background, country of birth, nationality
 //!   and wijk are **audit attributes**, not default features (seed 002: proxies for
 //!   discrimination); an analyst can add them explicitly.
 
@@ -355,6 +355,33 @@ pub fn build(session: &Session, spec: &CohortSpec) -> Result<Cohort, StoreError>
                 ));
             }
         }
+    }
+    // Work experience before the benefit (the export describes a client's working life up to
+    // intake; docs/synthetic.md: baseline), as the effect analysis uses it.
+    if let Some(e) = table("experience") {
+        let years = columns
+            .iter()
+            .find(|(t, _, ty)| t == &e && ty == "DOUBLE")
+            .map(|(_, col, _)| col.clone());
+        conn.execute_batch(&format!(
+            "CREATE OR REPLACE TEMP TABLE coh_exp AS SELECT pseudonym, count(*) AS n{} FROM ads.{} GROUP BY pseudonym",
+            years
+                // Rounded: a parallel sum of doubles depends on the order DuckDB adds them in.
+                .map(|y| format!(", round(sum({}), 6) AS years", ident(&y)))
+                .unwrap_or(", NULL AS years".into()),
+            ident(&e)
+        ))?;
+        joins.push_str(" LEFT JOIN coh_exp ex ON ex.pseudonym = r.pseudonym");
+        feats.push((
+            "CAST(coalesce(ex.n, 0) AS DOUBLE)".into(),
+            "beroepen_ervaring".into(),
+            false,
+        ));
+        feats.push((
+            "CAST(coalesce(ex.years, 0) AS DOUBLE)".into(),
+            "jaren_ervaring".into(),
+            false,
+        ));
     }
     if let Some(c) = table("competences") {
         let date_col = columns

@@ -2,8 +2,7 @@
 //! - leakage: the features of a cohort at a reference month do not change when everything
 //!   recorded after that month is deleted from the analysis store;
 //! - cluster recovery: k-prototypes on the clients on benefit at the end of the data recovers
-//!   the generator's latent client types (adjusted Rand index printed; the target is
-//!   0.6, reached today is 0.597 — asserted ≥ 0.55 against regressions);
+//!   the generator's latent client types (adjusted Rand index ≥ 0.6);
 //! - the tree, models and bias audit come out protected: every leaf ≥ the threshold, audit rows
 //!   for every attribute, counts perturbed.
 
@@ -224,11 +223,14 @@ fn clusters_recover_the_latent_client_types_and_results_are_protected() {
         labels.len()
     );
     let ari = inzicht_stats::metrics::adjusted_rand_index(&found, &truth_codes);
+    let mut table = vec![[0usize; 5]; 5];
+    for (a, b) in found.iter().zip(&truth_codes) {
+        table[*a][*b] += 1;
+    }
+    eprintln!("cluster × type {type_names:?}: {table:?}");
     eprintln!("cluster recovery: ARI {ari:.3} on {} clients", found.len());
-    // The target is 0.6; this seed gives 0.597 (docs/patterns.md: the recorded
-    // assessments measure the latent traits with noise and are missing for a third of the
-    // months). The assertion guards against regressions below what is reached today.
-    assert!(ari >= 0.55, "adjusted Rand index {ari:.3} < 0.55");
+    // Seeds 1–4 give 0.622, 0.613, 0.626 and 0.616 (docs/patterns.md).
+    assert!(ari >= 0.6, "adjusted Rand index {ari:.3} < 0.6");
 
     // The whole sequence, protected.
     let (out, facts) = prediction::run(&session, &protector, &CohortSpec::default(), &opt).unwrap();
