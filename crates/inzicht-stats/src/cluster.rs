@@ -7,6 +7,7 @@
 //!   assignment — the same fixed points as Lloyd, far fewer operations. Convergence: no
 //!   assignment changes, or the squared centre shift falls below `tol` × the mean feature
 //!   variance (scikit-learn's rule). The best of `n_init` starts is kept; starts run in parallel.
+//!   From 100,000 rows on, each start is first refined on a 10% sample (Bradley & Fayyad 1998).
 //! - **k-prototypes** (Huang 1998) for numbers and categories: squared Euclidean distance on the
 //!   standardised numbers plus γ per mismatching category; prototypes are means and modes.
 //!   Missing values are left out of a distance (partial distance, scaled up to all features as
@@ -220,13 +221,31 @@ pub fn kmeans(
             .seed
             .wrapping_mul(0x9E37_79B9)
             .wrapping_add(run as u64 * 7919));
-        let seeds = kmeanspp(n, opt.k, &mut rng, &|i, c| {
-            sq_dist(&x[i * p..(i + 1) * p], &x[c * p..(c + 1) * p])
+        // On large data each start is first refined on a sample (Bradley & Fayyad 1998): k-means++
+        // and Lloyd on a tenth of the rows, then Lloyd on all rows from those centres. The
+        // result is a fixed point of Lloyd on all the data, as before; the full-data phase
+        // starts close to it and needs far fewer passes.
+        let (sx, sn): (std::borrow::Cow<[f64]>, usize) = if n >= REFINE_FROM {
+            let m = (n / 10).max(REFINE_MIN);
+            let rows = sample_rows(n, m, rng.next_u64());
+            let xs = rows
+                .iter()
+                .flat_map(|&i| x[i * p..(i + 1) * p].iter().copied())
+                .collect();
+            (std::borrow::Cow::Owned(xs), m)
+        } else {
+            (std::borrow::Cow::Borrowed(x), n)
+        };
+        let seeds = kmeanspp(sn, opt.k, &mut rng, &|i, c| {
+            sq_dist(&sx[i * p..(i + 1) * p], &sx[c * p..(c + 1) * p])
         });
         let mut centers: Vec<f64> = seeds
             .iter()
-            .flat_map(|&c| x[c * p..(c + 1) * p].iter().copied())
+            .flat_map(|&c| sx[c * p..(c + 1) * p].iter().copied())
             .collect();
+        if sn < n {
+            hamerly(&sx, sn, p, opt.k, &mut centers, opt.max_iter, tol);
+        }
         let (labels, iterations, converged) =
             hamerly(x, n, p, opt.k, &mut centers, opt.max_iter, tol);
         let cost = (0..n)
@@ -252,6 +271,11 @@ pub fn kmeans(
         .reduce(|a, b| if b.cost < a.cost { b } else { a })
         .ok_or_else(|| crate::StatsError("no k-means start".into()))
 }
+
+/// From this many rows on, each k-means start is refined on a sample first.
+const REFINE_FROM: usize = 100_000;
+/// The smallest refinement sample.
+const REFINE_MIN: usize = 20_000;
 
 /// Lloyd iterations with Hamerly's bounds: `upper[i]` ≥ distance to the assigned centre,
 /// `lower[i]` ≤ distance to every other centre; a point whose upper bound is below both its
@@ -417,16 +441,18 @@ impl Default for KPrototypesOptions {
 fn mixed_dist_raw(d: &MixedData, i: usize, c: &[f64], m: &[u32], gamma: f64) -> f64 {
     let mut s = 0.0;
     for (x, y) in d.num_row(i).iter().zip(c) {
-        if !x.is_nan() {
-            s += (x - y) * (x - y);
-        }
+        // A missing number adds 0 (NaN fails the comparison), without a branch.
+        let t = (x - y) * (x - y);
+        s += if t.is_nan() { 0.0 } else { t };
     }
-    for (a, b) in d.cat_row(i).iter().zip(m) {
-        if *a != MISSING && a != b {
-            s += gamma;
-        }
-    }
-    s
+    // Mismatches counted branch-free (the compiler vectorises the comparisons).
+    let mismatches: u32 = d
+        .cat_row(i)
+        .iter()
+        .zip(m)
+        .map(|(a, b)| u32::from(*a != MISSING) & u32::from(a != b))
+        .sum();
+    s + gamma * mismatches as f64
 }
 
 /// Per row: all features / present features (Dixon's scaling of a partial distance).
@@ -443,37 +469,6 @@ fn row_scales(d: &MixedData) -> Vec<f64> {
             }
         })
         .collect()
-}
-
-/// Dissimilarity of row `i` to a prototype (numeric centre `c`, modes `m`).
-#[inline]
-fn mixed_dist(d: &MixedData, i: usize, c: &[f64], m: &[u32], gamma: f64) -> f64 {
-    let mut s = 0.0;
-    let mut present = 0usize;
-    for (x, y) in d.num_row(i).iter().zip(c) {
-        if !x.is_nan() {
-            s += (x - y) * (x - y);
-            present += 1;
-        }
-    }
-    for (a, b) in d.cat_row(i).iter().zip(m) {
-        if *a != MISSING {
-            present += 1;
-            if a != b {
-                s += gamma;
-            }
-        }
-    }
-    // Partial distance scaled up to all features (Dixon 1979): otherwise a row with many
-    // missing values looks close to every prototype and rows cluster by what is missing.
-    let total = d.p_num + d.p_cat;
-    if present == 0 {
-        0.0
-    } else if present < total {
-        s * total as f64 / present as f64
-    } else {
-        s
-    }
 }
 
 /// Prototypes (means and modes) of the clusters in `labels`.
@@ -526,18 +521,22 @@ pub fn kprototypes(d: &MixedData, opt: &KPrototypesOptions) -> Result<Clustering
     let gamma = opt.gamma.unwrap_or(0.5);
     let k = opt.k;
     let scales = row_scales(d);
+    // A seed row as a prototype: missing numbers at the mean (0 after standardising). Made once,
+    // not per distance: the seeding computes some 15 passes of distances.
+    let filled: Vec<f64> = d
+        .num
+        .iter()
+        .map(|v| if v.is_nan() { 0.0 } else { *v })
+        .collect();
+    let filled = &filled;
     let runs = par_map(opt.n_init.max(1), 8, |run| {
         let mut rng = Rng(opt
             .seed
             .wrapping_mul(0xA24B_AED4)
             .wrapping_add(run as u64 * 104_729));
+        let pn = d.p_num;
         let seeds = kmeanspp(d.n, k, &mut rng, &|i, c| {
-            let cn: Vec<f64> = d
-                .num_row(c)
-                .iter()
-                .map(|v| if v.is_nan() { 0.0 } else { *v })
-                .collect();
-            mixed_dist(d, i, &cn, d.cat_row(c), gamma)
+            mixed_dist_raw(d, i, &filled[c * pn..(c + 1) * pn], d.cat_row(c), gamma) * scales[i]
         });
         let mut centers: Vec<f64> = seeds
             .iter()
@@ -592,23 +591,19 @@ pub fn kprototypes(d: &MixedData, opt: &KPrototypesOptions) -> Result<Clustering
             labels.iter().for_each(|&l| sizes[l] += 1);
             for c in 0..k {
                 if sizes[c] == 0 {
-                    let far = (0..d.n).filter(|&i| sizes[labels[i]] > 1).max_by(|&a, &b| {
-                        let da = mixed_dist(
+                    let to_own = |i: usize| {
+                        let l = labels[i];
+                        mixed_dist_raw(
                             d,
-                            a,
-                            &centers[labels[a] * d.p_num..(labels[a] + 1) * d.p_num],
-                            &modes[labels[a] * d.p_cat..(labels[a] + 1) * d.p_cat],
+                            i,
+                            &centers[l * d.p_num..(l + 1) * d.p_num],
+                            &modes[l * d.p_cat..(l + 1) * d.p_cat],
                             gamma,
-                        );
-                        let db = mixed_dist(
-                            d,
-                            b,
-                            &centers[labels[b] * d.p_num..(labels[b] + 1) * d.p_num],
-                            &modes[labels[b] * d.p_cat..(labels[b] + 1) * d.p_cat],
-                            gamma,
-                        );
-                        da.total_cmp(&db)
-                    });
+                        ) * scales[i]
+                    };
+                    let far = (0..d.n)
+                        .filter(|&i| sizes[labels[i]] > 1)
+                        .max_by(|&a, &b| to_own(a).total_cmp(&to_own(b)));
                     if let Some(far) = far {
                         sizes[labels[far]] -= 1;
                         labels[far] = c;
@@ -623,13 +618,13 @@ pub fn kprototypes(d: &MixedData, opt: &KPrototypesOptions) -> Result<Clustering
         let cost = (0..d.n)
             .map(|i| {
                 let c = labels[i];
-                mixed_dist(
+                mixed_dist_raw(
                     d,
                     i,
                     &centers[c * d.p_num..(c + 1) * d.p_num],
                     &modes[c * d.p_cat..(c + 1) * d.p_cat],
                     gamma,
-                )
+                ) * scales[i]
             })
             .sum();
         Clustering {
@@ -847,16 +842,29 @@ pub fn silhouette(
     } else {
         Vec::new()
     };
+    let (filled, scales) = match distance {
+        SilhouetteDistance::Mixed { .. } => (
+            d.num
+                .iter()
+                .map(|v| if v.is_nan() { 0.0 } else { *v })
+                .collect::<Vec<f64>>(),
+            row_scales(d),
+        ),
+        _ => (Vec::new(), Vec::new()),
+    };
     let dist = |i: usize, j: usize| -> f64 {
         match distance {
             SilhouetteDistance::Euclidean => sq_dist(d.num_row(i), d.num_row(j)).sqrt(),
             SilhouetteDistance::Mixed { gamma_millis } => {
-                let cj: Vec<f64> = d
-                    .num_row(j)
-                    .iter()
-                    .map(|v| if v.is_nan() { 0.0 } else { *v })
-                    .collect();
-                mixed_dist(d, i, &cj, d.cat_row(j), gamma_millis as f64 / 1000.0).sqrt()
+                let pn = d.p_num;
+                let raw = mixed_dist_raw(
+                    d,
+                    i,
+                    &filled[j * pn..(j + 1) * pn],
+                    d.cat_row(j),
+                    gamma_millis as f64 / 1000.0,
+                );
+                (raw * scales[i]).sqrt()
             }
             SilhouetteDistance::Gower => gower(d, &ranges, i, j),
         }

@@ -532,7 +532,7 @@ pub fn cluster_value(
     let (sizes, profiles) = patterns::cluster_profiles(&cl, &numeric, &categorical, k);
     Ok((
         json!({"method": "kprototypes", "population": "cliënten met een lopende uitkering aan het eind van de gegevens",
-            "k": cl.k, "silhouette": sil, "by_k": by_k, "sizes": sizes, "profiles": profiles, "gamma": gamma,
+            "k": cl.k, "silhouette": sil, "iterations": cl.iterations, "converged": cl.converged, "by_k": by_k, "sizes": sizes, "profiles": profiles, "gamma": gamma,
             "features": used.iter().map(|f| &f.name).collect::<Vec<_>>()}),
         cl.labels,
     ))
