@@ -471,6 +471,31 @@ fn row_scales(d: &MixedData) -> Vec<f64> {
         .collect()
 }
 
+/// The nearest prototype of `c` (k-prototypes or PAM) for every row of `d`, which must have the
+/// same features in the same order and scale as the data `c` was fitted on.
+pub fn assign(d: &MixedData, c: &Clustering, gamma: f64) -> Vec<usize> {
+    let (pn, pc) = (d.p_num, d.p_cat);
+    (0..d.n)
+        .map(|i| {
+            (0..c.k)
+                .map(|j| {
+                    (
+                        mixed_dist_raw(
+                            d,
+                            i,
+                            &c.centers[j * pn..(j + 1) * pn],
+                            &c.modes[j * pc..(j + 1) * pc],
+                            gamma,
+                        ),
+                        j,
+                    )
+                })
+                .fold((f64::INFINITY, 0), |b, x| if x.0 < b.0 { x } else { b })
+                .1
+        })
+        .collect()
+}
+
 /// Prototypes (means and modes) of the clusters in `labels`.
 fn prototypes(d: &MixedData, labels: &[usize], k: usize) -> (Vec<f64>, Vec<u32>) {
     let mut sums = vec![0.0; k * d.p_num];

@@ -49,6 +49,9 @@ pub struct Filters {
     /// Reference month from / to (inclusive).
     pub ref_from: Option<i32>,
     pub ref_to: Option<i32>,
+    /// Only spells whose client falls in this cluster (1-based, as shown) of the clustering of
+    /// the clients on benefit at the end of the data; applied by [`crate::prediction`].
+    pub cluster: Option<usize>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -681,6 +684,49 @@ enum Cell {
     Null,
     Num(f64),
     Text(String),
+}
+
+impl Cohort {
+    /// The cohort restricted to `rows` (in order); the rows left out count as excluded by filters.
+    pub fn subset(&self, rows: &[usize]) -> Cohort {
+        let pick_f = |v: &[f64]| rows.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+        let features = self
+            .features
+            .iter()
+            .map(|f| Feature {
+                name: f.name.clone(),
+                values: match &f.values {
+                    FeatureValues::Numeric(v) => FeatureValues::Numeric(pick_f(v)),
+                    FeatureValues::Categorical { codes, levels } => FeatureValues::Categorical {
+                        codes: rows.iter().map(|&i| codes[i]).collect(),
+                        levels: levels.clone(),
+                    },
+                },
+            })
+            .collect();
+        let y: Vec<bool> = rows.iter().map(|&i| self.y[i]).collect();
+        let mut counts = self.counts.clone();
+        counts.excluded_by_filters += self.y.len() - rows.len();
+        counts.labelled = y.len();
+        counts.positives = y.iter().filter(|&&v| v).count();
+        Cohort {
+            features,
+            available: self.available.clone(),
+            spell_features: self.spell_features.clone(),
+            person: rows.iter().map(|&i| self.person[i]).collect(),
+            keys: self.keys.clone(),
+            ref_month: rows.iter().map(|&i| self.ref_month[i]).collect(),
+            audit: self
+                .audit
+                .iter()
+                .map(|(n, v)| (n.clone(), rows.iter().map(|&i| v[i].clone()).collect()))
+                .collect(),
+            y,
+            counts,
+            data_end: self.data_end,
+            spec: self.spec.clone(),
+        }
+    }
 }
 
 /// Ordered answer scales of the assessments and person characteristics (shared/domain.md's

@@ -9,7 +9,7 @@ use crate::table::Session;
 use crate::StoreError;
 use inzicht_protect::Protector;
 use inzicht_stats::cluster::{self, KPrototypesOptions, MixedData, SilhouetteDistance};
-use inzicht_stats::tree::{self, Feature, FeatureValues, TreeOptions, UNPRUNED};
+use inzicht_stats::tree::{self, Feature, FeatureValues, TreeOptions, MISSING, UNPRUNED};
 use inzicht_stats::{logistic, metrics};
 use serde_json::{json, Map, Value};
 
@@ -225,7 +225,23 @@ pub fn run(
     spec: &CohortSpec,
     opt: &PatternOptions,
 ) -> Result<(Map<String, Value>, ModelFacts), StoreError> {
+    // The clients' clusters first: they are reported, and they may define the target group.
+    let (cluster_json, client_clusters) = clusters(session, protector, opt)?;
     let c = cohort::build(session, spec)?;
+    let c = match spec.filters.cluster {
+        None => c,
+        Some(g) if g >= 1 && g <= client_clusters.k() => {
+            let of = client_clusters.assign(&c);
+            let rows: Vec<usize> = (0..c.y.len()).filter(|&i| of[i] == g - 1).collect();
+            c.subset(&rows)
+        }
+        Some(g) => {
+            return Err(StoreError::Input(format!(
+                "cluster {g} does not exist: the clustering has clusters 1 to {}",
+                client_clusters.k()
+            )))
+        }
+    };
     let k = keyed(&c, protector);
     let t = protector.threshold() as usize;
     if c.y.len() < 4 * t.max(5) {
@@ -412,7 +428,7 @@ pub fn run(
     }
     out.insert("split".into(), split);
     out.insert("models".into(), json!(models));
-    out.insert("clusters".into(), clusters(session, protector, opt)?);
+    out.insert("clusters".into(), cluster_json);
     let mut facts = facts.ok_or_else(|| StoreError::Internal("no model".into()))?;
     facts.depth = fitted.depth(alpha);
     facts.leaves = fitted.leaves(alpha).len();
@@ -429,7 +445,7 @@ pub fn clusters(
     session: &Session,
     protector: &Protector,
     opt: &PatternOptions,
-) -> Result<Value, StoreError> {
+) -> Result<(Value, ClientClusters), StoreError> {
     let data_end: String = session
         .conn()
         .query_row("SELECT data_end FROM ads.about", [], |r| r.get(0))?;
@@ -444,8 +460,8 @@ pub fn clusters(
     // Everyone running at the end: the label is not used here.
     let c = cohort::build(session, &spec)?;
     let k = keyed(&c, protector);
-    let (v, _) = cluster_value(&c, &k, opt)?;
-    Ok(v)
+    let (v, _, model) = cluster_value(&c, &k, opt)?;
+    Ok((v, model))
 }
 
 /// Clusters a cohort's rows; returns the protected result and the labels (for tests).
@@ -453,7 +469,7 @@ pub fn cluster_value(
     c: &Cohort,
     k: &Keyed,
     opt: &PatternOptions,
-) -> Result<(Value, Vec<usize>), StoreError> {
+) -> Result<(Value, Vec<usize>, ClientClusters), StoreError> {
     // The profile is about the client: the benefit history and the provisions received describe
     // the municipality's actions and are left out. The spell's characteristics at its start
     // (household role, leefvorm, amount) stay: they describe the household, and without them
@@ -485,7 +501,7 @@ pub fn cluster_value(
     let mut num: Vec<f64> = (0..n)
         .flat_map(|i| numeric.iter().map(move |c| c.1[i]))
         .collect();
-    cluster::standardize(&mut num, n, p_num);
+    let scaling = cluster::standardize(&mut num, n, p_num);
     let data = MixedData {
         n,
         num,
@@ -530,10 +546,91 @@ pub fn cluster_value(
         return Err(StoreError::Input("no k to try".into()));
     };
     let (sizes, profiles) = patterns::cluster_profiles(&cl, &numeric, &categorical, k);
+    let labels = cl.labels.clone();
+    let model = ClientClusters {
+        numeric: numeric
+            .iter()
+            .zip(&scaling)
+            .map(|((name, _), &(m, sd))| (name.clone(), m, sd))
+            .collect(),
+        categorical: categorical
+            .iter()
+            .map(|(name, _, levels)| (name.clone(), levels.clone()))
+            .collect(),
+        clustering: cl.clone(),
+        gamma,
+    };
     Ok((
         json!({"method": "kprototypes", "population": "cliënten met een lopende uitkering aan het eind van de gegevens",
             "k": cl.k, "silhouette": sil, "iterations": cl.iterations, "converged": cl.converged, "by_k": by_k, "sizes": sizes, "profiles": profiles, "gamma": gamma,
             "features": used.iter().map(|f| &f.name).collect::<Vec<_>>()}),
-        cl.labels,
+        labels,
+        model,
     ))
+}
+
+/// The clients' clusters as a model: enough to place the rows of any cohort in a cluster by
+/// their nearest prototype (the target-group filter "cluster").
+#[derive(Debug, Clone)]
+pub struct ClientClusters {
+    /// Numeric (and ordinal) features with the mean and SD they were standardised with.
+    numeric: Vec<(String, f64, f64)>,
+    /// Categorical features with their levels as coded in the clustering.
+    categorical: Vec<(String, Vec<String>)>,
+    clustering: cluster::Clustering,
+    gamma: f64,
+}
+
+impl ClientClusters {
+    /// The cluster (0-based) of each row of `c`. A feature the cohort lacks counts as missing.
+    pub fn assign(&self, c: &Cohort) -> Vec<usize> {
+        let n = c.y.len();
+        let find = |name: &str| c.features.iter().find(|f| f.name == name);
+        let num_cols: Vec<Vec<f64>> = self
+            .numeric
+            .iter()
+            .map(|(name, m, sd)| {
+                let raw = find(name).and_then(|f| match &f.values {
+                    FeatureValues::Numeric(v) => Some(v.clone()),
+                    _ => cohort::ordinal_scores(f),
+                });
+                match raw {
+                    Some(v) => v.iter().map(|x| (x - m) / sd).collect(),
+                    None => vec![f64::NAN; n],
+                }
+            })
+            .collect();
+        let cat_cols: Vec<Vec<u32>> = self
+            .categorical
+            .iter()
+            .map(|(name, levels)| match find(name).map(|f| &f.values) {
+                Some(FeatureValues::Categorical { codes, levels: own }) => codes
+                    .iter()
+                    .map(|&code| {
+                        own.get(code as usize)
+                            .and_then(|l| levels.iter().position(|x| x == l))
+                            .map_or(MISSING, |p| p as u32)
+                    })
+                    .collect(),
+                _ => vec![MISSING; n],
+            })
+            .collect();
+        let data = MixedData {
+            n,
+            num: (0..n)
+                .flat_map(|i| num_cols.iter().map(move |c| c[i]))
+                .collect(),
+            p_num: num_cols.len(),
+            cat: (0..n)
+                .flat_map(|i| cat_cols.iter().map(move |c| c[i]))
+                .collect(),
+            p_cat: cat_cols.len(),
+            n_levels: self.categorical.iter().map(|c| c.1.len()).collect(),
+        };
+        cluster::assign(&data, &self.clustering, self.gamma)
+    }
+
+    pub fn k(&self) -> usize {
+        self.clustering.k
+    }
 }

@@ -150,7 +150,7 @@ fn clusters_recover_the_latent_client_types_and_results_are_protected() {
         person: Some(&c.person),
         protector: &protector,
     };
-    let (_, labels) = prediction::cluster_value(
+    let (_, labels, _) = prediction::cluster_value(
         &c,
         &k,
         &PatternOptions {
@@ -253,6 +253,23 @@ fn clusters_recover_the_latent_client_types_and_results_are_protected() {
         assert!(m["baseline"]["accuracy"].as_f64().is_some());
     }
     assert!(facts.accuracy.is_some() && facts.baseline_accuracy.is_some());
+    // The target group "cluster 2": fewer spells, all of them clients of that cluster.
+    let in_cluster = CohortSpec {
+        filters: cohort::Filters {
+            cluster: Some(2),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let (sub, _) = prediction::run(&session, &protector, &in_cluster, &opt).unwrap();
+    let (all_n, sub_n) = (
+        out["cohort"]["labelled"].as_f64().unwrap(),
+        sub["cohort"]["labelled"].as_f64().unwrap(),
+    );
+    assert!(
+        sub_n > 0.0 && sub_n < all_n * 0.6,
+        "cluster 2: {sub_n} of {all_n}"
+    );
     let sizes: Vec<f64> = out["clusters"]["sizes"]
         .as_array()
         .unwrap()

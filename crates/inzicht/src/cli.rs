@@ -499,6 +499,7 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
         trede: Vec::new(),
         loonwaarde: None,
         provision: None,
+        cluster: None,
         from: None,
         to: None,
         features: Vec::new(),

@@ -910,6 +910,9 @@ pub struct PatternsArgs {
     /// Only spells that received a provision of this group before the reference point.
     #[arg(long)]
     pub provision: Option<String>,
+    /// Only clients in this cluster (1-based, as `inzicht patterns` lists the clusters).
+    #[arg(long)]
+    pub cluster: Option<usize>,
     /// Reference months from (YYYY-MM).
     #[arg(long)]
     pub from: Option<String>,
@@ -1005,6 +1008,7 @@ pub fn patterns_cmd(a: PatternsArgs) -> Result<(), Failure> {
                 .as_deref()
                 .map(|t| parse_month_arg("--to", t))
                 .transpose()?,
+            cluster: a.cluster,
         },
         features: a.features.clone(),
         keep_unlabelled: false,

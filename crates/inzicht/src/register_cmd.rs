@@ -34,6 +34,9 @@ fn target_group(spec: &CohortSpec) -> String {
                 .join(", ")
         ));
     }
+    if let Some(c) = f.cluster {
+        parts.push(format!("cliëntgroep (cluster) {c}"));
+    }
     if let Some(g) = &f.provision_group {
         parts.push(format!("met een voorziening uit groep {g}"));
     }
