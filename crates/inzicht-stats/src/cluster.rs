@@ -7,7 +7,8 @@
 //!   assignment — the same fixed points as Lloyd, far fewer operations. Convergence: no
 //!   assignment changes, or the squared centre shift falls below `tol` × the mean feature
 //!   variance (scikit-learn's rule). The best of `n_init` starts is kept; starts run in parallel.
-//!   From 100,000 rows on, each start is first refined on a 10% sample (Bradley & Fayyad 1998).
+//!   From 100,000 rows on, the starts run on a shared 10% sample and the 2 best are refined on
+//!   all rows (Bradley & Fayyad 1998).
 //! - **k-prototypes** (Huang 1998) for numbers and categories: squared Euclidean distance on the
 //!   standardised numbers plus γ per mismatching category; prototypes are means and modes.
 //!   Missing values are left out of a distance (partial distance, scaled up to all features as
@@ -216,26 +217,27 @@ pub fn kmeans(
         s / p as f64
     };
     let tol = opt.tol * mean_var;
-    let runs = par_map(opt.n_init.max(1), 8, |run| {
+    let n_init = opt.n_init.max(1);
+    // On large data (Bradley & Fayyad 1998): every start (k-means++ and Lloyd) runs on one
+    // shared 10% sample; the starts with the lowest sample cost are then refined by Lloyd on all
+    // rows. The result is a fixed point of Lloyd on all the data, as without the sample; the
+    // full-data passes start close to it, and only for the promising starts.
+    let sample: Option<Vec<f64>> = (n >= REFINE_FROM).then(|| {
+        let m = (n / 10).max(REFINE_MIN);
+        sample_rows(n, m, opt.seed ^ 0x005A_3E1E)
+            .iter()
+            .flat_map(|&i| x[i * p..(i + 1) * p].iter().copied())
+            .collect()
+    });
+    let (sx, sn): (&[f64], usize) = match &sample {
+        Some(v) => (v, v.len() / p),
+        None => (x, n),
+    };
+    let mut starts: Vec<(f64, Vec<f64>)> = par_map(n_init, 8, |run| {
         let mut rng = Rng(opt
             .seed
             .wrapping_mul(0x9E37_79B9)
             .wrapping_add(run as u64 * 7919));
-        // On large data each start is first refined on a sample (Bradley & Fayyad 1998): k-means++
-        // and Lloyd on a tenth of the rows, then Lloyd on all rows from those centres. The
-        // result is a fixed point of Lloyd on all the data, as before; the full-data phase
-        // starts close to it and needs far fewer passes.
-        let (sx, sn): (std::borrow::Cow<[f64]>, usize) = if n >= REFINE_FROM {
-            let m = (n / 10).max(REFINE_MIN);
-            let rows = sample_rows(n, m, rng.next_u64());
-            let xs = rows
-                .iter()
-                .flat_map(|&i| x[i * p..(i + 1) * p].iter().copied())
-                .collect();
-            (std::borrow::Cow::Owned(xs), m)
-        } else {
-            (std::borrow::Cow::Borrowed(x), n)
-        };
         let seeds = kmeanspp(sn, opt.k, &mut rng, &|i, c| {
             sq_dist(&sx[i * p..(i + 1) * p], &sx[c * p..(c + 1) * p])
         });
@@ -243,9 +245,26 @@ pub fn kmeans(
             .iter()
             .flat_map(|&c| sx[c * p..(c + 1) * p].iter().copied())
             .collect();
-        if sn < n {
-            hamerly(&sx, sn, p, opt.k, &mut centers, opt.max_iter, tol);
+        if sample.is_none() {
+            return (0.0, centers);
         }
+        let (labels, _, _) = hamerly(sx, sn, p, opt.k, &mut centers, opt.max_iter, tol);
+        let cost = (0..sn)
+            .map(|i| {
+                sq_dist(
+                    &sx[i * p..(i + 1) * p],
+                    &centers[labels[i] * p..(labels[i] + 1) * p],
+                )
+            })
+            .sum::<f64>();
+        (cost, centers)
+    });
+    if sample.is_some() {
+        starts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        starts.truncate(REFINE_KEEP.min(n_init));
+    }
+    let runs = par_map(starts.len(), 8, |s| {
+        let mut centers = starts[s].1.clone();
         let (labels, iterations, converged) =
             hamerly(x, n, p, opt.k, &mut centers, opt.max_iter, tol);
         let cost = (0..n)
@@ -271,6 +290,10 @@ pub fn kmeans(
         .reduce(|a, b| if b.cost < a.cost { b } else { a })
         .ok_or_else(|| crate::StatsError("no k-means start".into()))
 }
+
+/// On large data, how many of the starts (ranked by their cost on the sample) are refined on
+/// all rows.
+const REFINE_KEEP: usize = 2;
 
 /// From this many rows on, each k-means start is refined on a sample first.
 const REFINE_FROM: usize = 100_000;
@@ -1023,6 +1046,40 @@ mod tests {
         assert!(crate::metrics::adjusted_rand_index(&p.labels, &truth) > 0.9);
         let s = silhouette(&d, &p.labels, 3, SilhouetteDistance::Gower, None);
         assert!(s > 0.3, "{s}");
+    }
+
+    #[test]
+    fn large_data_are_refined_from_a_sample_to_a_full_data_fixed_point() {
+        // 120,000 rows: above REFINE_FROM, so the starts run on a sample first.
+        let (x, truth) = blobs(40_000, 11);
+        let n = truth.len();
+        let c = kmeans(
+            &x,
+            n,
+            2,
+            &KMeansOptions {
+                k: 3,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(crate::metrics::adjusted_rand_index(&c.labels, &truth) > 0.95);
+        // A fixed point of Lloyd on all rows: every row at its nearest centre, and every centre
+        // the mean of its rows.
+        for i in 0..n {
+            let own = sq_dist(
+                &x[i * 2..i * 2 + 2],
+                &c.centers[c.labels[i] * 2..c.labels[i] * 2 + 2],
+            );
+            for j in 0..3 {
+                assert!(own <= sq_dist(&x[i * 2..i * 2 + 2], &c.centers[j * 2..j * 2 + 2]) + 1e-9);
+            }
+        }
+        for j in 0..3 {
+            let rows: Vec<usize> = (0..n).filter(|&i| c.labels[i] == j).collect();
+            let mean = rows.iter().map(|&i| x[i * 2]).sum::<f64>() / rows.len() as f64;
+            assert!((mean - c.centers[j * 2]).abs() < 1e-3);
+        }
     }
 
     #[test]
