@@ -6,6 +6,7 @@
 //! No dependencies beyond serde_json: an SVG is text, and a chart library would add build time
 //! and a JavaScript runtime (see shared/stack-notes.md).
 
+pub mod calibration;
 pub mod effects;
 pub mod km;
 pub mod svg;

@@ -149,9 +149,12 @@ pub fn tree_svg_for(tree: &Value, title: &str, positive: usize) -> String {
         } else {
             "#111111"
         };
+        // Wide enough for the longest line (about 6.5 px per character at 11 px).
+        let chars = n.label.iter().map(|l| l.chars().count()).max().unwrap_or(0) as f64;
+        let w = (6.5 * chars + 12.0).clamp(136.0, 280.0);
         c.raw(&format!(
-            r##"<rect x="{:.1}" y="{:.1}" width="136" height="34" rx="4" fill="{fill}" stroke="#555555"/>"##,
-            x - 68.0,
+            r##"<rect x="{:.1}" y="{:.1}" width="{w:.1}" height="34" rx="4" fill="{fill}" stroke="#555555"/>"##,
+            x - w / 2.0,
             y
         ));
         for (i, line) in n.label.iter().enumerate() {

@@ -570,6 +570,26 @@ pub fn design<'a>(feats: &'a [Feature], train: &[usize]) -> (Vec<String>, Vec<Co
     (names, cols)
 }
 
+/// The kinds of bias of seed 002 that apply to a prediction about benefit outflow, each with
+/// what it means for reading this model's audit. Sent with every model's audit.
+pub const BIAS_KINDS: &[(&str, &str)] = &[
+    ("historische bias", "Een verschil in selectiekans kan een echt verschil in uitstroom uit het verleden weerspiegelen (jongeren stromen vaker uit). Dat maakt het niet eerlijk: de vraag is waarvoor de voorspelling wordt gebruikt."),
+    ("representatiebias", "Kleine groepen (een wijk, een herkomstgroep) hebben brede intervallen; een vlag met 'onzeker' is geen bewijs."),
+    ("meetbias", "Trede, loonwaarde en belemmeringen zijn oordelen van consulenten, geen feiten; verschillen tussen consulenten komen in het model."),
+    ("aggregatiebias", "Eén model voor iedereen kan voor een groep slecht passen; kijk naar de kalibratie per groep."),
+    ("evaluatiebias", "Het model is getoetst op een latere periode dan waarop het is getraind; een kalibratieverschil voor iedereen wijst op verandering in de tijd."),
+    ("proxydiscriminatie", "Geslacht, herkomst en wijk zijn geen kenmerken van het model, maar andere kenmerken kunnen ervoor in de plaats staan; de audit laat het effect zien."),
+    ("terugkoppeling", "Als het model bepaalt wie een voorziening krijgt, weerspiegelen toekomstige gegevens het model. inzicht adviseert; een consulent beslist."),
+];
+
+/// The bias kinds as JSON, for the audit output.
+pub fn bias_kinds() -> Value {
+    json!(BIAS_KINDS
+        .iter()
+        .map(|(k, t)| json!({"kind": k, "text": t}))
+        .collect::<Vec<_>>())
+}
+
 /// Features for a tree or model from named columns: numbers where every present value is one,
 /// categories otherwise.
 pub fn feature_from_labels(name: &str, values: &[Option<String>]) -> Feature {

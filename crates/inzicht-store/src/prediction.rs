@@ -208,6 +208,7 @@ fn evaluate(
         "threshold": {"value": threshold, "rule": "het aandeel uitstroom in de trainingsdata: het model selecteert ongeveer zoveel mensen als er werkelijk uitstromen"},
         "calibration": patterns::calibration_output(&c.y, p, test, 10, k),
         "audit": patterns::audit_output(&audit, &members, &c.y, p, threshold, k),
+        "bias_kinds": patterns::bias_kinds(),
     });
     let _ = m;
     Evaluated {

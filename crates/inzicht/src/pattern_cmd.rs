@@ -145,6 +145,9 @@ pub struct PredictArgs {
     pub audit_bound: f64,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Also draw the calibration plot as SVG to this file.
+    #[arg(long)]
+    pub svg: Option<std::path::PathBuf>,
 }
 
 /// The target's classes and rows with a value; the positive class index.
@@ -800,10 +803,24 @@ pub fn predict_cmd(a: PredictArgs) -> Result<(), Failure> {
         "calibration".into(),
         patterns::calibration_output(&y, &p, &test_rows, 10, &kd),
     );
+    result.insert("bias_kinds".into(), patterns::bias_kinds());
     result.insert(
         "audit".into(),
         patterns::audit_output(&audit, &members, &y, &p, a.threshold, &kd),
     );
+    if let Some(path) = &a.svg {
+        let label = match a.model {
+            ModelArg::Tree => "beslisboom",
+            ModelArg::Logistic => "logistische regressie",
+        };
+        let svg = inzicht_charts::calibration::calibration_svg(
+            &[(label.to_string(), &result["calibration"])],
+            &format!("Kalibratie: {} = {}", a.target, t.classes[t.positive]),
+        );
+        std::fs::write(path, svg).map_err(|e| {
+            Failure::usage(format!("{}: cannot write the SVG: {e}", path.display()))
+        })?;
+    }
     result.insert("split".into(), split_desc);
     result.insert(
         "n_train".into(),
@@ -1036,6 +1053,23 @@ pub fn patterns_cmd(a: PatternsArgs) -> Result<(), Failure> {
         );
         std::fs::write(dir.join("beslisboom.svg"), svg)
             .map_err(|e| Failure::usage(format!("{}: {e}", dir.display())))?;
+        let models: Vec<(String, &Value)> = result["models"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| {
+                let label = match m["model"].as_str() {
+                    Some("logistic") => "logistische regressie",
+                    Some("tree") => "beslisboom",
+                    _ => "model",
+                };
+                (label.to_string(), &m["calibration"])
+            })
+            .collect();
+        let svg =
+            inzicht_charts::calibration::calibration_svg(&models, "Kalibratie op de testperiode");
+        std::fs::write(dir.join("kalibratie.svg"), svg)
+            .map_err(|e| Failure::usage(format!("{}: {e}", dir.display())))?;
         let org = a
             .organisation
             .clone()
@@ -1126,7 +1160,7 @@ fn patterns_text(env: &Value, seconds: f64) -> String {
             })
             .collect();
         s.push_str(&format!(
-            "     bias-audit: {}\n",
+            "     bias-audit (lees met de zeven soorten bias in 'bias_kinds'): {}\n",
             if flagged.is_empty() {
                 "geen groep buiten de grenzen".to_string()
             } else {
