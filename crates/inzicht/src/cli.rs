@@ -506,6 +506,7 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
         max_depth: 3,
         prune: crate::pattern_cmd::Prune::Cv,
         k_range: "3..7".into(),
+        audit_bound: 0.8,
         seed: 1,
         out: Some(patronen.clone()),
         organisation: Some(demo_organisation(&a.dir)?),

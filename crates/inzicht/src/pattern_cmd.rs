@@ -602,6 +602,11 @@ pub fn cluster_cmd(a: ClusterArgs) -> Result<(), Failure> {
 type TrainTest = (Vec<usize>, Vec<usize>);
 
 pub fn predict_cmd(a: PredictArgs) -> Result<(), Failure> {
+    if !(a.audit_bound > 0.0 && a.audit_bound < 1.0) {
+        return Err(Failure::usage(
+            "--audit-bound must lie between 0 and 1 (the four-fifths rule is 0.8)",
+        ));
+    }
     let l = Loaded::open(&a.common)?;
     let t = target(&l, &a.target, a.positive.as_deref())?;
     if t.classes.len() != 2 {
@@ -945,6 +950,9 @@ pub struct PatternsArgs {
     pub prune: Prune,
     #[arg(long, default_value = "3..7")]
     pub k_range: String,
+    /// A ratio below this bound (or above its inverse) is flagged in the bias audit.
+    #[arg(long, default_value_t = 0.8)]
+    pub audit_bound: f64,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Write the tree as SVG, the register entry (JSON) and the model card (Markdown) here.
@@ -1036,8 +1044,14 @@ pub fn patterns_cmd(a: PatternsArgs) -> Result<(), Failure> {
         prune: a.prune == Prune::Cv,
         seed: a.seed,
         k_range: (lo, hi),
+        audit_bound: a.audit_bound,
         ..Default::default()
     };
+    if !(a.audit_bound > 0.0 && a.audit_bound < 1.0) {
+        return Err(Failure::usage(
+            "--audit-bound must lie between 0 and 1 (the four-fifths rule is 0.8)",
+        ));
+    }
     let started = std::time::Instant::now();
     let bar = crate::cli::spinner();
     bar.set_message("cohort, beslisboom, modellen, bias-audit en clusters …");
