@@ -37,6 +37,39 @@ pub struct MixedData {
 }
 
 impl MixedData {
+    /// Row-major mixed data from columns: numbers (NaN missing), standardised to mean 0 and
+    /// population SD 1 when `standardise` is set, and categories with their number of levels.
+    /// Returns the (mean, SD) used per numeric column (empty when not standardised).
+    pub fn from_columns(
+        num: &[&[f64]],
+        cat: &[(&[u32], usize)],
+        standardise: bool,
+    ) -> (MixedData, Vec<(f64, f64)>) {
+        let n = num
+            .first()
+            .map(|c| c.len())
+            .or_else(|| cat.first().map(|c| c.0.len()))
+            .unwrap_or(0);
+        let p_num = num.len();
+        let mut values: Vec<f64> = (0..n).flat_map(|i| num.iter().map(move |c| c[i])).collect();
+        let scaling = if standardise {
+            standardize(&mut values, n, p_num)
+        } else {
+            Vec::new()
+        };
+        let data = MixedData {
+            n,
+            num: values,
+            p_num,
+            cat: (0..n)
+                .flat_map(|i| cat.iter().map(move |c| c.0[i]))
+                .collect(),
+            p_cat: cat.len(),
+            n_levels: cat.iter().map(|c| c.1).collect(),
+        };
+        (data, scaling)
+    }
+
     fn num_row(&self, i: usize) -> &[f64] {
         &self.num[i * self.p_num..(i + 1) * self.p_num]
     }
@@ -286,9 +319,14 @@ pub fn kmeans(
             medoids: Vec::new(),
         }
     });
+    lowest_cost(runs)
+}
+
+/// The start with the lowest cost (the first on a tie).
+fn lowest_cost(runs: Vec<Clustering>) -> Result<Clustering, StatsError> {
     runs.into_iter()
         .reduce(|a, b| if b.cost < a.cost { b } else { a })
-        .ok_or_else(|| crate::StatsError("no k-means start".into()))
+        .ok_or_else(|| crate::StatsError("no start to choose from".into()))
 }
 
 /// On large data, how many of the starts (ranked by their cost on the sample) are refined on
@@ -686,9 +724,7 @@ pub fn kprototypes(d: &MixedData, opt: &KPrototypesOptions) -> Result<Clustering
             medoids: Vec::new(),
         }
     });
-    runs.into_iter()
-        .reduce(|a, b| if b.cost < a.cost { b } else { a })
-        .ok_or_else(|| crate::StatsError("no k-prototypes start".into()))
+    lowest_cost(runs)
 }
 
 /// PAM on a dissimilarity matrix can hold this many rows (a 4,000² matrix is 64 MB).

@@ -92,24 +92,6 @@ const NOT_DEFAULT: &[&str] = &[
     "wijk",
     "verblijfsstatus",
 ];
-/// Columns that are identifiers, dates, or describe how or when a spell ended.
-const NEVER: &[&str] = &[
-    "pseudonym",
-    "partner_pseudonym",
-    "month",
-    "wijk_code",
-    "buurt_code",
-    "diag_id",
-    "event_date",
-    "age_at_data_end",
-    "spell_id",
-    "start_date",
-    "end_date",
-    "end_reason",
-    "end_reason_bus",
-    "end_class",
-    "vastgesteld_op",
-];
 const MAX_LEVELS: usize = 40;
 
 #[derive(Debug, Clone, Serialize)]
@@ -211,7 +193,7 @@ pub fn build(session: &Session, spec: &CohortSpec) -> Result<Cohort, StoreError>
     let cols_of = |t: &str| -> Vec<(String, String)> {
         columns
             .iter()
-            .filter(|(tt, c, _)| tt == t && !NEVER.contains(&c.as_str()))
+            .filter(|(tt, c, _)| tt == t && !crate::effects::NOT_FEATURES.contains(&c.as_str()))
             .map(|(_, c, ty)| (c.clone(), ty.clone()))
             .collect()
     };

@@ -22,7 +22,7 @@ use std::collections::HashMap;
 /// the data. Every other configured column of the persons table is used as a baseline
 /// characteristic (an assumption: the persons export describes a person, not the result of a
 /// provision — documented in docs/effects.md).
-const NOT_FEATURES: &[&str] = &[
+pub(crate) const NOT_FEATURES: &[&str] = &[
     "pseudonym",
     "month",
     "wijk_code",

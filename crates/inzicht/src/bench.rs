@@ -413,6 +413,17 @@ pub fn run(a: BenchArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The fastest wall time of `runs` calls of `f`, in seconds.
+fn fastest(runs: usize, f: &mut dyn FnMut()) -> f64 {
+    (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
 /// Deterministic survival data: n rows, p standard-normal covariates (Box–Muller on SplitMix64),
 /// exponential event times with log-hazard Σ βⱼxⱼ, uniform censoring; times rounded to days so
 /// that ties occur as in real data.
@@ -460,15 +471,7 @@ fn bench_survival(n: usize, runs: usize) -> Result<Vec<String>, Failure> {
         strata: None,
         cluster: None,
     };
-    let best = |f: &mut dyn FnMut()| -> f64 {
-        (0..runs)
-            .map(|_| {
-                let t = Instant::now();
-                f();
-                t.elapsed().as_secs_f64()
-            })
-            .fold(f64::INFINITY, f64::min)
-    };
+    let best = |f: &mut dyn FnMut()| fastest(runs, f);
     let mut coef = Vec::new();
     let cox_s = best(&mut || {
         if let Ok(fit) = inzicht_stats::cox::fit(&data, &Default::default()) {
@@ -594,15 +597,7 @@ fn bench_patterns(n: usize, runs: usize) -> Result<Vec<String>, Failure> {
             values: FeatureValues::Numeric((0..n).map(|i| x[i * p + j]).collect()),
         })
         .collect();
-    let best = |f: &mut dyn FnMut()| -> f64 {
-        (0..runs)
-            .map(|_| {
-                let t = Instant::now();
-                f();
-                t.elapsed().as_secs_f64()
-            })
-            .fold(f64::INFINITY, f64::min)
-    };
+    let best = |f: &mut dyn FnMut()| fastest(runs, f);
     let opt = TreeOptions {
         max_depth: 6,
         ..Default::default()
@@ -705,15 +700,7 @@ fn bench_patterns_store(synth_dir: &Path, clients: u32) -> Result<Vec<String>, F
         ..Default::default()
     };
     let runs = 5;
-    let best = |f: &mut dyn FnMut()| -> f64 {
-        (0..runs)
-            .map(|_| {
-                let t = Instant::now();
-                f();
-                t.elapsed().as_secs_f64()
-            })
-            .fold(f64::INFINITY, f64::min)
-    };
+    let best = |f: &mut dyn FnMut()| fastest(runs, f);
     let tree_s = best(&mut || {
         let _ = tree::fit(&c.features, &y, 2, None, &opt);
     });
@@ -743,18 +730,9 @@ fn bench_patterns_store(synth_dir: &Path, clients: u32) -> Result<Vec<String>, F
             _ => None,
         })
         .collect();
-    let mut xs: Vec<f64> = (0..n).flat_map(|i| num.iter().map(move |v| v[i])).collect();
-    cluster::standardize(&mut xs, n, num.len());
-    let data = MixedData {
-        n,
-        num: xs,
-        p_num: num.len(),
-        cat: (0..n)
-            .flat_map(|i| cat.iter().map(move |c| c.0[i]))
-            .collect(),
-        p_cat: cat.len(),
-        n_levels: cat.iter().map(|c| c.1).collect(),
-    };
+    let num_cols: Vec<&[f64]> = num.iter().map(|v| v.as_slice()).collect();
+    let cat_cols: Vec<(&[u32], usize)> = cat.iter().map(|c| (c.0.as_slice(), c.1)).collect();
+    let (data, _) = MixedData::from_columns(&num_cols, &cat_cols, true);
     let kp_s = best(&mut || {
         let _ = cluster::kprototypes(
             &data,

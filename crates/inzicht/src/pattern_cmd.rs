@@ -454,21 +454,12 @@ pub fn cluster_cmd(a: ClusterArgs) -> Result<(), Failure> {
         })
         .collect();
     let p_num = numeric.len();
-    let mut num: Vec<f64> = (0..n)
-        .flat_map(|i| numeric.iter().map(move |c| c.1[i]))
+    let num_cols: Vec<&[f64]> = numeric.iter().map(|c| c.1.as_slice()).collect();
+    let cat_cols: Vec<(&[u32], usize)> = categorical
+        .iter()
+        .map(|c| (c.1.as_slice(), c.2.len()))
         .collect();
-    cluster::standardize(&mut num, n, p_num);
-    let p_cat = categorical.len();
-    let data = MixedData {
-        n,
-        num,
-        p_num,
-        cat: (0..n)
-            .flat_map(|i| categorical.iter().map(move |c| c.1[i]))
-            .collect(),
-        p_cat,
-        n_levels: categorical.iter().map(|c| c.2.len()).collect(),
-    };
+    let (data, _) = MixedData::from_columns(&num_cols, &cat_cols, true);
     let (ks, chosen_by_range) = match (a.k, &a.k_range) {
         (Some(k), None) => (vec![k], false),
         (None, Some(r)) => {
