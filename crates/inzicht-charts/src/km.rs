@@ -69,13 +69,15 @@ pub fn chart(result: &Value, time_label: &str, group_label: Option<&str>) -> Str
         let mut pts = vec![(0.0, 1.0)];
         let (mut bl, mut bu) = (vec![(0.0, 1.0)], vec![(0.0, 1.0)]);
         let mut prev = (1.0, 1.0, 1.0);
-        for j in 0..t.len() {
-            let (Some(tj), Some(sj)) = (t[j], s[j]) else {
+        for (j, &tj) in t.iter().enumerate() {
+            let (Some(tj), Some(sj)) = (tj, s.get(j).copied().flatten()) else {
                 continue;
             };
             pts.push((tj, prev.0));
             pts.push((tj, sj));
-            if let (Some(l), Some(u)) = (lo[j], hi[j]) {
+            // A protected curve may come without a band (no lower/upper values).
+            if let (Some(l), Some(u)) = (lo.get(j).copied().flatten(), hi.get(j).copied().flatten())
+            {
                 bl.push((tj, prev.1));
                 bl.push((tj, l));
                 bu.push((tj, prev.2));

@@ -9,5 +9,6 @@
 pub mod calibration;
 pub mod effects;
 pub mod km;
+pub mod lines;
 pub mod svg;
 pub mod tree;

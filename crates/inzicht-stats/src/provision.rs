@@ -60,6 +60,9 @@ pub struct PanelData {
     pub age: Vec<i32>,
     /// Participatieladder step of the latest assessment (0 = unknown).
     pub trede: Vec<u8>,
+    /// Wijk of the person that month: 0 = unknown, k = `wijken[k − 1]` (for a focus subgroup).
+    pub wijk: Vec<u16>,
+    pub wijken: Vec<String>,
     /// Features as known that month, n × p row-major.
     pub features: Vec<f32>,
     pub feature_names: Vec<String>,
@@ -86,6 +89,48 @@ pub struct EffectOptions {
     /// Fewer treated or control persons than this: "too few to estimate".
     pub min_persons: usize,
     pub conf_level: f64,
+    /// An extra subgroup of the treated (the web tool's target group, e.g. under 27 in one
+    /// wijk): estimated like the age bands, reported as subset "focus".
+    pub focus: Focus,
+}
+
+/// A subgroup of the treated by age (inclusive bounds) and wijk (a code of `PanelData::wijk`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Focus {
+    pub age_min: Option<i32>,
+    pub age_max: Option<i32>,
+    pub wijk: Option<u16>,
+}
+
+impl Focus {
+    pub fn is_set(&self) -> bool {
+        self.age_min.is_some() || self.age_max.is_some() || self.wijk.is_some()
+    }
+
+    pub fn contains(&self, age: i32, wijk: u16) -> bool {
+        self.age_min.is_none_or(|a| age >= a)
+            && self.age_max.is_none_or(|a| age <= a)
+            && self.wijk.is_none_or(|w| w == wijk)
+    }
+
+    /// "leeftijd 18–26, wijk W03" (`wijken` names the codes).
+    pub fn describe(&self, wijken: &[String]) -> String {
+        let mut parts = Vec::new();
+        match (self.age_min, self.age_max) {
+            (Some(a), Some(b)) => parts.push(format!("leeftijd {a}–{b}")),
+            (Some(a), None) => parts.push(format!("leeftijd ≥ {a}")),
+            (None, Some(b)) => parts.push(format!("leeftijd ≤ {b}")),
+            (None, None) => {}
+        }
+        if let Some(w) = self.wijk {
+            let name = wijken.get((w as usize).wrapping_sub(1)).cloned();
+            parts.push(format!(
+                "wijk {}",
+                name.unwrap_or_else(|| "onbekend".into())
+            ));
+        }
+        parts.join(", ")
+    }
 }
 
 impl Default for EffectOptions {
@@ -98,6 +143,7 @@ impl Default for EffectOptions {
             ps_controls_per_treated: 5,
             min_persons: 10,
             conf_level: 0.95,
+            focus: Focus::default(),
         }
     }
 }
@@ -844,6 +890,14 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
             subset: "trede".into(),
             value: step.to_string(),
             test: std::rc::Rc::new(move |r| d.trede[r] == step),
+        });
+    }
+    if opt.focus.is_set() {
+        let focus = opt.focus;
+        subsets.push(Subset {
+            subset: "focus".into(),
+            value: focus.describe(&d.wijken),
+            test: std::rc::Rc::new(move |r| focus.contains(d.age[r], d.wijk[r])),
         });
     }
     let mut types_seen: Vec<u32> = prep.treated.iter().map(|&r| prep.start_type[r]).collect();

@@ -117,6 +117,11 @@ pub struct Cohort {
     pub person: Vec<u32>,
     pub keys: Vec<u64>,
     pub ref_month: Vec<i32>,
+    /// Per row: the month the spell ended (None: still running at the end of the data) and its
+    /// outflow class (work, school, income, moved_away, competing, unknown) — for time-to-event
+    /// analyses ([`crate::survival`]), never a feature.
+    pub exit_month: Vec<Option<i32>>,
+    pub exit_class: Vec<Option<String>>,
     /// Audit attributes per row ("onbekend" where missing).
     pub audit: Vec<(String, Vec<String>)>,
     pub counts: CohortCounts,
@@ -576,6 +581,11 @@ pub fn build(session: &Session, spec: &CohortSpec) -> Result<Cohort, StoreError>
         .iter()
         .map(|&i| num(&raw[i][0]).unwrap_or(0.0) as i32)
         .collect();
+    let exit_month: Vec<Option<i32>> = keep
+        .iter()
+        .map(|&i| num(&raw[i][1]).map(|x| x as i32))
+        .collect();
+    let exit_class: Vec<Option<String>> = keep.iter().map(|&i| txt(&raw[i][2])).collect();
     let audit_base = 11;
     let audit_names = ["geslacht", "leeftijdsklasse", "migratieachtergrond", "wijk"];
     let audit: Vec<(String, Vec<String>)> = audit_names
@@ -656,6 +666,8 @@ pub fn build(session: &Session, spec: &CohortSpec) -> Result<Cohort, StoreError>
         person,
         keys,
         ref_month,
+        exit_month,
+        exit_class,
         audit,
         data_end,
         spec: spec.clone(),
@@ -698,6 +710,8 @@ impl Cohort {
             person: rows.iter().map(|&i| self.person[i]).collect(),
             keys: self.keys.clone(),
             ref_month: rows.iter().map(|&i| self.ref_month[i]).collect(),
+            exit_month: rows.iter().map(|&i| self.exit_month[i]).collect(),
+            exit_class: rows.iter().map(|&i| self.exit_class[i].clone()).collect(),
             audit: self
                 .audit
                 .iter()

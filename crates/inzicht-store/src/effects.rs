@@ -336,8 +336,20 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         "CAST(pm.exits_this_month AS DOUBLE)",
         "CAST(pm.age AS DOUBLE)",
         "CAST(coalesce(pm.diag_trede, 0) AS DOUBLE)",
+        "CAST(coalesce(wk.wid, 0) AS DOUBLE)",
     ]
     .join(", ");
+    conn.execute_batch(
+        "CREATE OR REPLACE TEMP TABLE eff_wijken AS
+           SELECT wijk_code, CAST(row_number() OVER (ORDER BY wijk_code) AS INTEGER) AS wid
+           FROM (SELECT DISTINCT CAST(wijk_code AS VARCHAR) AS wijk_code FROM ads.person_month WHERE wijk_code IS NOT NULL)",
+    )?;
+    let wijken: Vec<String> = conn
+        .prepare("SELECT wijk_code FROM eff_wijken ORDER BY wid")?
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<Result<_, _>>()?;
+    let from =
+        format!("{from} LEFT JOIN eff_wijken wk ON wk.wijk_code = CAST(pm.wijk_code AS VARCHAR)");
     let sql = format!(
         "SELECT {base}, {} FROM {from} ORDER BY s.sid, pm.month",
         select.join(", ")
@@ -352,7 +364,7 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     // Expand: the fixed panel features, then per number its value (0 when missing) and a
     // missing indicator, per text feature an indicator for every level but the first and a
     // missing indicator; indicators that never occur are left out.
-    let base_cols = 7;
+    let base_cols = 8;
     // Each output column: its name, the source column, and how a value maps to it.
     #[derive(Clone, Copy)]
     enum Make {
@@ -525,6 +537,8 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
             exits: cols[4].iter().map(|&v| v == 1.0).collect(),
             age: as_i32(&cols[5]),
             trede: cols[6].iter().map(|&v| v.clamp(0.0, 6.0) as u8).collect(),
+            wijk: cols[7].iter().map(|&v| v as u16).collect(),
+            wijken,
             features,
             feature_names: names,
             spell_exit_month,
@@ -554,12 +568,27 @@ pub fn run(
     session: &Session,
     protector: &Protector,
     opt: &EffectOptions,
+    focus_wijk: Option<&str>,
 ) -> Result<serde_json::Map<String, Value>, StoreError> {
     let started = std::time::Instant::now();
     let data = load(session)?;
     timing("effects: load", started);
     let started = std::time::Instant::now();
     let mut opt = *opt;
+    if let Some(w) = focus_wijk {
+        let code = data
+            .panel
+            .wijken
+            .iter()
+            .position(|x| x == w)
+            .ok_or_else(|| {
+                StoreError::Input(format!(
+                    "unknown wijk '{w}'; the wijken are: {}",
+                    data.panel.wijken.join(", ")
+                ))
+            })?;
+        opt.focus.wijk = Some(code as u16 + 1);
+    }
     opt.min_persons = opt.min_persons.max(protector.threshold() as usize);
     let effects = provision::estimate_all(&data.panel, &opt).map_err(|e| StoreError::Input(e.0))?;
     timing("effects: estimate", started);
@@ -587,6 +616,13 @@ pub fn run(
             "horizons": opt.horizons,
         }),
     );
+    out.insert("wijken".into(), json!(data.panel.wijken));
+    if opt.focus.is_set() {
+        out.insert(
+            "focus".into(),
+            json!(opt.focus.describe(&data.panel.wijken)),
+        );
+    }
     out.insert("cells_total".into(), json!(total));
     out.insert("cells_suppressed".into(), json!(suppressed));
     Ok(out)

@@ -30,6 +30,7 @@ pub mod recordkeys;
 pub mod secrets;
 pub mod sink;
 pub mod snapshot;
+pub mod survival;
 pub mod table;
 
 pub use load::{ingest, rotate_key, LoadOutcome};

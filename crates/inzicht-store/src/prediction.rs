@@ -16,6 +16,8 @@ use serde_json::{json, Map, Value};
 #[derive(Debug, Clone)]
 pub struct PatternOptions {
     pub max_depth: usize,
+    /// Minimum persons per leaf (raised to the disclosure threshold when lower).
+    pub min_leaf: usize,
     /// Cost-complexity pruning by cross-validation (the web tool's default).
     pub prune: bool,
     pub cv: usize,
@@ -29,6 +31,7 @@ impl Default for PatternOptions {
     fn default() -> Self {
         PatternOptions {
             max_depth: 3,
+            min_leaf: 0,
             prune: true,
             cv: 5,
             seed: 1,
@@ -274,7 +277,7 @@ pub fn run(
     out.insert("describe".into(), describe(&c, &k));
     // The classification tree on all labelled spells, minimum leaf = the threshold.
     // Under protection every leaf holds at least the threshold (unprotected: threshold() = 1).
-    let min_leaf = t.max(1);
+    let min_leaf = opt.min_leaf.max(t).max(1);
     let yk: Vec<usize> = c.y.iter().map(|&v| usize::from(v)).collect();
     let topt = TreeOptions {
         max_depth: opt.max_depth,

@@ -820,6 +820,30 @@ impl Session {
         serde_json::json!({ "dimensions": dimensions, "measures": measures })
     }
 
+    /// The levels of a dimension (for the web tool's choices); `None` is "(onbekend)".
+    pub fn levels(&self, name: &str) -> Result<Vec<Option<String>>, StoreError> {
+        let d = self
+            .catalogue
+            .dimension(name)
+            .ok_or_else(|| StoreError::Input(format!("unknown dimension '{name}'")))?;
+        self.cached_levels(d)
+    }
+
+    /// The months on benefit of one client (month, duration so far): the consultant's lookup of
+    /// their own client, by the pseudonym the server derived from the BSN. Never shown to an
+    /// analyst and never with the pseudonym.
+    pub fn client_months(&self, pseudonym: &str) -> Result<Vec<(String, Option<i64>)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT strftime(month, '%Y-%m'), duration_months FROM ads.person_month WHERE pseudonym = ? ORDER BY month",
+        )?;
+        let rows = stmt
+            .query_map([pseudonym], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
     fn cached_levels(&self, d: &Dimension) -> Result<Vec<Option<String>>, StoreError> {
         if let Some(l) = self.level_cache.borrow().get(d.name) {
             return Ok(l.clone());

@@ -39,7 +39,7 @@ fn run(seed: u64) -> Run {
         bootstrap: 100,
         ..Default::default()
     };
-    let result = inzicht_store::effects::run(&session, &protector, &opt).unwrap();
+    let result = inzicht_store::effects::run(&session, &protector, &opt, None).unwrap();
     Run { truth, result }
 }
 
@@ -143,8 +143,8 @@ fn effect_results_never_rest_on_fewer_than_the_threshold() {
         bootstrap: 30,
         ..Default::default()
     };
-    let a = inzicht_store::effects::run(&session, &protector, &opt).unwrap();
-    let b = inzicht_store::effects::run(&session, &protector, &opt).unwrap();
+    let a = inzicht_store::effects::run(&session, &protector, &opt, None).unwrap();
+    let b = inzicht_store::effects::run(&session, &protector, &opt, None).unwrap();
     assert_eq!(a, b, "the same query gives the same protected output");
     let mut too_few = 0;
     let mut shown = 0;

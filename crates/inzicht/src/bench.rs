@@ -107,7 +107,7 @@ fn machine() -> String {
 }
 
 /// A store loaded from a generated municipality in a fresh temporary directory, with its key.
-fn loaded_store(
+pub(crate) fn loaded_store(
     synth_dir: &Path,
     purpose: &str,
 ) -> Result<(std::path::PathBuf, std::path::PathBuf), Failure> {
@@ -312,6 +312,10 @@ pub fn run(a: BenchArgs) -> Result<(), Failure> {
     if cfg!(debug_assertions) {
         eprintln!("waarschuwing: dit is een debug-build; meet met `cargo run --release -- bench`.");
     }
+    if a.web {
+        return run_web(&exe, &a);
+    }
+    let out = a.out.clone().unwrap_or_else(|| "docs/benchmarks.md".into());
     let mut rows = vec![bench_synth(&exe, 7_400, 5, "< 1 s")?];
     let mut extra = Vec::new();
     let scales: &[(u32, usize)] = if a.large {
@@ -401,16 +405,66 @@ pub fn run(a: BenchArgs) -> Result<(), Failure> {
     md.push_str("\nThe synthetic municipality has no reference implementation in R or Python to compare with, so no ratio is given. ");
     md.push_str("\nTree and clustering rows: CART (gini, depth 6) and k-means (k = 5, 10 starts, standardised) in process on n × 20 numbers, fastest of the runs; the reference rows run scikit-learn on the same data written as CSV, in the same run (tests/reference/bench/patterns_bench.py; scikit-learn's k-means uses all cores through OpenMP, inzicht runs its starts in parallel, and from 100,000 rows on runs the 10 starts on one shared 10% sample and refines the 2 with the lowest sample cost on all rows — the cost column shows the result is as good); ratio = reference time / inzicht time. The store rows time a tree and k-prototypes at municipality scale, as the web tool's pages would.\n");
     md.push_str("\nSurvival rows: Cox (Efron ties) on n rows × 20 covariates and Kaplan–Meier, in process, fastest of the runs (reading the data not timed); the reference rows run R `survival` and Python `lifelines` on the same data written as CSV, in the same run (tests/reference/bench/); ratio = reference time / inzicht time (above 1: inzicht is faster); max |Δβ| shows that both fitted the same model. A reference that is not installed is left out.\n");
-    if let Some(parent) = a.out.parent() {
+    md.push_str("\nThe web tool under load: docs/benchmarks-web.md (`inzicht bench --web`).\n");
+    write_table(&out, &md)
+}
+
+fn write_table(out: &Path, md: &str) -> Result<(), Failure> {
+    if let Some(parent) = out.parent() {
         if !parent.as_os_str().is_empty() {
             std::fs::create_dir_all(parent)
                 .map_err(|e| Failure::usage(format!("cannot create {}: {e}", parent.display())))?;
         }
     }
-    std::fs::write(&a.out, &md)
-        .map_err(|e| Failure::usage(format!("cannot write {}: {e}", a.out.display())))?;
+    std::fs::write(out, md)
+        .map_err(|e| Failure::usage(format!("cannot write {}: {e}", out.display())))?;
     print!("{md}");
     Ok(())
+}
+
+/// `inzicht bench --web`: the web tool on the 7,400-client municipality.
+fn run_web(exe: &Path, a: &BenchArgs) -> Result<(), Failure> {
+    let clients = 7_400;
+    let dir = std::env::temp_dir().join(format!("inzicht-bench-synth-web-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let status = Command::new(exe)
+        .args([
+            "synth",
+            "--seed",
+            "1",
+            "--clients",
+            &clients.to_string(),
+            "--out",
+        ])
+        .arg(&dir)
+        .stderr(std::process::Stdio::null())
+        .status();
+    if !status.map(|s| s.success()).unwrap_or(false) {
+        return Err(Failure::io("could not generate the benchmark data"));
+    }
+    let rows = crate::bench_web::bench_web(exe, &dir, clients, a.seconds, a.sessions);
+    let _ = std::fs::remove_dir_all(&dir);
+    let rows = rows?;
+    let mut md = String::new();
+    md.push_str("# Benchmarks: the web tool\n\n");
+    md.push_str("Written by `inzicht bench --web` (release build); regenerate with `cargo run --release -p inzicht -- bench --web`.\n");
+    md.push_str("`inzicht serve` runs as a child process on the synthetic municipality; a load generator in the bench process sends requests over loopback, one connection per request, and times them from the client side (so the times include the connection and the transfer). ");
+    md.push_str("Timings are measurements, not tests. There is no reference stack in R or Python for a web tool like this, so there is no ratio.\n\n");
+    md.push_str(&format!(
+        "Machine: {} (server and load generator share them). Version: inzicht {}.\n\n",
+        machine(),
+        env!("CARGO_PKG_VERSION")
+    ));
+    md.push_str("| operation | scale | requests | p50 | p95 | peak memory | target | notes | ratio |\n|---|---|---|---|---|---|---|---|---|\n");
+    for r in &rows {
+        md.push_str(r);
+    }
+    md.push_str("\nPage rows: each parameter set is requested 21 times; the first request computes the result (it is the only one not served from the per-snapshot cache), the other 20 come from the cache, as they do for every analyst after the first. The notes give the computed requests separately. The load row: every session logs in on its own and walks through all pages and parameter sets in its own pseudo-random order; an error is any status but 200 or a failed connection.\n");
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| "docs/benchmarks-web.md".into());
+    write_table(&out, &md)
 }
 
 /// The fastest wall time of `runs` calls of `f`, in seconds.
@@ -563,7 +617,7 @@ fn bench_effects(synth_dir: &Path, clients: u32) -> Result<Vec<String>, Failure>
             bootstrap,
             ..Default::default()
         };
-        inzicht_store::effects::run(&session, &protector, &opt)?;
+        inzicht_store::effects::run(&session, &protector, &opt, None)?;
         let s = started.elapsed().as_secs_f64();
         let load_started = Instant::now();
         let _ = inzicht_store::effects::load(&session)?;

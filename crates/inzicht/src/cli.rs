@@ -56,6 +56,14 @@ enum Command {
     Patterns(crate::pattern_cmd::PatternsArgs),
     /// Effects of provision groups on outflow, with and without matching (store data).
     Effects(crate::effects_cmd::EffectsArgs),
+    /// The web tool: monitor and analysis workbench with login, roles and audit log.
+    Serve(crate::web_cmd::ServeArgs),
+    /// Accounts of the web tool (argon2id password hashes, beside the key file).
+    User(crate::web_cmd::UserArgs),
+    /// The web tool's audit log: verify the chain, print the head.
+    Audit(crate::web_cmd::AuditArgs),
+    /// A standalone HTML report (monitor, survival, tree, models with bias audit).
+    Report(crate::web_cmd::ReportArgs),
 }
 
 #[derive(Args)]
@@ -157,12 +165,21 @@ struct DemoArgs {
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Where to write the table.
-    #[arg(long, default_value = "docs/benchmarks.md")]
-    pub out: PathBuf,
+    /// Where to write the table (default docs/benchmarks.md, with --web docs/benchmarks-web.md).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     /// Also run the national scale (400,000 clients).
     #[arg(long)]
     pub large: bool,
+    /// Only the web tool under load on loopback: per-page latency and concurrent sessions.
+    #[arg(long, conflicts_with = "large")]
+    pub web: bool,
+    /// With --web: seconds of concurrent load.
+    #[arg(long, default_value_t = 60, requires = "web")]
+    pub seconds: u64,
+    /// With --web: concurrent sessions.
+    #[arg(long, default_value_t = 50, requires = "web")]
+    pub sessions: usize,
 }
 
 /// An error with the exit code it deserves.
@@ -223,6 +240,10 @@ pub fn run() -> ExitCode {
         Command::Predict(a) => crate::pattern_cmd::predict_cmd(a),
         Command::Patterns(a) => crate::pattern_cmd::patterns_cmd(a),
         Command::Effects(a) => crate::effects_cmd::effects(a),
+        Command::Serve(a) => crate::web_cmd::serve(a),
+        Command::User(a) => crate::web_cmd::user(a),
+        Command::Audit(a) => crate::web_cmd::audit(a),
+        Command::Report(a) => crate::web_cmd::report(a),
         Command::Key(KeyArgs {
             action: KeyAction::Rotate { store, key_file },
         }) => rotate(&store, &key_file),
@@ -474,6 +495,8 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
         bootstrap: 200,
         caliper: 0.2,
         seed: 20_261_125,
+        focus_age: None,
+        focus_wijk: None,
         svg: Some(pictures.clone()),
         format: OutputFormat::Table,
     })?;
@@ -517,15 +540,59 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
         patronen.display()
     );
     eprintln!();
+    let report = a.dir.join("rapport.html");
+    crate::web_cmd::report(crate::web_cmd::ReportArgs {
+        store: store.clone(),
+        key_file: Some(key.clone()),
+        out: report.clone(),
+    })?;
     eprintln!(
-        "Nog niet beschikbaar in deze versie: rapport en webtool (zie de openstaande issues)."
+        "    Rapport (één HTML-bestand, werkt zonder server): {}",
+        report.display()
     );
-    if !a.no_serve {
-        eprintln!(
-            "Not yet available: trees, clusters, models, report and web tool; there is no server to start yet."
-        );
+    eprintln!();
+    // Demo accounts, one per role, with a fresh random password (printed once, never stored
+    // in plain text).
+    let secrets = inzicht_store::recordkeys::secrets_dir(&key);
+    let password = {
+        let b = inzicht_web::auth::random_bytes().map_err(Failure::io)?;
+        inzicht_web::auth::hex(&b[..9])
+    };
+    let mut users = inzicht_web::auth::Users::load(&secrets).map_err(Failure::usage)?;
+    for (name, role) in [
+        ("demo", inzicht_web::auth::Role::Analist),
+        ("datateam", inzicht_web::auth::Role::DataTeam),
+        ("consulent", inzicht_web::auth::Role::Consulent),
+        ("auditor", inzicht_web::auth::Role::Auditor),
+    ] {
+        users.set(name, role, &password).map_err(Failure::usage)?;
     }
-    Ok(())
+    users.save(&secrets).map_err(Failure::io)?;
+    if a.no_serve {
+        eprintln!("De webtool starten / start the web tool:");
+        eprintln!("    inzicht serve --store {}", store.display());
+        eprintln!("    Inloggen / log in: demo (analist), datateam, consulent, auditor — wachtwoord/password {password}");
+        return Ok(());
+    }
+    let bind: std::net::SocketAddr = ([127, 0, 0, 1], 8080).into();
+    let bind = if std::net::TcpListener::bind(bind).is_ok() {
+        bind
+    } else {
+        ([127, 0, 0, 1], 0).into()
+    };
+    let pw = password.clone();
+    inzicht_web::serve(inzicht_web::ServeConfig {
+        store,
+        key_file: key,
+        bind,
+        on_ready: Some(Box::new(move |addr| {
+            eprintln!("De webtool draait / the web tool runs: http://{addr}/");
+            eprintln!("    Inloggen / log in: demo (analist) — wachtwoord/password {pw}");
+            eprintln!("    Andere rollen / other roles: datateam, consulent, auditor (zelfde wachtwoord / same password)");
+            eprintln!("    Stoppen / stop: Ctrl-C");
+        })),
+    })
+    .map_err(Failure::usage)
 }
 
 pub fn spinner() -> ProgressBar {

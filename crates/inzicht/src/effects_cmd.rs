@@ -28,6 +28,13 @@ pub struct EffectsArgs {
     /// Seed of the bootstrap and of the sample for the propensity model.
     #[arg(long, default_value_t = 20_261_125)]
     pub seed: u64,
+    /// An extra subgroup of the treated to estimate ("focus"): ages, e.g. 18..26.
+    #[arg(long)]
+    pub focus_age: Option<String>,
+    /// An extra subgroup of the treated to estimate ("focus"): one wijk code (with --focus-age:
+    /// both must hold).
+    #[arg(long)]
+    pub focus_wijk: Option<String>,
     /// Also write the pictures (cumulative incidence, love plot, forest plot) as SVG here.
     #[arg(long)]
     pub svg: Option<PathBuf>,
@@ -54,10 +61,20 @@ pub fn effects(a: EffectsArgs) -> Result<(), Failure> {
     let policy = Policy::from_dir(&secrets).map_err(Failure::usage)?;
     let protector = Protector::new(policy).map_err(Failure::usage)?;
     let session = inzicht_store::table::Session::open(&a.store, a.as_of.as_deref(), &key_file)?;
+    let ages = a
+        .focus_age
+        .as_deref()
+        .map(|t| crate::pattern_cmd::parse_pair("--focus-age", t))
+        .transpose()?;
     let opt = EffectOptions {
         bootstrap: a.bootstrap,
         caliper: a.caliper,
         seed: a.seed,
+        focus: inzicht_stats::provision::Focus {
+            age_min: ages.map(|p| p.0 as i32),
+            age_max: ages.map(|p| p.1 as i32),
+            wijk: None,
+        },
         ..Default::default()
     };
     let started = std::time::Instant::now();
@@ -66,7 +83,7 @@ pub fn effects(a: EffectsArgs) -> Result<(), Failure> {
         "matchen per voorzieningengroep en {} bootstrap-replicaties / matching and bootstrap …",
         a.bootstrap
     ));
-    let result = inzicht_store::effects::run(&session, &protector, &opt);
+    let result = inzicht_store::effects::run(&session, &protector, &opt, a.focus_wijk.as_deref());
     bar.finish_and_clear();
     let mut result = result?;
     let total = result

@@ -2,12 +2,14 @@
 //! logic lives here (see ARCHITECTURE.md).
 
 mod bench;
+mod bench_web;
 mod cli;
 mod data_cmd;
 mod effects_cmd;
 mod pattern_cmd;
 mod register_cmd;
 mod table_cmd;
+mod web_cmd;
 
 use std::process::ExitCode;
 

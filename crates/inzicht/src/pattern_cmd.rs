@@ -963,7 +963,7 @@ fn parse_month_arg(flag: &str, text: &str) -> Result<i32, Failure> {
         .ok_or_else(|| Failure::usage(format!("{flag} {text}: write a month as YYYY-MM")))
 }
 
-fn parse_pair(flag: &str, text: &str) -> Result<(f64, f64), Failure> {
+pub fn parse_pair(flag: &str, text: &str) -> Result<(f64, f64), Failure> {
     let bad = || Failure::usage(format!("{flag} {text}: write a range as A..B"));
     let (a, b) = text.split_once("..").ok_or_else(bad)?;
     Ok((
