@@ -234,8 +234,10 @@ pub fn alert(kind: &str, s: &str) -> String {
 /// A table with a caption; cells are text (escaped here). Numbers align right.
 pub fn table(caption: &str, header: &[String], rows: &[Vec<String>]) -> String {
     let mut s = format!(
-        "<div class=\"inzicht-table-wrap\"><table class=\"utrecht-table\"><caption class=\"utrecht-table__caption\">{}</caption><thead class=\"utrecht-table__header\"><tr class=\"utrecht-table__row\">",
-        esc(caption)
+        // A wide table scrolls sideways: the scroll region must be reachable by keyboard and
+        // named (WCAG 2.1.1; axe `scrollable-region-focusable`).
+        "<div class=\"inzicht-table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"{c}\"><table class=\"utrecht-table\"><caption class=\"utrecht-table__caption\">{c}</caption><thead class=\"utrecht-table__header\"><tr class=\"utrecht-table__row\">",
+        c = esc(caption)
     );
     for h in header {
         s.push_str(&format!(

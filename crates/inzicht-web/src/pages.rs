@@ -1940,7 +1940,7 @@ pub fn effects_body(lang: Lang, p: &Params, env: &Value) -> String {
             return "—".into();
         }
         if h["too_few"].as_bool() == Some(true) {
-            return t("te weinig", "too few");
+            return t("te weinig om te schatten", "too few to estimate");
         }
         format!(
             "{} {} ({}–{})",

@@ -467,8 +467,9 @@ fn in_chromium_every_page_works_the_tree_tool_responds_and_axe_finds_no_violatio
     }
     // A download from the page: the CSV link's own address.
     b.goto(&format!("{base}/beslisboom"));
+    // `ignoreBOM` keeps the byte-order mark that Excel needs (`Response.text()` strips it).
     let csv = b.eval(
-        "fetch(document.querySelector('a[href*=\"formaat=csv-nl\"]').href).then(r => r.text())",
+        "fetch(document.querySelector('a[href*=\"formaat=csv-nl\"]').href).then(r => r.arrayBuffer()).then(a => new TextDecoder('utf-8', {ignoreBOM: true}).decode(a))",
     );
     assert!(
         csv.as_str()
