@@ -106,7 +106,15 @@ pub fn chart(result: &Value, time_label: &str, group_label: Option<&str>) -> Str
         );
         c.text(186.0, ly, "start", 12.0, &label);
         let y = h - bottom + 56.0 + 18.0 * k as f64;
-        c.text(8.0, y, "start", 11.0, &label);
+        // The at-risk rows sit in the left margin (110 px): the group's value only, short
+        // enough not to run into the first column of numbers.
+        let short: String = g["group"]
+            .as_str()
+            .unwrap_or("alle / all")
+            .chars()
+            .take(16)
+            .collect();
+        c.text(8.0, y, "start", 11.0, &short);
         for &x in &xt {
             let at = t
                 .iter()
@@ -123,6 +131,10 @@ pub fn chart(result: &Value, time_label: &str, group_label: Option<&str>) -> Str
             );
         }
     }
-    c.text(8.0, h - bottom + 40.0, "start", 11.0, "aantal at risk:");
+    let header = match group_label {
+        Some(col) => format!("aantal at risk ({col}):"),
+        None => "aantal at risk:".to_string(),
+    };
+    c.text(8.0, h - bottom + 40.0, "start", 11.0, &header);
     c.finish()
 }

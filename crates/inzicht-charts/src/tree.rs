@@ -95,7 +95,20 @@ pub fn tree_svg_for(tree: &Value, title: &str, positive: usize) -> String {
     let col = 150.0;
     let row = 90.0;
     let width = (leaves * col).max(400.0) + 40.0;
-    let height = (depth as f64 + 1.0) * row + 60.0;
+    // The title is wrapped to the width (about 7.5 px per character at 14 px).
+    let per_line = ((width - 20.0) / 7.5).max(20.0) as usize;
+    let mut title_lines: Vec<String> = Vec::new();
+    for word in title.split_whitespace() {
+        match title_lines.last_mut() {
+            Some(l) if l.chars().count() + 1 + word.chars().count() <= per_line => {
+                l.push(' ');
+                l.push_str(word);
+            }
+            _ => title_lines.push(word.to_string()),
+        }
+    }
+    let title_height = 18.0 * title_lines.len().max(1) as f64;
+    let height = (depth as f64 + 1.0) * row + 42.0 + title_height;
     let desc = format!(
         "Beslisboom met {} bladeren en diepte {depth}. Bij elke splitsing gaat 'ja' naar links. Bladeren tonen het aandeel met de uitkomst en het (beschermde) aantal personen.",
         leaves as usize
@@ -103,17 +116,19 @@ pub fn tree_svg_for(tree: &Value, title: &str, positive: usize) -> String {
     let mut c = Canvas::new(
         width,
         height,
-        [40.0, 20.0, 20.0, 20.0],
+        [22.0 + title_height, 20.0, 20.0, 20.0],
         (0.0, 1.0),
         (0.0, 1.0),
         title,
         &desc,
     );
-    c.text(width / 2.0, 22.0, "middle", 15.0, title);
+    for (i, l) in title_lines.iter().enumerate() {
+        c.text(width / 2.0, 20.0 + 18.0 * i as f64, "middle", 14.0, l);
+    }
     let xy = |n: &Placed| {
         (
             20.0 + (n.x + 0.5) * (width - 40.0) / leaves,
-            50.0 + n.depth as f64 * row,
+            32.0 + title_height + n.depth as f64 * row,
         )
     };
     for n in &nodes {

@@ -211,7 +211,25 @@ pub fn monitor(ctx: &Ctx, p: &Params) -> Result<Value, PageError> {
     } else {
         format!("year = {year}")
     };
-    let breakdown = table_cells(ctx, &[by], Some(&breakdown_filter))?;
+    let mut breakdown = table_cells(ctx, &[by], Some(&breakdown_filter))?;
+    if by == "outflow" {
+        // Only those who left are asked for: the level "none" is empty by construction.
+        breakdown.retain(|(k, _)| k[0] != "none");
+    }
+    // Divosa's benchmark indicators per year: the persons who flowed in (or out) during the
+    // year as a share of the caseload in January of that year, each count protected on its own.
+    let inflow_year = table_cells(ctx, &["year"], Some("duration_months = 0"))?;
+    let outflow_year = table_cells(ctx, &["year"], Some("outflow != 'none'"))?;
+    let years_table: Vec<Value> = inflow_year
+        .iter()
+        .map(|(k, i)| {
+            let y = &k[0];
+            let january = find(&caseload, &format!("{y}-01"));
+            let o = find(&outflow_year, y);
+            json!({"year": y, "caseload_january": january, "inflow": i, "outflow": o,
+                "inflow_share": ratio(*i, january), "outflow_share": ratio(o, january)})
+        })
+        .collect();
     let reasons = table_cells(ctx, &["year", "outflow"], Some("outflow != 'none'"))?;
     // Inflow cohorts: the spells by the year they started, the share that left for work, school
     // or income within 1, 2 and 3 years (the analysis of shared/domain.md §11).
@@ -296,8 +314,17 @@ pub fn monitor(ctx: &Ctx, p: &Params) -> Result<Value, PageError> {
                 "within_1y": count(within(&rows, 1)), "within_2y": count(within(&rows, 2))})
         })
         .collect();
+    let shown = |v: &[(Vec<String>, Option<f64>)]| v.iter().filter(|c| c.1.is_none()).count();
+    let suppressed_tables = shown(&caseload)
+        + shown(&inflow)
+        + shown(&outflow)
+        + shown(&breakdown)
+        + shown(&reasons)
+        + shown(&inflow_year)
+        + shown(&outflow_year);
     let mut m = Map::new();
     m.insert("months".into(), json!(months));
+    m.insert("years".into(), json!(years_table));
     m.insert("breakdown".into(), json!({"by": by, "year": year,
         "cells": breakdown.iter().map(|(k, v)| json!({"value": k[0], "persons": v})).collect::<Vec<_>>()}));
     m.insert(
@@ -311,12 +338,23 @@ pub fn monitor(ctx: &Ctx, p: &Params) -> Result<Value, PageError> {
         "rule": "uitstroom naar werk, school of inkomen binnen 1, 2, 3 jaar na de start; alleen uitkeringen met genoeg nawerktijd / outflow to work, school or income within 1, 2, 3 years of the start; spells with enough follow-up only"}));
     m.insert("indicators".into(), json!({
         "inflow_share": "instroom als aandeel van het bestand (Divosa-benchmark) / inflow as a share of the caseload",
-        "outflow_share": "uitstroom als aandeel van het bestand / outflow as a share of the caseload"}));
+        "outflow_share": "uitstroom als aandeel van het bestand / outflow as a share of the caseload",
+        "years": "per jaar: personen ingestroomd (uitgestroomd) in het jaar gedeeld door het bestand in januari / per year: persons who flowed in (out) during the year divided by the caseload in January"}));
     m.insert(
         "cells_total".into(),
-        json!(cells + months.len() * 3 + breakdown.len() + reasons.len()),
+        json!(
+            cells
+                + months.len() * 3
+                + breakdown.len()
+                + reasons.len()
+                + inflow_year.len()
+                + outflow_year.len()
+        ),
     );
-    m.insert("cells_suppressed".into(), json!(suppressed));
+    m.insert(
+        "cells_suppressed".into(),
+        json!(suppressed + suppressed_tables),
+    );
     Ok(envelope(m, ctx, p))
 }
 
@@ -373,6 +411,14 @@ pub const REASONS: &[(&str, &str, &str)] = &[
     ),
     ("unknown", "onbekend", "unknown"),
 ];
+
+/// The Dutch (or English) name of an outflow class.
+pub fn reason_label(lang: Lang, code: &str) -> String {
+    REASONS
+        .iter()
+        .find(|r| r.0 == code)
+        .map_or_else(|| code.to_string(), |r| lang.t(r.1, r.2).to_string())
+}
 
 pub fn cohort_spec(p: &Params) -> Result<CohortSpec, PageError> {
     let mut reasons = p.all("reden");
@@ -604,6 +650,34 @@ pub fn tables(page: &str, env: &Value) -> Vec<Tab> {
                             num(&m["outflow"]),
                             num(&m["inflow_share"]),
                             num(&m["outflow_share"]),
+                        ]
+                    })
+                    .collect(),
+            });
+            out.push(Tab {
+                name: "jaren".into(),
+                header: [
+                    "jaar",
+                    "bestand_januari",
+                    "instroom",
+                    "uitstroom",
+                    "instroom_aandeel",
+                    "uitstroom_aandeel",
+                ]
+                .map(String::from)
+                .to_vec(),
+                rows: env["years"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|y| {
+                        vec![
+                            text(&y["year"]),
+                            num(&y["caseload_january"]),
+                            num(&y["inflow"]),
+                            num(&y["outflow"]),
+                            num(&y["inflow_share"]),
+                            num(&y["outflow_share"]),
                         ]
                     })
                     .collect(),
@@ -1038,11 +1112,22 @@ pub fn charts(page: &str, env: &Value, lang: Lang) -> Vec<(String, String)> {
                     &int,
                 ),
             ));
+            let by_outflow = env["breakdown"]["by"] == "outflow";
             let rows: Vec<(String, Option<f64>)> = env["breakdown"]["cells"]
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(|c| (s(&c["value"]), f(&c["persons"])))
+                .map(|c| {
+                    let v = s(&c["value"]);
+                    (
+                        if by_outflow {
+                            reason_label(lang, &v)
+                        } else {
+                            v
+                        },
+                        f(&c["persons"]),
+                    )
+                })
                 .collect();
             let desc = rows
                 .iter()
@@ -1221,13 +1306,54 @@ pub fn monitor_body(lang: Lang, p: &Params, env: &Value) -> String {
             ]
         })
         .collect();
-    b.push_str(&html::table(&t("De laatste 12 maanden (instroom en uitstroom als aandeel van het bestand: de indicatoren van de Divosa-benchmark)", "The last 12 months (inflow and outflow as a share of the caseload: the Divosa benchmark's indicators)"),
-        &[t("maand", "month"), t("bestand", "caseload"), t("instroom", "inflow"), t("uitstroom", "outflow"), t("instroom %", "inflow %"), t("uitstroom %", "outflow %")], &rows));
+    b.push_str(&html::table(
+        &t(
+            "De laatste 12 maanden: bestand, instroom en uitstroom per maand",
+            "The last 12 months: caseload, inflow and outflow per month",
+        ),
+        &[
+            t("maand", "month"),
+            t("bestand", "caseload"),
+            t("instroom", "inflow"),
+            t("uitstroom", "outflow"),
+            t("instroom %", "inflow %"),
+            t("uitstroom %", "outflow %"),
+        ],
+        &rows,
+    ));
+    let rows: Vec<Vec<String>> = env["years"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|y| {
+            vec![
+                s(&y["year"]),
+                html::count(lang, f(&y["caseload_january"])),
+                html::count(lang, f(&y["inflow"])),
+                html::count(lang, f(&y["outflow"])),
+                html::pct(lang, f(&y["inflow_share"]), 1),
+                html::pct(lang, f(&y["outflow_share"]), 1),
+            ]
+        })
+        .collect();
+    b.push_str(&html::table(&t("Per jaar: instroom en uitstroom als aandeel van het bestand in januari (de indicatoren van de Divosa-benchmark)", "Per year: inflow and outflow as a share of the caseload in January (the Divosa benchmark's indicators)"),
+        &[t("jaar", "year"), t("bestand januari", "caseload January"), t("instroom", "inflow"), t("uitstroom", "outflow"), t("instroom %", "inflow %"), t("uitstroom %", "outflow %")], &rows));
+    let by_outflow = env["breakdown"]["by"] == "outflow";
     let rows: Vec<Vec<String>> = env["breakdown"]["cells"]
         .as_array()
         .into_iter()
         .flatten()
-        .map(|c| vec![s(&c["value"]), html::count(lang, f(&c["persons"]))])
+        .map(|c| {
+            let v = s(&c["value"]);
+            vec![
+                if by_outflow {
+                    reason_label(lang, &v)
+                } else {
+                    v
+                },
+                html::count(lang, f(&c["persons"])),
+            ]
+        })
         .collect();
     b.push_str(&html::table(
         &format!(
@@ -1859,7 +1985,7 @@ pub fn survival_body(lang: Lang, p: &Params, env: &Value, ch: &Choices) -> Strin
             lr.get("df").map(s).unwrap_or_default(),
             lr.get("p_value")
                 .and_then(|v| v.as_f64())
-                .map_or("—".into(), |x| format!("{x:.3}"))
+                .map_or("—".into(), |x| p_text(lang, x))
         )));
     }
     if env["cox"].is_object() {
@@ -1884,7 +2010,7 @@ pub fn survival_body(lang: Lang, p: &Params, env: &Value, ch: &Choices) -> Strin
                             html::num(lang, f(&r["lower"]).unwrap_or(f64::NAN), 2),
                             html::num(lang, f(&r["upper"]).unwrap_or(f64::NAN), 2)
                         ),
-                        f(&r["p_value"]).map_or("—".into(), |x| format!("{x:.3}")),
+                        f(&r["p_value"]).map_or("—".into(), |x| p_text(lang, x)),
                     ]
                 }
             })
@@ -1925,61 +2051,282 @@ pub fn effects_form(lang: Lang, p: &Params, wijken: &[String], csrf: &str) -> St
     )
 }
 
+/// A p-value as a reader expects it: three decimals, "< 0,001" below that.
+fn p_text(lang: Lang, p: f64) -> String {
+    if p < 0.001 {
+        format!("< {}", html::num(lang, 0.001, 3))
+    } else {
+        html::num(lang, p, 3)
+    }
+}
+
+/// "+3,2 (1,0–5,4)" in percentage points, or "te weinig om te schatten".
+fn effect_text(lang: Lang, h: &Value) -> String {
+    if h.is_null() {
+        return "—".into();
+    }
+    if h["too_few"].as_bool() == Some(true) || f(&h["difference"]).is_none() {
+        return lang
+            .t("te weinig om te schatten", "too few to estimate")
+            .into();
+    }
+    let d = f(&h["difference"]).unwrap_or(f64::NAN);
+    format!(
+        "{}{} ({} {} {})",
+        if d >= 0.0 { "+" } else { "" },
+        html::num(lang, 100.0 * d, 1),
+        html::num(lang, 100.0 * f(&h["ci"][0]).unwrap_or(f64::NAN), 1),
+        lang.t("tot", "to"),
+        html::num(lang, 100.0 * f(&h["ci"][1]).unwrap_or(f64::NAN), 1)
+    )
+}
+
+/// Whether the matched estimate at a horizon is a number (not "too few").
+fn estimable(e: &Value, horizon: usize) -> bool {
+    let h = &e["matched"][horizon];
+    e["too_few"].as_bool() != Some(true)
+        && h["too_few"].as_bool() != Some(true)
+        && f(&h["difference"]).is_some()
+}
+
+/// What an estimate at a horizon says about time on benefit: more outflow to work, school or
+/// income means a shorter time on benefit; "no clear difference" when the interval holds 0.
+fn effect_verdict(lang: Lang, e: &Value, horizon: usize) -> String {
+    let h = &e["matched"][horizon];
+    if e["too_few"].as_bool() == Some(true) || h["too_few"].as_bool() == Some(true) {
+        return lang
+            .t("te weinig om te schatten", "too few to estimate")
+            .into();
+    }
+    match (f(&h["ci"][0]), f(&h["ci"][1])) {
+        (Some(lo), _) if lo > 0.0 => lang
+            .t("korter in de uitkering", "shorter on benefit")
+            .into(),
+        (_, Some(hi)) if hi < 0.0 => lang.t("langer in de uitkering", "longer on benefit").into(),
+        (Some(_), Some(_)) => lang
+            .t("geen duidelijk verschil", "no clear difference")
+            .into(),
+        _ => lang
+            .t("te weinig om te schatten", "too few to estimate")
+            .into(),
+    }
+}
+
+fn focus_estimate(g: &Value) -> Option<&Value> {
+    g["subgroups"]
+        .as_array()?
+        .iter()
+        .find(|e| e["subset"] == "focus")
+}
+
 pub fn effects_body(lang: Lang, p: &Params, env: &Value) -> String {
     let t = |a, b| lang.t(a, b).to_string();
     let mut b = String::new();
-    if let Some(fc) = env["focus"].as_str() {
-        b.push_str(&html::p(&format!(
-            "{}: {fc}",
-            t("Doelgroep", "Target group")
-        )));
+    let focus = env["focus"].as_str();
+    let groups: Vec<&Value> = env["groups"].as_array().into_iter().flatten().collect();
+    // 1. The answer first: per group, 12 months, with and without matching, for everyone and
+    //    for the chosen target group.
+    let mut header = vec![
+        t("voorzieningengroep", "provision group"),
+        t("alle deelnemers: met matching", "all participants: matched"),
+        t("zonder matching", "unmatched"),
+        t("betekent", "means"),
+    ];
+    if focus.is_some() {
+        header.extend([
+            t("doelgroep: met matching", "target group: matched"),
+            t("zonder matching", "unmatched"),
+            t("betekent", "means"),
+        ]);
     }
-    b.push_str(&figures(lang, "/voorzieningen", &p.query(), env));
-    let horizon_text = |h: &Value| -> String {
-        if h.is_null() {
-            return "—".into();
-        }
-        if h["too_few"].as_bool() == Some(true) {
-            return t("te weinig om te schatten", "too few to estimate");
-        }
-        format!(
-            "{} {} ({}–{})",
-            if f(&h["difference"]).unwrap_or(0.0) >= 0.0 {
-                "+"
-            } else {
-                ""
-            },
-            html::num(lang, 100.0 * f(&h["difference"]).unwrap_or(f64::NAN), 1),
-            html::num(lang, 100.0 * f(&h["ci"][0]).unwrap_or(f64::NAN), 1),
-            html::num(lang, 100.0 * f(&h["ci"][1]).unwrap_or(f64::NAN), 1)
-        )
-    };
-    for g in env["groups"].as_array().into_iter().flatten() {
-        let mut rows = Vec::new();
-        for e in estimates(g) {
-            let label = format!("{} {}", s(&e["subset"]), s(&e["value"]));
-            if e["too_few"].as_bool() == Some(true) {
-                rows.push(vec![
-                    label,
-                    t("te weinig om te schatten", "too few to estimate"),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                ]);
-                continue;
+    let rows: Vec<Vec<String>> = groups
+        .iter()
+        .map(|g| {
+            let o = &g["overall"];
+            let mut r = vec![
+                s(&g["group"]),
+                effect_text(lang, &o["matched"][1]),
+                effect_text(lang, &o["naive"][1]),
+                effect_verdict(lang, o, 1),
+            ];
+            if focus.is_some() {
+                match focus_estimate(g) {
+                    Some(e) if e["too_few"].as_bool() != Some(true) => r.extend([
+                        effect_text(lang, &e["matched"][1]),
+                        effect_text(lang, &e["naive"][1]),
+                        effect_verdict(lang, e, 1),
+                    ]),
+                    _ => r.extend([
+                        t("te weinig om te schatten", "too few to estimate"),
+                        String::new(),
+                        String::new(),
+                    ]),
+                }
             }
-            rows.push(vec![
-                label,
-                horizon_text(&e["matched"][1]),
-                horizon_text(&e["naive"][1]),
-                horizon_text(&e["matched"][2]),
-                f(&e["matched"][1]["p_adjusted"]).map_or("—".into(), |x| format!("{x:.3}")),
-            ]);
-        }
-        b.push_str(&html::table(&format!("{} {} — {}", t("Voorzieningengroep", "Provision group"), s(&g["group"]), t("verschil in uitstroom naar werk, school of inkomen (procentpunten, 95%-interval)", "difference in outflow to work, school or income (percentage points, 95% interval)")),
-            &[t("deelgroep", "subgroup"), t("12 mnd, met matching", "12 months, matched"), t("12 mnd, zonder matching", "12 months, unmatched"), t("24 mnd, met matching", "24 months, matched"), t("p (BH) 12 mnd", "p (BH) 12 months")], &rows));
+            r
+        })
+        .collect();
+    b.push_str(&html::h2(&t(
+        "Samenvatting na 12 maanden",
+        "Summary after 12 months",
+    )));
+    if let Some(fc) = focus {
+        let shorter: Vec<String> = groups
+            .iter()
+            .filter(|g| {
+                focus_estimate(g)
+                    .is_some_and(|e| effect_verdict(Lang::Nl, e, 1) == "korter in de uitkering")
+            })
+            .map(|g| s(&g["group"]))
+            .collect();
+        let estimated = groups
+            .iter()
+            .filter(|g| focus_estimate(g).is_some_and(|e| estimable(e, 1)))
+            .count();
+        let sentence = if estimated == 0 {
+            format!("{} {fc}: {}", t("Doelgroep", "Target group"), t("te weinig deelnemers, controles of uitstromers om iets te zeggen over welke voorziening helpt.", "too few participants, controls or exits to say which provision helps."))
+        } else if shorter.is_empty() {
+            format!("{} {fc}: {}", t("Doelgroep", "Target group"), t("bij geen enkele voorzieningengroep een duidelijk kortere uitkeringsduur na matching.", "no provision group with a clearly shorter time on benefit after matching."))
+        } else {
+            format!(
+                "{} {fc}: {} {}.",
+                t("Doelgroep", "Target group"),
+                t(
+                    "na matching duidelijk korter in de uitkering met",
+                    "clearly shorter on benefit after matching with"
+                ),
+                shorter.join(", ")
+            )
+        };
+        b.push_str(&html::alert("info", &sentence));
     }
-    b.push_str(&html::p(&t("Met matching: elke deelnemer vergeleken met een vergelijkbare niet-deelnemer in dezelfde maand van de uitkering (sequentiële matching). Zonder matching: alle deelnemers tegen alle niet-deelnemers. 'Te weinig om te schatten' betekent: te weinig deelnemers, controles of uitstromers om het te zeggen.", "Matched: each participant compared with a similar non-participant in the same month of the spell (sequential matching). Unmatched: all participants against all non-participants. 'Too few to estimate' means: too few participants, controls or exits to say.")));
+    b.push_str(&html::table(
+        &t(
+            "Verschil in uitstroom naar werk, school of inkomen binnen 12 maanden na de start, deelnemers min vergelijkbare niet-deelnemers, in procentpunten (95%-interval). Meer uitstroom betekent korter in de uitkering.",
+            "Difference in outflow to work, school or income within 12 months of the start, participants minus comparable non-participants, in percentage points (95% interval). More outflow means a shorter time on benefit.",
+        ),
+        &header,
+        &rows,
+    ));
+    b.push_str(&html::p(&t(
+        "Met matching: elke deelnemer vergeleken met een vergelijkbare niet-deelnemer in dezelfde maand van de uitkering (sequentiële matching op de kenmerken van die maand); wie later toch de voorziening krijgt blijft controle (intention to treat). Zonder matching: deelnemers tegen alle niet-deelnemers, met voordeel voor wie snel vertrekt. 'Te weinig om te schatten': te weinig deelnemers, controles of uitstromers om het te zeggen. Een verschil na matching is geen bewijs: wat niet is vastgelegd (motivatie, het oordeel van de consulent) kan het verschil ook verklaren — zie de E-waarde.",
+        "Matched: each participant compared with a similar non-participant in the same month of the spell (sequential matching on that month's characteristics); who receives the provision later stays a control (intention to treat). Unmatched: participants against all non-participants, favouring those who leave quickly. 'Too few to estimate': too few participants, controls or exits to say. A difference after matching is no proof: what was not recorded (motivation, the consultant's judgement) can explain it too — see the E-value.",
+    )));
+    let charts = charts("/voorzieningen", env, lang);
+    let query = p.query();
+    let figure = |name: &str| -> String {
+        charts
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(n, svg)| {
+                let href = format!(
+                    "/grafiek/voorzieningen/{n}.svg{}",
+                    if query.is_empty() {
+                        String::new()
+                    } else {
+                        format!("?{query}")
+                    }
+                );
+                html::figure(lang, svg, &href, n)
+            })
+            .collect()
+    };
+    b.push_str(&figure("effecten-forest"));
+    // 2. Details per group, folded: curves, balance, subgroups and provision types.
+    b.push_str(&html::h2(&t(
+        "Per voorzieningengroep",
+        "Per provision group",
+    )));
+    for g in &groups {
+        let name = s(&g["group"]);
+        let safe: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let o = &g["overall"];
+        let mut d = format!(
+            "<details class=\"inzicht-details\"><summary>{} {} — {} {}, {} {}; {}</summary>",
+            t("Groep", "Group"),
+            esc(&name),
+            html::count(lang, f(&o["n_treated"])),
+            t("deelnemers", "participants"),
+            html::count(lang, f(&o["n_controls"])),
+            t("controles", "controls"),
+            esc(&effect_verdict(lang, o, 1)),
+        );
+        if let Some(hr) = o["hazard_ratio"].as_object() {
+            d.push_str(&html::p(&format!(
+                "{} {} ({}–{}); {} {}.",
+                t(
+                    "Hazard ratio van uitstroom naar werk, school of inkomen, met matching:",
+                    "Hazard ratio of outflow to work, school or income, matched:"
+                ),
+                f(&hr["hr"]).map_or("—".into(), |x| html::num(lang, x, 2)),
+                f(&hr["lower"]).map_or("—".into(), |x| html::num(lang, x, 2)),
+                f(&hr["upper"]).map_or("—".into(), |x| html::num(lang, x, 2)),
+                t("E-waarde", "E-value"),
+                f(&o["e_value"][0]).map_or("—".into(), |x| html::num(lang, x, 2)),
+            )));
+        }
+        d.push_str(&figure(&format!("uitstroom-{safe}")));
+        d.push_str(&figure(&format!("balans-{safe}")));
+        let rows: Vec<Vec<String>> = estimates(g)
+            .into_iter()
+            .map(|e| {
+                let label = if e["subset"].is_null() {
+                    t("alle deelnemers", "all participants")
+                } else {
+                    format!("{} {}", s(&e["subset"]), s(&e["value"]))
+                };
+                if e["too_few"].as_bool() == Some(true) {
+                    return vec![
+                        label,
+                        t("te weinig om te schatten", "too few to estimate"),
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                    ];
+                }
+                vec![
+                    label,
+                    effect_text(lang, &e["matched"][0]),
+                    effect_text(lang, &e["matched"][1]),
+                    effect_text(lang, &e["naive"][1]),
+                    effect_text(lang, &e["matched"][2]),
+                    f(&e["matched"][1]["p_adjusted"]).map_or("—".into(), |x| p_text(lang, x)),
+                ]
+            })
+            .collect();
+        d.push_str(&html::table(
+            &format!(
+                "{} {} — {}",
+                t("Groep", "Group"),
+                name,
+                t(
+                    "verschil in procentpunten (95%-interval)",
+                    "difference in percentage points (95% interval)"
+                )
+            ),
+            &[
+                t("deelgroep", "subgroup"),
+                t("6 mnd, met matching", "6 months, matched"),
+                t("12 mnd, met matching", "12 months, matched"),
+                t("12 mnd, zonder matching", "12 months, unmatched"),
+                t("24 mnd, met matching", "24 months, matched"),
+                t("p (BH) 12 mnd", "p (BH) 12 months"),
+            ],
+            &rows,
+        ));
+        d.push_str("</details>");
+        b.push_str(&d);
+    }
     b.push_str(&protection_note(lang, env));
     b.push_str(&downloads(lang, "/voorzieningen", &p.query(), env));
     b

@@ -499,18 +499,37 @@ fn in_chromium_every_page_works_the_tree_tool_responds_and_axe_finds_no_violatio
             .as_str()
             .unwrap_or("")
             .to_string();
-        if text.contains("12 mnd, met matching") {
+        if text.contains("Samenvatting na 12 maanden") {
+            // The answer is on the page without opening anything: one sentence about the
+            // target group, and per group the effect with and without matching.
+            let sentence = text
+                .lines()
+                .find(|l| l.starts_with("Doelgroep leeftijd ≤ 26, wijk"))
+                .unwrap_or_else(|| panic!("no sentence about the target group:\n{text}"));
             assert!(
-                text.contains("focus"),
-                "no row for the target group:\n{text}"
+                sentence.contains("te weinig")
+                    || sentence.contains("korter in de uitkering met")
+                    || sentence.contains("bij geen enkele"),
+                "{sentence}"
             );
+            assert!(text.contains("doelgroep: met matching") && text.contains("zonder matching"));
+            let g1 = text
+                .lines()
+                .find(|l| l.starts_with("G1\t"))
+                .unwrap_or_else(|| panic!("no summary row for G1:\n{text}"));
             assert!(
-                text.contains("age_band 18-26")
-                    || text.contains("age_band <27")
-                    || text.contains("18-26"),
-                "no under-27 row:\n{text}"
+                g1.matches('(').count() >= 2,
+                "G1 without both estimates: {g1}"
             );
-            let focus_line = text.lines().find(|l| l.contains("focus")).unwrap_or("");
+            // The details of a group fold open and hold the subgroups, the under-27s among them.
+            b.eval("document.querySelectorAll('details').forEach(d => d.open = true); true");
+            let open = b
+                .eval("document.body.innerText")
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            assert!(open.contains("age_band 18-26"), "no under-27 row:\n{open}");
+            let focus_line = open.lines().find(|l| l.starts_with("focus ")).unwrap_or("");
             assert!(
                 focus_line.contains("te weinig om te schatten") || focus_line.contains('('),
                 "{focus_line}"
