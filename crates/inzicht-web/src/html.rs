@@ -93,7 +93,9 @@ pub const NAV: &[NavItem] = &[
         path: "/datakwaliteit",
         nl: "Datakwaliteit",
         en: "Data quality",
-        roles: &[Role::Analist, Role::DataTeam],
+        // The load's bookkeeping (record counts of the identifiable ODS, unprotected): the
+        // data team's (docs/protection.md, "Scope").
+        roles: &[Role::DataTeam],
     },
     NavItem {
         path: "/clusters",

@@ -1515,8 +1515,13 @@ pub fn quality_body(lang: Lang, p: &Params, env: &Value) -> String {
                         .join(", ")
                 })
                 .unwrap_or_default();
+            // One file can hold several sources (the sheets of a workbook): name both.
+            let file = match r["read_as"].as_str() {
+                Some(how) => format!("{} ({how})", s(&r["file"])),
+                None => s(&r["file"]),
+            };
             vec![
-                s(&r["file"]),
+                file,
                 html::count(lang, f(&r["rows_read"])),
                 html::count(lang, f(&r["rows_loaded"])),
                 html::count(lang, f(&r["rows_quarantined"])),
@@ -1747,18 +1752,24 @@ pub fn clusters_body(lang: Lang, p: &Params, env: &Value) -> String {
                 html::pct(lang, f(&r["population_share"]), 0),
             ]
         }));
-        b.push_str(&html::table(
-            &format!(
-                "{} {}",
-                t("Profiel van cluster", "Profile of cluster"),
-                s(&c["cluster"])
-            ),
-            &[
-                t("kenmerk", "feature"),
-                t("in dit cluster", "in this cluster"),
-                t("alle cliënten", "all clients"),
-            ],
-            &rows,
+        // The description above says what stands out; the full profile is folded.
+        b.push_str(&format!(
+            "<details class=\"inzicht-details\"><summary>{} {}</summary>{}</details>",
+            t("Volledig profiel van cluster", "Full profile of cluster"),
+            esc(&s(&c["cluster"])),
+            html::table(
+                &format!(
+                    "{} {}",
+                    t("Profiel van cluster", "Profile of cluster"),
+                    s(&c["cluster"])
+                ),
+                &[
+                    t("kenmerk", "feature"),
+                    t("in dit cluster", "in this cluster"),
+                    t("alle cliënten", "all clients")
+                ],
+                &rows,
+            )
         ));
     }
     let rows: Vec<Vec<String>> = cl["by_k"]

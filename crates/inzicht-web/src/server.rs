@@ -99,6 +99,7 @@ pub fn serve(cfg: ServeConfig) -> Result<(), String> {
         jobs: Mutex::new(HashMap::new()),
         handles: Mutex::new(HashMap::new()),
     });
+    warm_up(app.clone());
     let router = Router::new()
         .route("/assets/{name}", get(asset))
         .route("/login", get(login_form).post(login))
@@ -295,21 +296,46 @@ fn current_snapshot(app: &App) -> String {
         .unwrap_or_else(|| lock(&app.snapshot).clone())
 }
 
+/// The pages most analysts open first, with their default choices: computed in the background
+/// when the server starts (and again after a new load), so the first visit is served from the
+/// cache too. Computing them is not a query by a user: nothing is written to the audit log until
+/// someone asks, and the free table (which spends a user's query budget) is never warmed.
+const WARM: &[&str] = &["/monitor", "/overleving", "/beslisboom"];
+
+fn warm_up(app: Shared) {
+    std::thread::spawn(move || {
+        let mut warmed = String::new();
+        loop {
+            let snapshot = current_snapshot(&app);
+            if snapshot != warmed {
+                for page in WARM {
+                    if let Err(e) = compute(&app, page, &Params::default(), "") {
+                        let (PageError::Input(m) | PageError::Internal(m)) = e;
+                        eprintln!("inzicht serve: voorberekenen van {page} mislukt / warming {page} failed: {m}");
+                    }
+                }
+                warmed = snapshot;
+            }
+            std::thread::sleep(std::time::Duration::from_secs(10));
+        }
+    });
+}
+
 /// The cache key of a page's result. The three pattern pages share one run; the free table is
 /// personal (each user's query log decides what is answered).
-fn cache_key(page: &str, snapshot: &str, p: &Params, user: &SessionInfo) -> String {
+fn cache_key(page: &str, snapshot: &str, p: &Params, user: &str) -> String {
     match page {
         "/clusters" | "/beslisboom" | "/voorspelmodel" => {
             format!("patterns|{snapshot}|{}", p.query())
         }
-        "/tabel" => format!("{page}|{snapshot}|{}|{}", user.user, p.query()),
+        "/tabel" => format!("{page}|{snapshot}|{user}|{}", p.query()),
         _ => format!("{page}|{snapshot}||{}", p.query()),
     }
 }
 
 /// The result of a page, from the cache or computed (blocking; call from spawn_blocking).
 /// A cache hit takes no database lock, so cached pages never wait behind a computation.
-fn compute(app: &App, page: &str, p: &Params, user: &SessionInfo) -> Result<Arc<Value>, PageError> {
+fn compute(app: &App, page: &str, p: &Params, user: &str) -> Result<Arc<Value>, PageError> {
     if let Some(v) = lock(&app.cache)
         .get(&cache_key(page, &current_snapshot(app), p, user))
         .cloned()
@@ -325,7 +351,7 @@ fn compute(app: &App, page: &str, p: &Params, user: &SessionInfo) -> Result<Arc<
     }
     let log = inzicht_protect::querylog::QueryLog::new(
         &app.secrets.join("query-log"),
-        &format!("web-{}", user.user),
+        &format!("web-{user}"),
     );
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -658,8 +684,8 @@ async fn home(State(app): State<Shared>, headers: HeaderMap) -> Response {
     };
     let t = |a, b| lang.t(a, b).to_string();
     let mut b = html::p(&t(
-        "inzicht laat zien welke re-integratievoorzieningen welke mensen helpen aan werk. Werk in deze volgorde: eerst beschrijven (Monitor, Tabel, Datakwaliteit), dan verklaren (Clusters, Beslisboom, Overleving, Voorzieningen), dan pas voorspellen (Voorspelmodel) — met een bias-audit bij elk model.",
-        "inzicht shows which re-integration provisions help which people find work. Work in this order: first describe (Monitor, Table, Data quality), then explain (Clusters, Decision tree, Survival, Provisions), and only then predict (Prediction model) — with a bias audit for every model.",
+        "inzicht laat zien welke re-integratievoorzieningen welke mensen helpen aan werk. Werk in deze volgorde: eerst beschrijven (Monitor, Tabel), dan verklaren (Clusters, Beslisboom, Overleving, Voorzieningen), dan pas voorspellen (Voorspelmodel) — met een bias-audit bij elk model.",
+        "inzicht shows which re-integration provisions help which people find work. Work in this order: first describe (Monitor, Table), then explain (Clusters, Decision tree, Survival, Provisions), and only then predict (Prediction model) — with a bias audit for every model.",
     ));
     b.push_str(&html::p(&t(
         "Alles wat u ziet is beschermd: groepen kleiner dan de drempel worden afgeschermd en aantallen zijn licht verstoord. Elke vraag en download komt in het auditlog.",
@@ -690,7 +716,7 @@ async fn run_page(
     s: &SessionInfo,
 ) -> Result<Arc<Value>, PageError> {
     let (app2, page2, p2, s2) = (app.clone(), page.to_string(), p.clone(), s.clone());
-    tokio::task::spawn_blocking(move || compute(&app2, &page2, &p2, &s2))
+    tokio::task::spawn_blocking(move || compute(&app2, &page2, &p2, &s2.user))
         .await
         .map_err(|e| PageError::Internal(e.to_string()))?
 }

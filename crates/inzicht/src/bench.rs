@@ -459,7 +459,7 @@ fn run_web(exe: &Path, a: &BenchArgs) -> Result<(), Failure> {
     for r in &rows {
         md.push_str(r);
     }
-    md.push_str("\nPage rows: each parameter set is requested 21 times; the first request computes the result (it is the only one not served from the per-snapshot cache), the other 20 come from the cache, as they do for every analyst after the first. The notes give the computed requests separately. The load row: every session logs in on its own and walks through all pages and parameter sets in its own pseudo-random order; an error is any status but 200 or a failed connection.\n");
+    md.push_str("\nPage rows: each parameter set is requested 21 times; the first request computes the result (it is the only one not served from the per-snapshot cache), the other 20 come from the cache, as they do for every analyst after the first. The notes give the computed requests separately; the server computes the default choices of Monitor, Overleving and Beslisboom when it starts, and Voorspelmodel and Clusters share Beslisboom's run (one cohort, tree, models and clusters), so their first requests are cheap. The load row: every session logs in on its own and walks through all pages and parameter sets in its own pseudo-random order; an error is any status but 200 or a failed connection.\n");
     let out = a
         .out
         .clone()

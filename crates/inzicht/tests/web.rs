@@ -6,12 +6,13 @@
 mod support;
 
 use serde_json::Value;
+use std::io::Write;
 use support::{fixture, login, request};
 
+/// The analyst's pages (the data team's quality page is checked on its own).
 const PAGES: &[&str] = &[
     "/monitor",
     "/tabel",
-    "/datakwaliteit",
     "/clusters",
     "/beslisboom",
     "/overleving",
@@ -92,6 +93,8 @@ fn every_route_checks_the_session_the_role_and_csrf() {
         (&auditor, "/consulent"),
         (&datateam, "/beslisboom"),
         (&datateam, "/api/voorspelmodel"),
+        (&analist, "/datakwaliteit"),
+        (&analist, "/api/datakwaliteit"),
     ];
     for (cookie, p) in forbidden {
         let r = request(a, "GET", p, cookie, "");
@@ -154,7 +157,8 @@ fn every_route_checks_the_session_the_role_and_csrf() {
 fn pages_have_json_twins_and_protected_stamped_exports() {
     let f = fixture();
     let a = &f.addr;
-    let s = login(a, "demo", &f.password);
+    let analist = login(a, "demo", &f.password);
+    let datateam = login(a, "datateam", &f.password);
     for p in [
         "/monitor",
         "/datakwaliteit",
@@ -164,9 +168,14 @@ fn pages_have_json_twins_and_protected_stamped_exports() {
         "/voorspelmodel",
         "/tabel?indeling=age_band&indeling=sex",
     ] {
-        let page = request(a, "GET", p, &s, "");
+        let s = if p == "/datakwaliteit" {
+            &datateam
+        } else {
+            &analist
+        };
+        let page = request(a, "GET", p, s, "");
         assert_eq!(page.status, 200, "{p}: {}", page.text());
-        let api = request(a, "GET", &format!("/api{}", p), &s, "");
+        let api = request(a, "GET", &format!("/api{}", p), s, "");
         assert_eq!(api.status, 200, "/api{p}");
         let env: Value = serde_json::from_slice(&api.body).unwrap();
         assert!(
@@ -204,6 +213,7 @@ fn pages_have_json_twins_and_protected_stamped_exports() {
             }
         }
     }
+    let s = analist.clone();
     // Exports: Dutch CSV, international CSV, XLSX; stamped; BOM for Excel.
     let nl = request(
         a,
@@ -552,9 +562,154 @@ fn in_chromium_every_page_works_the_tree_tool_responds_and_axe_finds_no_violatio
     if let Some(dir) = &shots {
         b.screenshot(&dir.join("voorzieningen_resultaat.png"));
     }
+    // The data team's page, as the data team: log out, log in as datateam.
+    b.goto(&format!("{base}/monitor"));
+    b.submit("form.inzicht-logout", "", &format!("{base}/login"));
+    b.submit(
+        "form.inzicht-login",
+        &format!(
+            "f.naam.value = 'datateam'; f.wachtwoord.value = {}",
+            serde_json::to_string(&f.password).unwrap()
+        ),
+        &format!("{base}/"),
+    );
+    b.goto(&format!("{base}/datakwaliteit"));
+    let text = b
+        .eval("document.body.innerText")
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(text.contains("Reconciliatie per bestand"), "{text}");
+    violations.extend(
+        axe_violations(&mut b, &axe)
+            .into_iter()
+            .map(|v| format!("/datakwaliteit: {v}")),
+    );
+    if let Some(dir) = &shots {
+        b.screenshot(&dir.join("datakwaliteit.png"));
+    }
     assert!(
         violations.is_empty(),
         "axe-core found violations:\n{}",
         violations.join("\n")
     );
+}
+
+#[test]
+fn the_report_is_one_standalone_protected_file() {
+    let f = fixture();
+    let html = std::fs::read_to_string(f.dir.join("rapport.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    // Standalone: no script, nothing loaded from anywhere (styles inline, charts inline SVG).
+    assert!(!html.contains("<script"), "the report runs a script");
+    for attr in [
+        "src=\"",
+        "href=\"http",
+        "href=\"/assets",
+        "@import",
+        "url(http",
+    ] {
+        assert!(!html.contains(attr), "the report loads something: {attr}");
+    }
+    assert!(html.contains("<style>") && html.matches("<svg").count() >= 4);
+    assert!(html.contains("<desc"), "charts without a text alternative");
+    // Stamped and protected: the snapshot of the store, the protection note, no pseudonym.
+    let current = std::fs::read_link(f.dir.join("store/current")).unwrap();
+    let snapshot = current.file_name().unwrap().to_string_lossy().to_string();
+    assert!(
+        html.contains(&snapshot),
+        "the report is not stamped with {snapshot}"
+    );
+    assert!(html.contains("afgeschermd"));
+    let hex_runs = html
+        .split(|c: char| !c.is_ascii_hexdigit())
+        .filter(|w| w.len() == 32)
+        .count();
+    assert_eq!(hex_runs, 0, "a pseudonym-like value is in the report");
+}
+
+#[test]
+fn a_running_server_keeps_answering_during_a_load_and_switches_when_it_commits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, key) = (tmp.path().join("store"), tmp.path().join("sleutel.json"));
+    // From the directory cargo runs the test in (a shared build cache may hold binaries built
+    // in another checkout).
+    let config = std::path::Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../../examples/synthetic/bron.toml");
+    let synth = |seed: &str| {
+        let out = tmp.path().join(format!("synth-{seed}"));
+        let o = std::process::Command::new(support::bin())
+            .args(["synth", "--clients", "600", "--seed", seed, "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        out.join("exports")
+    };
+    let ingest = |input: &std::path::Path| {
+        let mut c = std::process::Command::new(support::bin());
+        c.args(["ingest", "--config"])
+            .arg(&config)
+            .arg("--input")
+            .arg(input)
+            .arg("--store")
+            .arg(&store)
+            .arg("--key-file")
+            .arg(&key)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        c
+    };
+    let first = ingest(&synth("11")).output().unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let mut add = std::process::Command::new(support::bin())
+        .args([
+            "user", "add", "--name", "anna", "--role", "analist", "--store",
+        ])
+        .arg(&store)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"een-lang-wachtwoord\n")
+        .unwrap();
+    assert!(add.wait().unwrap().success());
+    let server = support::serve(&store);
+    let a = &server.addr;
+    let s = login(a, "anna", "een-lang-wachtwoord");
+    let snapshot_of = |r: &support::Reply| -> String {
+        let v: Value = serde_json::from_slice(&r.body).unwrap();
+        v["meta"]["snapshot"].as_str().unwrap_or("").to_string()
+    };
+    let before = request(a, "GET", "/api/monitor", &s, "");
+    assert_eq!(before.status, 200, "{}", before.text());
+    let old = snapshot_of(&before);
+    // A newer export is loaded while analysts keep asking: every answer is complete and comes
+    // from one snapshot, the old one until the load commits.
+    let newer = synth("12");
+    let mut load = ingest(&newer).spawn().unwrap();
+    let mut answers = 0;
+    while load.try_wait().unwrap().is_none() {
+        let r = request(a, "GET", "/api/monitor?indeling=wijk", &s, "");
+        assert_eq!(r.status, 200, "during the load: {}", r.text());
+        answers += 1;
+    }
+    assert!(load.wait().unwrap().success());
+    assert!(answers > 0, "the load finished before any request");
+    let after = request(a, "GET", "/api/monitor", &s, "");
+    assert_eq!(after.status, 200);
+    let new = snapshot_of(&after);
+    assert_ne!(new, old, "the server still answers from the old snapshot");
+    let current = std::fs::read_link(store.join("current")).unwrap();
+    assert_eq!(current.file_name().unwrap().to_string_lossy(), new);
+    // The page says so too.
+    assert!(request(a, "GET", "/monitor", &s, "").text().contains(&new));
 }
