@@ -405,7 +405,7 @@ pub fn run(a: BenchArgs) -> Result<(), Failure> {
     md.push_str("\nThe synthetic municipality has no reference implementation in R or Python to compare with, so no ratio is given. ");
     md.push_str("\nTree and clustering rows: CART (gini, depth 6) and k-means (k = 5, 10 starts, standardised) in process on n × 20 numbers, fastest of the runs; the reference rows run scikit-learn on the same data written as CSV, in the same run (tests/reference/bench/patterns_bench.py; scikit-learn's k-means uses all cores through OpenMP, inzicht runs its starts in parallel, and from 100,000 rows on runs the 10 starts on one shared 10% sample and refines the 2 with the lowest sample cost on all rows — the cost column shows the result is as good); ratio = reference time / inzicht time. The store rows time a tree and k-prototypes at municipality scale, as the web tool's pages would.\n");
     md.push_str("\nSurvival rows: Cox (Efron ties) on n rows × 20 covariates and Kaplan–Meier, in process, fastest of the runs (reading the data not timed); the reference rows run R `survival` and Python `lifelines` on the same data written as CSV, in the same run (tests/reference/bench/); ratio = reference time / inzicht time (above 1: inzicht is faster); max |Δβ| shows that both fitted the same model. A reference that is not installed is left out.\n");
-    md.push_str("\nThe web tool under load: docs/benchmarks-web.md (`inzicht bench --web`).\n");
+    md.push_str("\nThe web tool under load: [docs/benchmarks-web.md](benchmarks-web.md) (`inzicht bench --web`).\n");
     write_table(&out, &md)
 }
 

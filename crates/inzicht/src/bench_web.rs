@@ -311,11 +311,7 @@ pub fn bench_web(
                     }
                 })
             })
-            .chain([
-                "/".to_string(),
-                "/datakwaliteit".to_string(),
-                "/api/monitor".to_string(),
-            ])
+            .chain(["/".to_string(), "/api/monitor".to_string()])
             .collect(),
     );
     let stop = Arc::new(AtomicBool::new(false));
@@ -328,6 +324,7 @@ pub fn bench_web(
             std::thread::spawn(move || {
                 let mut lat = Vec::new();
                 let mut errors = 0usize;
+                let mut first_error: Option<String> = None;
                 // A fixed, per-session sequence through the pages (SplitMix64-style stepping).
                 let mut state = 0x9E37_79B9_7F4A_7C15u64.wrapping_mul(i as u64 + 1);
                 while !stop.load(Ordering::Relaxed) {
@@ -339,10 +336,17 @@ pub fn bench_web(
                     let t = Instant::now();
                     match request(&addr, "GET", path, &cookie, "") {
                         Ok(r) if r.status == 200 => lat.push(t.elapsed().as_secs_f64()),
-                        _ => errors += 1,
+                        Ok(r) => {
+                            errors += 1;
+                            first_error.get_or_insert(format!("{path}: status {}", r.status));
+                        }
+                        Err(e) => {
+                            errors += 1;
+                            first_error.get_or_insert(format!("{path}: {e}"));
+                        }
                     }
                 }
-                (lat, errors)
+                (lat, errors, first_error)
             })
         })
         .collect();
@@ -350,22 +354,27 @@ pub fn bench_web(
     stop.store(true, Ordering::Relaxed);
     let mut lat = Vec::new();
     let mut errors = 0;
+    let mut error_example: Option<String> = None;
     for w in workers {
-        let (l, e) = w.join().map_err(|_| Failure::io("a load thread failed"))?;
+        let (l, e, first) = w.join().map_err(|_| Failure::io("a load thread failed"))?;
         lat.extend(l);
         errors += e;
+        if let Some(f) = first {
+            error_example.get_or_insert(f);
+        }
     }
     let wall = started.elapsed().as_secs_f64();
     lat.sort_by(f64::total_cmp);
     let peak = peak_mib(server.0.id()).map_or("—".into(), |m| format!("{m:.0} MiB (server)"));
     rows.push(format!(
-        "| web load: {sessions} sessions for {seconds} s, mix of {} pages and parameter sets | {scale} | {} requests ({:.0}/s), {errors} errors | {} | {} | {peak} | 0 errors, p95 < 300 ms | p99 {} | — |\n",
+        "| web load: {sessions} sessions for {seconds} s, mix of {} pages and parameter sets | {scale} | {} requests ({:.0}/s), {errors} errors | {} | {} | {peak} | 0 errors, p95 < 300 ms | p99 {}{} | — |\n",
         paths.len(),
         lat.len() + errors,
         (lat.len() + errors) as f64 / wall,
         ms(percentile(&lat, 0.5)),
         ms(percentile(&lat, 0.95)),
         ms(percentile(&lat, 0.99)),
+        error_example.map_or(String::new(), |e| format!("; first error: {e}")),
     ));
     drop(server);
     let _ = std::fs::remove_dir_all(&base);
