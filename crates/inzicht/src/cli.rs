@@ -541,11 +541,7 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
     );
     eprintln!();
     let report = a.dir.join("rapport.html");
-    crate::web_cmd::report(crate::web_cmd::ReportArgs {
-        store: store.clone(),
-        key_file: Some(key.clone()),
-        out: report.clone(),
-    })?;
+    crate::web_cmd::write_report(&store, &key, &report)?;
     eprintln!(
         "    Rapport (één HTML-bestand, werkt zonder server): {}",
         report.display()

@@ -242,8 +242,13 @@ pub fn audit(a: AuditArgs) -> Result<(), Failure> {
 
 pub fn report(a: ReportArgs) -> Result<(), Failure> {
     let key = key_file(&a.store, &a.key_file)?;
-    let html = inzicht_web::report::report(&a.store, &key).map_err(Failure::usage)?;
-    std::fs::write(&a.out, html).map_err(|e| Failure::io(format!("{}: {e}", a.out.display())))?;
+    write_report(&a.store, &key, &a.out)?;
     eprintln!("Rapport / report: {}", a.out.display());
     Ok(())
+}
+
+/// The standalone HTML report of a store, written to `out`.
+pub fn write_report(store: &Path, key: &Path, out: &Path) -> Result<(), Failure> {
+    let html = inzicht_web::report::report(store, key).map_err(Failure::usage)?;
+    std::fs::write(out, html).map_err(|e| Failure::io(format!("{}: {e}", out.display())))
 }
