@@ -19,11 +19,13 @@ pub struct KeyFile {
     pub created: String,
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hexadecimal of bytes.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn unhex(s: &str) -> Option<[u8; 32]> {
+/// 32 bytes from 64 hexadecimal digits (None for anything else).
+pub fn unhex(s: &str) -> Option<[u8; 32]> {
     if s.len() != 64 {
         return None;
     }

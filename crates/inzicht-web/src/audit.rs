@@ -9,7 +9,7 @@
 //! current head and count for the privacy officer to keep).
 
 use crate::auth::{hex, random_bytes, write_private};
-use inzicht_store::secrets::hmac_sha256;
+use inzicht_store::secrets::{hmac_sha256, unhex};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::io::Write;
@@ -178,17 +178,6 @@ fn mac(key: &[u8; 32], e: &Entry) -> String {
     let mut msg = e.prev.as_bytes().to_vec();
     msg.extend_from_slice(&e.canonical());
     hex(&hmac_sha256(key, &msg))
-}
-
-fn unhex(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
 }
 
 fn read_entries(path: &Path) -> Result<Vec<Entry>, String> {

@@ -78,9 +78,7 @@ pub fn random_bytes() -> Result<[u8; 32], String> {
     Ok(b)
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use inzicht_store::secrets::hex;
 
 /// Compares two byte strings in time independent of where they differ.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

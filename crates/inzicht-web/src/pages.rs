@@ -103,7 +103,9 @@ impl From<inzicht_store::table::TableError> for PageError {
     }
 }
 
-fn envelope(mut m: Map<String, Value>, ctx: &Ctx, p: &Params) -> Value {
+/// The common envelope of a page: the result, its protection metadata (from the cell counts the
+/// analysis reported) and the snapshot and parameters.
+pub fn envelope(mut m: Map<String, Value>, ctx: &Ctx, p: &Params) -> Value {
     let total = m
         .remove("cells_total")
         .and_then(|v| v.as_u64())

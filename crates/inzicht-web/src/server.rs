@@ -266,6 +266,28 @@ fn roles_of(page: &str) -> Option<&'static [Role]> {
     html::NAV.iter().find(|n| n.path == page).map(|n| n.roles)
 }
 
+/// The page a route names (`/{name}`) and the session, if the session's role may open that
+/// page; otherwise the answer to send (not found, log in, forbidden). `api` answers in JSON.
+fn authorise(
+    app: &App,
+    headers: &HeaderMap,
+    name: &str,
+    api: bool,
+) -> Result<(String, SessionInfo), Box<Response>> {
+    let page = format!("/{name}");
+    let Some(roles) = roles_of(&page) else {
+        return Err(Box::new(if api {
+            json_response(StatusCode::NOT_FOUND, &json!({"error": "unknown page"}))
+        } else {
+            not_found_page()
+        }));
+    };
+    match require(app, headers, roles) {
+        Ok(s) => Ok((page, s)),
+        Err(d) => Err(Box::new(denied(d, lang_of(headers), api))),
+    }
+}
+
 fn check_csrf(s: &SessionInfo, token: Option<&str>) -> bool {
     token.is_some_and(|t| constant_time_eq(t.as_bytes(), s.csrf.as_bytes()))
 }
@@ -499,6 +521,10 @@ async fn asset(UrlPath(name): UrlPath<String>) -> Response {
 }
 
 async fn not_found() -> Response {
+    not_found_page()
+}
+
+fn not_found_page() -> Response {
     html_response(
         StatusCode::NOT_FOUND,
         html::layout(
@@ -728,13 +754,9 @@ async fn page(
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     let lang = lang_of(&headers);
-    let page = format!("/{name}");
-    let Some(roles) = roles_of(&page) else {
-        return not_found().await;
-    };
-    let s = match require(&app, &headers, roles) {
-        Ok(s) => s,
-        Err(d) => return denied(d, lang, false),
+    let (page, s) = match authorise(&app, &headers, &name, false) {
+        Ok(x) => x,
+        Err(r) => return *r,
     };
     let p = Params::new(q);
     let title = page_title(&page, lang);
@@ -861,13 +883,9 @@ async fn api(
     headers: HeaderMap,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
-    let page = format!("/{name}");
-    let Some(roles) = roles_of(&page) else {
-        return json_response(StatusCode::NOT_FOUND, &json!({"error": "unknown page"}));
-    };
-    let s = match require(&app, &headers, roles) {
-        Ok(s) => s,
-        Err(d) => return denied(d, Lang::Nl, true),
+    let (page, s) = match authorise(&app, &headers, &name, true) {
+        Ok(x) => x,
+        Err(r) => return *r,
     };
     if matches!(page.as_str(), "/consulent" | "/audit" | "/") {
         return json_response(
@@ -923,14 +941,9 @@ async fn download(
     headers: HeaderMap,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
-    let lang = lang_of(&headers);
-    let page = format!("/{name}");
-    let Some(roles) = roles_of(&page) else {
-        return not_found().await;
-    };
-    let s = match require(&app, &headers, roles) {
-        Ok(s) => s,
-        Err(d) => return denied(d, lang, true),
+    let (page, s) = match authorise(&app, &headers, &name, true) {
+        Ok(x) => x,
+        Err(r) => return *r,
     };
     let table = q
         .iter()
@@ -1025,13 +1038,9 @@ async fn chart(
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     let lang = lang_of(&headers);
-    let page = format!("/{name}");
-    let Some(roles) = roles_of(&page) else {
-        return not_found().await;
-    };
-    let s = match require(&app, &headers, roles) {
-        Ok(s) => s,
-        Err(d) => return denied(d, lang, true),
+    let (page, s) = match authorise(&app, &headers, &name, true) {
+        Ok(x) => x,
+        Err(r) => return *r,
     };
     let Some(chart_name) = file.strip_suffix(".svg") else {
         return not_found().await;
@@ -1175,21 +1184,7 @@ async fn effects_start(
                         protector: &app2.protector,
                         asker: None,
                     };
-                    let mut m = m;
-                    let total = m
-                        .remove("cells_total")
-                        .and_then(|v| v.as_u64())
-                        .unwrap_or(0);
-                    let sup = m
-                        .remove("cells_suppressed")
-                        .and_then(|v| v.as_u64())
-                        .unwrap_or(0);
-                    Ok(inzicht_protect::envelope(
-                        m,
-                        ctx.protector.metadata(total as usize, sup as usize),
-                        Some(&session.snapshot),
-                        p2.json(),
-                    ))
+                    Ok(pages::envelope(m, &ctx, &p2))
                 },
             ))
             .unwrap_or_else(|_| {
