@@ -829,6 +829,34 @@ impl Session {
         self.cached_levels(d)
     }
 
+    /// The wijk codes as the panel holds them, with their names from the buurten code list
+    /// where the load has one (the web tool shows names and filters on what each analysis
+    /// compares: the cohort on names where they exist, the provision effects on codes).
+    pub fn wijk_names(&self) -> Result<Vec<(String, Option<String>)>, StoreError> {
+        let named: i64 = self.conn.query_row(
+            "SELECT count(*) FROM information_schema.columns WHERE table_catalog = 'ads' AND table_name = 'buurten' AND column_name IN ('wijk', 'wijknaam')",
+            [],
+            |r| r.get(0),
+        )?;
+        let sql = if named == 2 {
+            "SELECT DISTINCT CAST(pm.wijk_code AS VARCHAR) AS code, w.wijknaam
+               FROM ads.person_month pm
+               LEFT JOIN (SELECT wijk, min(wijknaam) AS wijknaam FROM ads.buurten GROUP BY wijk) w
+                 ON w.wijk IN (CAST(pm.wijk_code AS VARCHAR), 'WK' || CAST(pm.wijk_code AS VARCHAR))
+              WHERE pm.wijk_code IS NOT NULL ORDER BY code"
+        } else {
+            "SELECT DISTINCT CAST(wijk_code AS VARCHAR) AS code, CAST(NULL AS VARCHAR)
+               FROM ads.person_month WHERE wijk_code IS NOT NULL ORDER BY code"
+        };
+        let mut stmt = self.conn.prepare(sql)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
     /// The months on benefit of one client (month, duration so far): the consultant's lookup of
     /// their own client, by the pseudonym the server derived from the BSN. Never shown to an
     /// analyst and never with the pseudonym.

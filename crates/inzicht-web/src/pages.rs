@@ -414,6 +414,15 @@ pub const REASONS: &[(&str, &str, &str)] = &[
     ("unknown", "onbekend", "unknown"),
 ];
 
+/// "Hintham (999903)", or the code alone where there is no name.
+fn wijk_label(code: &str, name: &str) -> String {
+    if code == name {
+        code.to_string()
+    } else {
+        format!("{name} ({code})")
+    }
+}
+
 /// The Dutch (or English) name of an outflow class.
 pub fn reason_label(lang: Lang, code: &str) -> String {
     REASONS
@@ -520,7 +529,7 @@ pub fn cohort_form(
     action: &str,
     p: &Params,
     features: &[String],
-    wijken: &[String],
+    wijken: &[(String, String)],
     groups: &[String],
     extra: &str,
 ) -> String {
@@ -534,7 +543,12 @@ pub fn cohort_form(
         chosen = vec!["work".into(), "school".into(), "income".into()];
     }
     let mut wijk_opts = vec![(String::new(), t("alle wijken", "all districts"))];
-    wijk_opts.extend(wijken.iter().map(|w| (w.clone(), w.clone())));
+    // The cohort compares names (codes where the load has no names).
+    wijk_opts.extend(
+        wijken
+            .iter()
+            .map(|(code, name)| (name.clone(), wijk_label(code, name))),
+    );
     let mut group_opts = vec![(String::new(), t("geen voorwaarde", "no condition"))];
     group_opts.extend(groups.iter().map(|g| (g.clone(), g.clone())));
     let sex_opts = vec![
@@ -1578,7 +1592,8 @@ fn available_features(env: &Value) -> Vec<String> {
 }
 
 pub struct Choices {
-    pub wijken: Vec<String>,
+    /// (code, name): the name is the code where the load has no names.
+    pub wijken: Vec<(String, String)>,
     pub groups: Vec<String>,
 }
 
@@ -2049,10 +2064,15 @@ pub fn survival_body(lang: Lang, p: &Params, env: &Value, ch: &Choices) -> Strin
     b
 }
 
-pub fn effects_form(lang: Lang, p: &Params, wijken: &[String], csrf: &str) -> String {
+pub fn effects_form(lang: Lang, p: &Params, wijken: &[(String, String)], csrf: &str) -> String {
     let t = |a, b| lang.t(a, b).to_string();
     let mut wijk_opts = vec![(String::new(), t("alle wijken", "all districts"))];
-    wijk_opts.extend(wijken.iter().map(|w| (w.clone(), w.clone())));
+    // The provision effects compare the panel's codes.
+    wijk_opts.extend(
+        wijken
+            .iter()
+            .map(|(code, name)| (code.clone(), wijk_label(code, name))),
+    );
     format!(
         "<form method=\"post\" action=\"/voorzieningen\" class=\"inzicht-form\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><p class=\"utrecht-paragraph\">{}</p><div class=\"inzicht-row\">{}{}{}</div>{}</form>",
         esc(csrf),
@@ -2387,7 +2407,7 @@ mod tests {
         let tree = json!({"target": EVIL_VALUE, "tree": {"rules": [{"conditions": [EVIL_VALUE], "n": 20.0, "share_positive": 0.5, "prediction": EVIL_VALUE}]},
             "protection": {"threshold": 10}});
         let ch = Choices {
-            wijken: vec![EVIL_VALUE.into()],
+            wijken: vec![(EVIL_VALUE.into(), EVIL_COLUMN.into())],
             groups: vec![EVIL_COLUMN.into()],
         };
         let html = tree_body(Lang::Nl, &Params::default(), &tree, &ch);

@@ -423,7 +423,12 @@ fn choices(app: &App) -> Arc<Choices> {
             .collect()
     };
     let c = Arc::new(Choices {
-        wijken: level("wijk"),
+        wijken: db
+            .wijk_names()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(code, name)| (code.clone(), name.unwrap_or(code)))
+            .collect(),
         groups: level("provision_group"),
     });
     *lock(&app.choices) = Some((db.snapshot.clone(), c.clone()));

@@ -214,6 +214,31 @@ fn pages_have_json_twins_and_protected_stamped_exports() {
         }
     }
     let s = analist.clone();
+    // A target group of one wijk, chosen as the form offers it, is a cohort in the tree tool
+    // and on the survival page (the form's value is what the cohort compares).
+    let form = request(a, "GET", "/beslisboom", &s, "").text();
+    let i = form.find("id=\"f-wijk\"").expect("no wijk choice");
+    let option = form[i..]
+        .split("<option value=\"")
+        .nth(2)
+        .and_then(|o| o.split('"').next())
+        .expect("no wijk option")
+        .to_string();
+    assert!(!option.is_empty());
+    for page in ["/api/beslisboom", "/api/overleving"] {
+        let q = format!("{page}?wijk={}", support::url_encode(&option));
+        let r = request(a, "GET", &q, &s, "");
+        assert_eq!(r.status, 200, "{q}: {}", r.text());
+        let env: Value = serde_json::from_slice(&r.body).unwrap();
+        let n = env["cohort"]["labelled"]
+            .as_f64()
+            .or(env["cohort"]["spells"].as_f64());
+        assert!(
+            n.is_none_or(|n| n > 0.0),
+            "{q}: an empty cohort: {}",
+            env["cohort"]
+        );
+    }
     // Exports: Dutch CSV, international CSV, XLSX; stamped; BOM for Excel.
     let nl = request(
         a,
