@@ -218,6 +218,15 @@ pub fn monitor(ctx: &Ctx, p: &Params) -> Result<Value, PageError> {
         // Only those who left are asked for: the level "none" is empty by construction.
         breakdown.retain(|(k, _)| k[0] != "none");
     }
+    if by == "wijk" {
+        // Name and code, as the forms show them.
+        let names = ctx.session.wijk_names()?;
+        for (k, _) in breakdown.iter_mut() {
+            if let Some((code, Some(name))) = names.iter().find(|(c, _)| *c == k[0]) {
+                k[0] = wijk_label(code, name);
+            }
+        }
+    }
     // Divosa's benchmark indicators per year: the persons who flowed in (or out) during the
     // year as a share of the caseload in January of that year, each count protected on its own.
     let inflow_year = table_cells(ctx, &["year"], Some("duration_months = 0"))?;
