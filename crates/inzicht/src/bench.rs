@@ -328,22 +328,7 @@ pub fn run(a: BenchArgs) -> Result<(), Failure> {
             "inzicht-bench-synth-{}-{clients}",
             std::process::id()
         ));
-        let _ = std::fs::remove_dir_all(&dir);
-        let status = Command::new(&exe)
-            .args([
-                "synth",
-                "--seed",
-                "1",
-                "--clients",
-                &clients.to_string(),
-                "--out",
-            ])
-            .arg(&dir)
-            .stderr(std::process::Stdio::null())
-            .status();
-        if !status.map(|s| s.success()).unwrap_or(false) {
-            return Err(Failure::io("could not generate the benchmark data"));
-        }
+        generate(&exe, clients, &dir)?;
         if clients == 400_000 {
             rows.push(bench_synth(&exe, 400_000, 1, "< 30 s, < 2 GB")?);
         }
@@ -422,11 +407,9 @@ fn write_table(out: &Path, md: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `inzicht bench --web`: the web tool on the 7,400-client municipality.
-fn run_web(exe: &Path, a: &BenchArgs) -> Result<(), Failure> {
-    let clients = 7_400;
-    let dir = std::env::temp_dir().join(format!("inzicht-bench-synth-web-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+/// A fresh synthetic municipality (seed 1) of `clients` clients in `dir`.
+fn generate(exe: &Path, clients: u32, dir: &Path) -> Result<(), Failure> {
+    let _ = std::fs::remove_dir_all(dir);
     let status = Command::new(exe)
         .args([
             "synth",
@@ -436,12 +419,21 @@ fn run_web(exe: &Path, a: &BenchArgs) -> Result<(), Failure> {
             &clients.to_string(),
             "--out",
         ])
-        .arg(&dir)
+        .arg(dir)
         .stderr(std::process::Stdio::null())
         .status();
-    if !status.map(|s| s.success()).unwrap_or(false) {
-        return Err(Failure::io("could not generate the benchmark data"));
+    if status.map(|s| s.success()).unwrap_or(false) {
+        Ok(())
+    } else {
+        Err(Failure::io("could not generate the benchmark data"))
     }
+}
+
+/// `inzicht bench --web`: the web tool on the 7,400-client municipality.
+fn run_web(exe: &Path, a: &BenchArgs) -> Result<(), Failure> {
+    let clients = 7_400;
+    let dir = std::env::temp_dir().join(format!("inzicht-bench-synth-web-{}", std::process::id()));
+    generate(exe, clients, &dir)?;
     let rows = crate::bench_web::bench_web(exe, &dir, clients, a.seconds, a.sessions);
     let _ = std::fs::remove_dir_all(&dir);
     let rows = rows?;
