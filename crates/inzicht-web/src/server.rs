@@ -1178,12 +1178,23 @@ async fn effects_start(
                         },
                         ..Default::default()
                     };
-                    let m = inzicht_store::effects::run(
+                    let mut m = inzicht_store::effects::run(
                         &session,
                         &app2.protector,
                         &opt,
                         p2.get("wijk"),
                     )?;
+                    // The target group is described with the wijk's code; the page names it.
+                    if let (Some(focus), Some(code)) =
+                        (m.get("focus").and_then(|f| f.as_str()), p2.get("wijk"))
+                    {
+                        let names = session.wijk_names()?;
+                        if let Some((_, Some(name))) = names.iter().find(|(c, _)| c == code) {
+                            let named = focus
+                                .replace(&format!("wijk {code}"), &format!("wijk {name} ({code})"));
+                            m.insert("focus".into(), serde_json::json!(named));
+                        }
+                    }
                     let ctx = Ctx {
                         session: &session,
                         protector: &app2.protector,

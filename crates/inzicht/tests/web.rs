@@ -539,7 +539,10 @@ fn in_chromium_every_page_works_the_tree_tool_responds_and_axe_finds_no_violatio
             // target group, and per group the effect with and without matching.
             let sentence = text
                 .lines()
-                .find(|l| l.starts_with("Doelgroep leeftijd ≤ 26, wijk"))
+                .find(|l| {
+                    l.starts_with("Doelgroep leeftijd ≤ 26, wijk")
+                        && l.contains(&format!("({wijk})"))
+                })
                 .unwrap_or_else(|| panic!("no sentence about the target group:\n{text}"));
             assert!(
                 sentence.contains("te weinig")
