@@ -210,7 +210,9 @@ fn yes() -> bool {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CodeListConfig {
-    /// `end_reasons` (local → BUS), `provision_types` (local → group → SRG) or `inflow_reasons`.
+    /// `end_reasons` (local → BUS), `provision_types` (local → group → SRG), `inflow_reasons`,
+    /// `competences` (the skills taxonomy: code → name, broader group) or `occupations`
+    /// (occupation code → title, required competences).
     pub name: String,
     pub file: String,
     #[serde(default)]
@@ -230,6 +232,11 @@ pub struct CodeListConfig {
     pub group: Option<String>,
     /// Column with a description.
     pub description: Option<String>,
+    /// Column with the description of the group (competences: the broader concept's name).
+    pub group_description: Option<String>,
+    /// Column with competence codes separated by `|`: what a provision type teaches, or what an
+    /// occupation requires (for client–vacancy matching, docs/advice.md).
+    pub competences: Option<String>,
 }
 
 #[derive(Debug)]
@@ -329,9 +336,18 @@ impl IngestConfig {
         for c in &self.codelists {
             if !matches!(
                 c.name.as_str(),
-                "end_reasons" | "provision_types" | "inflow_reasons"
+                "end_reasons"
+                    | "provision_types"
+                    | "inflow_reasons"
+                    | "competences"
+                    | "occupations"
             ) {
-                return Err(ConfigError(format!("[[codelist]] '{}': name must be end_reasons, provision_types or inflow_reasons", c.name)));
+                return Err(ConfigError(format!("[[codelist]] '{}': name must be end_reasons, provision_types, inflow_reasons, competences or occupations", c.name)));
+            }
+            if c.competences.is_some()
+                && !matches!(c.name.as_str(), "provision_types" | "occupations")
+            {
+                return Err(ConfigError(format!("[[codelist]] '{}': competences (a column of competence codes) belongs to provision_types or occupations", c.name)));
             }
             if c.name == "end_reasons" && c.national.is_none() {
                 return Err(ConfigError("[[codelist]] 'end_reasons': national (the column with the BUS code) is required".into()));

@@ -340,6 +340,16 @@ fn load_codelists(
                 .as_deref()
                 .map(|n| column_index(&header, n, &path, &what))
                 .transpose()?;
+            let gdi = c
+                .group_description
+                .as_deref()
+                .map(|n| column_index(&header, n, &path, &what))
+                .transpose()?;
+            let ci = c
+                .competences
+                .as_deref()
+                .map(|n| column_index(&header, n, &path, &what))
+                .transpose()?;
             let table = format!("codes_{}", c.name);
             let mut columns = vec![("local_code", FieldTypeName::Text)];
             if ni.is_some() {
@@ -350,6 +360,12 @@ fn load_codelists(
             }
             if c.name == "end_reasons" {
                 columns.push(("end_class", FieldTypeName::Text));
+            }
+            if gdi.is_some() {
+                columns.push(("group_description", FieldTypeName::Text));
+            }
+            if ci.is_some() {
+                columns.push(("competences", FieldTypeName::Text));
             }
             columns.push(("description", FieldTypeName::Text));
             sink.begin_table(&TableSchema {
@@ -437,11 +453,29 @@ fn load_codelists(
                             },
                         );
                     }
-                    _ => {
+                    "inflow_reasons" => {
                         lists
                             .inflow_reasons
                             .insert(local.to_uppercase(), local.clone());
                     }
+                    _ => {
+                        if gi.is_some() {
+                            values.push(Value::Text(get(gi)));
+                        }
+                    }
+                }
+                if gdi.is_some() {
+                    values.push(Value::Text(get(gdi)));
+                }
+                if ci.is_some() {
+                    // Codes as written, `|`-separated, trimmed; checked against the taxonomy
+                    // by the matching (an unknown code is reported there, not here).
+                    let list: Vec<String> = get(ci)
+                        .split('|')
+                        .map(|x| x.trim().to_string())
+                        .filter(|x| !x.is_empty())
+                        .collect();
+                    values.push(Value::Text(list.join("|")));
                 }
                 values.push(Value::Text(get(di)));
                 sink.row(&fr.file, r.line, &values)

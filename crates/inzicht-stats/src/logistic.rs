@@ -29,6 +29,10 @@ pub struct LogisticFit {
     pub warnings: Vec<String>,
     #[serde(skip)]
     pub beta: Vec<f64>,
+    /// The inverse information, (p+1) × (p+1) row-major, intercept first (for the delta method
+    /// and sandwich estimators built on the fit).
+    #[serde(skip)]
+    pub covariance: Vec<f64>,
 }
 
 impl LogisticFit {
@@ -335,6 +339,7 @@ fn fit_impl(
         converged,
         warnings,
         beta,
+        covariance: var,
     })
 }
 
