@@ -593,10 +593,14 @@ fn top_k(buf: &mut Vec<Score>, k: usize) -> Vec<Score> {
 
 /// The title-only baseline: vacancies ranked by the share of the vacancy's title words that
 /// occur in the client's occupation titles (ties: list order). No constraints: titles only.
-pub fn rank_by_title(p: &ClientProfile, vacancies: &[Vacancy], k: usize) -> Vec<Score> {
+/// `vacancies` are (index, vacancy) pairs, so that a caller can rank a subset.
+pub fn rank_by_title<'v>(
+    p: &ClientProfile,
+    vacancies: impl IntoIterator<Item = (usize, &'v Vacancy)>,
+    k: usize,
+) -> Vec<Score> {
     let mut buf: Vec<Score> = vacancies
-        .iter()
-        .enumerate()
+        .into_iter()
         .filter_map(|(i, v)| {
             let hits = v
                 .title_words
@@ -861,7 +865,7 @@ mod tests {
                 ..Default::default()
             },
         ];
-        let r = rank_by_title(&p, &vs, 10);
+        let r = rank_by_title(&p, vs.iter().enumerate(), 10);
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].index, 1);
     }

@@ -23,6 +23,7 @@ pub mod cohort;
 pub mod effects;
 pub mod filter;
 pub mod load;
+pub mod matching;
 pub mod patterns;
 pub mod prediction;
 pub mod quality;

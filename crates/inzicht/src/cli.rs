@@ -56,6 +56,9 @@ enum Command {
     Patterns(crate::pattern_cmd::PatternsArgs),
     /// Effects of provision groups on outflow, with and without matching (store data).
     Effects(crate::effects_cmd::EffectsArgs),
+    /// Client–vacancy matching on competences: ranked vacancies per client, clients per
+    /// vacancy, and the evaluation on the synthetic truth.
+    Jobs(crate::advice_cmd::JobsArgs),
     /// The web tool: monitor and analysis workbench with login, roles and audit log.
     Serve(crate::web_cmd::ServeArgs),
     /// Accounts of the web tool (argon2id password hashes, beside the key file).
@@ -240,6 +243,7 @@ pub fn run() -> ExitCode {
         Command::Predict(a) => crate::pattern_cmd::predict_cmd(a),
         Command::Patterns(a) => crate::pattern_cmd::patterns_cmd(a),
         Command::Effects(a) => crate::effects_cmd::effects(a),
+        Command::Jobs(a) => crate::advice_cmd::jobs(a),
         Command::Serve(a) => crate::web_cmd::serve(a),
         Command::User(a) => crate::web_cmd::user(a),
         Command::Audit(a) => crate::web_cmd::audit(a),

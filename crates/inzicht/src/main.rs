@@ -1,6 +1,7 @@
 //! The `inzicht` command: parses arguments and wires the library crates together. No analysis
 //! logic lives here (see ARCHITECTURE.md).
 
+mod advice_cmd;
 mod bench;
 mod bench_web;
 mod cli;
