@@ -338,11 +338,12 @@ impl IngestConfig {
                 c.name.as_str(),
                 "end_reasons"
                     | "provision_types"
+                    | "provision_groups"
                     | "inflow_reasons"
                     | "competences"
                     | "occupations"
             ) {
-                return Err(ConfigError(format!("[[codelist]] '{}': name must be end_reasons, provision_types, inflow_reasons, competences or occupations", c.name)));
+                return Err(ConfigError(format!("[[codelist]] '{}': name must be end_reasons, provision_types, provision_groups, inflow_reasons, competences or occupations", c.name)));
             }
             if c.competences.is_some()
                 && !matches!(c.name.as_str(), "provision_types" | "occupations")

@@ -11,6 +11,7 @@
 //! - [`matching`]: nearest-neighbour matching on the propensity score, balance.
 //! - [`multiple`]: false-discovery rate and E-values.
 //! - [`provision`]: provision effects by sequential (risk-set) matching, with bootstrap.
+//! - [`hte`]: heterogeneous effects by a T-learner (two outcome models), delta-method intervals.
 //! - [`tree`]: classification trees (CART) with cost-complexity pruning by cross-validation.
 //! - [`cluster`]: k-means, k-prototypes and PAM on mixed data; silhouette.
 //! - [`metrics`]: evaluation (AUC, Brier, calibration), bias audit, adjusted Rand index.
@@ -25,6 +26,7 @@ pub mod cluster;
 pub mod competing;
 pub mod cox;
 pub mod dist;
+pub mod hte;
 pub mod km;
 pub mod linalg;
 pub mod logistic;

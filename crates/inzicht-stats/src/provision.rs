@@ -308,6 +308,12 @@ fn outcome(d: &PanelData, row: usize, moving_competing: bool, cap: i32) -> (f64,
     }
 }
 
+/// The primary outcome of a row within `cap` months: (months, cause) with cause 1 = W/S/I,
+/// 2 = a competing exit, 0 = censored (moving away, unknown end, end of the data, or the cap).
+pub fn outcome_within(d: &PanelData, row: usize, cap: i32) -> (f64, usize) {
+    outcome(d, row, false, cap)
+}
+
 /// Estimates the effect of every provision group.
 pub fn estimate_all(d: &PanelData, opt: &EffectOptions) -> Result<Vec<GroupEffect>, StatsError> {
     let n = d.person.len();

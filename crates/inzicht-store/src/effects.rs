@@ -79,6 +79,9 @@ fn timing(what: &str, since: std::time::Instant) {
 pub struct EffectData {
     pub panel: PanelData,
     pub record_keys: Vec<u64>,
+    /// Person index → pseudonym (kept inside the store crate; the consultant's advice finds a
+    /// client's rows through it).
+    pub(crate) pseudonyms: Vec<String>,
 }
 
 pub fn load(session: &Session) -> Result<EffectData, StoreError> {
@@ -528,7 +531,12 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         ));
     }
     let record_keys = keys[1].iter().map(|&k| k as u64).collect();
+    let pseudonyms: Vec<String> = conn
+        .prepare("SELECT pseudonym FROM eff_persons ORDER BY pid")?
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<Result<_, _>>()?;
     Ok(EffectData {
+        pseudonyms,
         panel: PanelData {
             person: cols[0].iter().map(|&v| v as u32).collect(),
             spell: cols[1].iter().map(|&v| v as u32).collect(),
@@ -554,7 +562,7 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
 }
 
 /// The cell behind a set of persons.
-fn cell(keys: &[u64], persons: &[u32]) -> CellInput {
+pub(crate) fn cell(keys: &[u64], persons: &[u32]) -> CellInput {
     let mut c = CellInput::default();
     for &p in persons {
         c.persons += 1;
@@ -628,7 +636,7 @@ pub fn run(
     Ok(out)
 }
 
-fn protect_estimate(
+pub(crate) fn protect_estimate(
     e: &Estimate,
     keys: &[u64],
     p: &Protector,

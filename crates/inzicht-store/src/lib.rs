@@ -19,6 +19,7 @@
 //! holds a BSN, name, address or birth date; the key file never lies inside the store.
 
 pub mod ads;
+pub mod advice;
 pub mod cohort;
 pub mod effects;
 pub mod filter;

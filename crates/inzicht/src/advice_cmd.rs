@@ -464,3 +464,203 @@ pub(crate) fn print(
     }
     Ok(())
 }
+
+#[derive(Args)]
+pub struct AdviseArgs {
+    #[command(flatten)]
+    pub common: StoreArgs,
+    /// Check both heterogeneous-effect methods on the synthetic truth (needs --truth): rank
+    /// correlation between estimated and true subgroup effects, coverage of the intervals.
+    #[arg(long, requires = "truth")]
+    pub evaluate: bool,
+    /// The synthetic municipality's truth.json.
+    #[arg(long)]
+    pub truth: Option<PathBuf>,
+    /// Advice for one client, found by BSN (or the person key the export uses).
+    #[arg(long, conflicts_with = "evaluate")]
+    pub bsn: Option<String>,
+    /// Bootstrap replicates of the matched method's intervals.
+    #[arg(long, default_value_t = 200)]
+    pub bootstrap: usize,
+}
+
+pub fn advise(a: AdviseArgs) -> Result<(), Failure> {
+    if a.bootstrap < 20 {
+        return Err(Failure::usage(
+            "--bootstrap must be at least 20 for a usable standard error",
+        ));
+    }
+    if !a.evaluate && a.bsn.is_none() {
+        return Err(Failure::usage(
+            "say what to do: --bsn BSN (advice for one client) or --evaluate --truth truth.json",
+        ));
+    }
+    let o = open(&a.common)?;
+    let bar = crate::cli::spinner();
+    bar.set_message("modellen schatten (matching per groep met bootstrap, T-learner) / fitting …");
+    let opt = inzicht_stats::provision::EffectOptions {
+        bootstrap: a.bootstrap,
+        ..Default::default()
+    };
+    let models = inzicht_store::advice::fit(&o.session, &o.protector, &opt);
+    bar.finish_and_clear();
+    let models = models?;
+    let params = json!({"as_of": a.common.as_of, "bootstrap": a.bootstrap});
+    if a.evaluate {
+        let path = a.truth.clone().unwrap_or_default();
+        let truth: Value = read_json(&path)?;
+        let groups = &truth["provision_effects"]["groups"];
+        if !groups.is_array() {
+            return Err(Failure::usage(format!(
+                "{}: no provision_effects.groups: not a truth.json of `inzicht synth`",
+                path.display()
+            )));
+        }
+        let v = models.validate(groups);
+        let mut result = serde_json::Map::new();
+        result.insert("methods".into(), v["methods"].clone());
+        result.insert("horizon_months".into(), v["horizon_months"].clone());
+        result.insert("truth_scale".into(), v["truth_scale"].clone());
+        result.insert("seconds_fit".into(), json!(models.seconds_fit));
+        let env = inzicht_protect::envelope(
+            result,
+            json!({"status": "protected", "note": "Schattingen alleen bij ten minste de drempel aan behandelden en controles; de toets vergelijkt ze met de synthetische waarheid. / Estimates only with at least the threshold of treated and controls.", "threshold": o.protector.threshold()}),
+            Some(&o.session.snapshot),
+            params,
+        );
+        return print(&a.common.format, &env, || {
+            println!("Heterogene effecten per subgroep (leeftijdsklasse, trede) getoetst op de synthetische waarheid, 12 maanden\n");
+            println!(
+                "{:<24} {:>18} {:>20} {:>10} {:>8} {:>6}",
+                "methode", "rangcorrelatie", "binnen groepen", "dekking", "MAE", "n"
+            );
+            for m in env["methods"].as_array().into_iter().flatten() {
+                let f = |k: &str, d: usize| m[k].as_f64().map_or("—".into(), |x| nl(x, d));
+                println!(
+                    "{:<24} {:>18} {:>20} {:>10} {:>8} {:>6}",
+                    m["name"].as_str().unwrap_or(""),
+                    f("rank_correlation", 3),
+                    f("rank_correlation_within_groups", 3),
+                    f("coverage", 3),
+                    f("mean_absolute_error", 3),
+                    m["n_subgroups"]
+                );
+            }
+            println!("\nRangcorrelatie: Spearman tussen geschatte en ware subgroepeffecten (alle groepen samen; 'binnen groepen' = gemiddelde per voorzieningengroep). Dekking: aandeel 95%-intervallen dat het ware effect bevat. Modellen geschat in {} s.", nl(models.seconds_fit, 1));
+        });
+    }
+    let bsn = a.bsn.clone().unwrap_or_default();
+    let ps = bsn_pseudonym(&o.key_file, &bsn)?;
+    let t0 = std::time::Instant::now();
+    let Some(mut result) = models.client(&ps, &o.protector) else {
+        return Err(Failure::usage(
+            "this BSN is not in the snapshot (no benefit months): check the number, or the snapshot (--as-of)",
+        ));
+    };
+    let ms = t0.elapsed().as_secs_f64() * 1000.0;
+    result.insert("milliseconds_advice".into(), json!(ms));
+    let env = inzicht_protect::envelope(
+        result,
+        json!({"status": "protected", "note": "Vergelijkbare cliënten: groepen van ten minste de drempel, aantallen verstoord; schattingen alleen bij voldoende behandelden en controles. / Comparable clients: groups of at least the threshold, perturbed counts.", "threshold": o.protector.threshold()}),
+        Some(&o.session.snapshot),
+        params,
+    );
+    print(&a.common.format, &env, || {
+        print_advice(&env, models.seconds_fit, ms)
+    })
+}
+
+fn pp(v: &Value) -> String {
+    v.as_f64().map_or("—".into(), |x| nl(100.0 * x, 0))
+}
+
+/// Signed percentage points, without "-0".
+fn spp(v: &Value) -> String {
+    match v.as_f64().map(|x| (100.0 * x).round()) {
+        None => "—".into(),
+        Some(r) if r == 0.0 => "0".into(),
+        Some(r) => format!("{r:+}"),
+    }
+}
+
+fn print_advice(env: &Value, fit: f64, ms: f64) {
+    let c = &env["client"];
+    println!(
+        "Cliënt: leeftijd {}, trede {}, {} maanden in de uitkering{}.\n",
+        c["age_band"].as_str().unwrap_or("?"),
+        c["trede"]
+            .as_u64()
+            .map_or("onbekend".into(), |t| t.to_string()),
+        c["months_on_benefit"],
+        if c["on_benefit_now"] == true {
+            ""
+        } else {
+            " (nu niet in de uitkering)"
+        }
+    );
+    println!("Per voorzieningengroep: uitstroom naar werk, school of inkomen binnen 12 maanden (procentpunten)\n");
+    for g in env["groups"].as_array().into_iter().flatten() {
+        println!("{}", g["name"].as_str().unwrap_or(""));
+        if let Some(cmp) = g["comparable"].as_object() {
+            let share = |v: &Value| {
+                if v.is_null() {
+                    "niet te tonen (te weinig uitstroom of te weinig zonder)".to_string()
+                } else {
+                    format!("{}%", pp(v))
+                }
+            };
+            println!(
+                "  vergelijkbare cliënten: met deze voorziening {} (n ≈ {}), zonder {} (n ≈ {})",
+                share(&cmp["treated"]["share_wsi"]),
+                cmp["treated"]["n"]
+                    .as_f64()
+                    .map_or("—".into(), |n| format!("{n:.0}")),
+                share(&cmp["control"]["share_wsi"]),
+                cmp["control"]["n"]
+                    .as_f64()
+                    .map_or("—".into(), |n| format!("{n:.0}")),
+            );
+        }
+        for m in g["matched_subgroups"].as_array().into_iter().flatten() {
+            let label = if m["subset"] == "age_band" {
+                "leeftijd"
+            } else {
+                "trede"
+            };
+            if m["too_few"] == true {
+                println!(
+                    "  gematchte subgroep ({label} {}): te weinig om te schatten",
+                    m["value"].as_str().unwrap_or("")
+                );
+            } else {
+                println!(
+                    "  gematchte subgroep ({label} {}): {} (95%-BI {} tot {}) — {}",
+                    m["value"].as_str().unwrap_or(""),
+                    spp(&m["difference"]),
+                    pp(&m["ci"][0]),
+                    pp(&m["ci"][1]),
+                    m["reading"].as_str().unwrap_or("")
+                );
+            }
+        }
+        let t = &g["t_learner"];
+        if t["too_few"] == true {
+            println!("  T-learner: te weinig om te schatten");
+        } else {
+            println!(
+                "  T-learner voor deze cliënt: {} (95%-BI {} tot {}); met {}%, zonder {}% — {}",
+                spp(&t["difference"]),
+                pp(&t["ci"][0]),
+                pp(&t["ci"][1]),
+                pp(&t["with"]),
+                pp(&t["without"]),
+                t["reading"].as_str().unwrap_or("")
+            );
+        }
+        println!();
+    }
+    for l in env["limits"].as_array().into_iter().flatten() {
+        println!("- {}", l.as_str().unwrap_or(""));
+    }
+    println!("\n(modellen {} s, advies {} ms)", nl(fit, 1), nl(ms, 1));
+}

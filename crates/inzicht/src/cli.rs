@@ -59,6 +59,9 @@ enum Command {
     /// Client–vacancy matching on competences: ranked vacancies per client, clients per
     /// vacancy, and the evaluation on the synthetic truth.
     Jobs(crate::advice_cmd::JobsArgs),
+    /// Advice for one client: comparable clients and the estimated effect of each provision
+    /// group from two methods; and their validation on the synthetic truth.
+    Advise(crate::advice_cmd::AdviseArgs),
     /// The web tool: monitor and analysis workbench with login, roles and audit log.
     Serve(crate::web_cmd::ServeArgs),
     /// Accounts of the web tool (argon2id password hashes, beside the key file).
@@ -244,6 +247,7 @@ pub fn run() -> ExitCode {
         Command::Patterns(a) => crate::pattern_cmd::patterns_cmd(a),
         Command::Effects(a) => crate::effects_cmd::effects(a),
         Command::Jobs(a) => crate::advice_cmd::jobs(a),
+        Command::Advise(a) => crate::advice_cmd::advise(a),
         Command::Serve(a) => crate::web_cmd::serve(a),
         Command::User(a) => crate::web_cmd::user(a),
         Command::Audit(a) => crate::web_cmd::audit(a),
