@@ -38,14 +38,61 @@ pub struct AdviceModels {
     pub bootstrap: usize,
 }
 
+/// What the models need from the snapshot, read while holding the session (seconds); the
+/// fitting itself ([`fit_inputs`]) needs no database.
+pub struct AdviceInputs {
+    data: EffectData,
+    group_names: HashMap<String, String>,
+    snapshot: String,
+    started: std::time::Instant,
+}
+
+pub fn load_inputs(session: &Session) -> Result<AdviceInputs, StoreError> {
+    let started = std::time::Instant::now();
+    let data = effects::load(session)?;
+    let mut group_names = HashMap::new();
+    if let Ok(mut stmt) = session
+        .conn()
+        .prepare("SELECT local_code, description FROM ads.codes_provision_groups")
+    {
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+        })?;
+        for (c, n) in rows.flatten() {
+            if let Some(n) = n {
+                group_names.insert(c, n);
+            }
+        }
+    }
+    Ok(AdviceInputs {
+        data,
+        group_names,
+        snapshot: session.snapshot.clone(),
+        started,
+    })
+}
+
 /// Fits both methods on the snapshot. `opt.bootstrap` sets the matched method's replicates.
 pub fn fit(
     session: &Session,
     protector: &Protector,
     opt: &EffectOptions,
 ) -> Result<AdviceModels, StoreError> {
-    let started = std::time::Instant::now();
-    let data = effects::load(session)?;
+    fit_inputs(load_inputs(session)?, protector, opt)
+}
+
+/// Fits both methods on inputs read before (no database).
+pub fn fit_inputs(
+    inputs: AdviceInputs,
+    protector: &Protector,
+    opt: &EffectOptions,
+) -> Result<AdviceModels, StoreError> {
+    let AdviceInputs {
+        data,
+        group_names,
+        snapshot,
+        started,
+    } = inputs;
     let mut opt = *opt;
     opt.min_persons = opt.min_persons.max(protector.threshold() as usize);
     let matched = provision::estimate_all(&data.panel, &opt).map_err(|e| StoreError::Input(e.0))?;
@@ -68,20 +115,6 @@ pub fn fit(
         .enumerate()
         .map(|(i, p)| (p.clone(), i as u32))
         .collect();
-    let mut group_names = HashMap::new();
-    if let Ok(mut stmt) = session
-        .conn()
-        .prepare("SELECT local_code, description FROM ads.codes_provision_groups")
-    {
-        let rows = stmt.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
-        })?;
-        for r in rows.flatten() {
-            if let (c, Some(n)) = r {
-                group_names.insert(c, n);
-            }
-        }
-    }
     let nf = d.feature_names.len();
     let pools: Vec<[Vec<f32>; 2]> = hte
         .iter()
@@ -110,7 +143,7 @@ pub fn fit(
         matched,
         hte,
         group_names,
-        snapshot: session.snapshot.clone(),
+        snapshot,
         seconds_fit: started.elapsed().as_secs_f64(),
         bootstrap: opt.bootstrap,
     })

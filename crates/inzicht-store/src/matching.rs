@@ -178,6 +178,12 @@ impl MatchData {
             .collect()
     }
 
+    /// The pseudonym at a position: for the web server's short-lived handles only (a page
+    /// never shows it).
+    pub fn pseudonym_at(&self, i: usize) -> Option<&str> {
+        self.pseudonym_list.get(i).map(String::as_str)
+    }
+
     pub fn vacancy_of(&self, id: &str) -> Option<usize> {
         self.vacancies
             .iter()
@@ -749,4 +755,44 @@ pub fn evaluate(data: &MatchData, truth: &[TruthClient], k: usize) -> Evaluation
         truth_clients_not_in_store: truth.len() - found.len(),
         seconds_ranking,
     }
+}
+
+/// The ranked vacancies of one client with their explanations, what is known of the client's
+/// competences and what was missing (result fields; no identifier in them).
+pub fn client_vacancies(
+    data: &MatchData,
+    i: usize,
+    top: usize,
+) -> serde_json::Map<String, serde_json::Value> {
+    use serde_json::{json, Value};
+    let m = data.matcher();
+    let p = &data.clients[i];
+    let ranked = m.rank_vacancies(p, &data.vacancies, top);
+    let rows: Vec<Value> = ranked
+        .iter()
+        .map(|s| {
+            let v = &data.vacancies[s.index as usize];
+            json!({"vacancy": v.id, "title": v.title, "hours": v.hours, "p_match": s.p_match, "coverage": s.coverage, "distance_km": s.distance_km, "explanation": m.explain(p, v, &data.catalogue)})
+        })
+        .collect();
+    let known: Vec<Value> = p
+        .evidence
+        .iter()
+        .map(|&(c, e)| json!({"code": data.taxonomy.code(c), "label": data.taxonomy.label(c), "evidence": e, "evidence_text": e.dutch()}))
+        .collect();
+    let mut result = serde_json::Map::new();
+    result.insert("vacancies".into(), Value::Array(rows));
+    result.insert("competences".into(), Value::Array(known));
+    result.insert("missing".into(), json!(p.missing()));
+    result.insert("unknown_codes".into(), json!(p.unknown_codes));
+    result.insert(
+        "education".into(),
+        json!(p
+            .education
+            .and_then(|e| inzicht_advice::matching::EDUCATION_LEVELS.get(e as usize))),
+    );
+    result.insert("hours".into(), json!(p.hours));
+    result.insert("max_km".into(), json!(p.max_km));
+    result.insert("n_vacancies".into(), json!(data.vacancies.len()));
+    result
 }

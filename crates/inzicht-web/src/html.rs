@@ -134,6 +134,12 @@ pub const NAV: &[NavItem] = &[
         roles: &[Role::Consulent],
     },
     NavItem {
+        path: "/vacatures",
+        nl: "Vacatures",
+        en: "Vacancies",
+        roles: &[Role::Consulent],
+    },
+    NavItem {
         path: "/audit",
         nl: "Auditlog",
         en: "Audit log",

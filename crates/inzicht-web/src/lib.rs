@@ -10,6 +10,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod consult;
 pub mod export;
 pub mod html;
 pub mod pages;

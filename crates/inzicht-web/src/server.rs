@@ -45,7 +45,18 @@ enum Job {
 struct Handle {
     user: String,
     created: Instant,
-    months: Vec<(String, Option<i64>)>,
+    /// Server-side only: the pages never show it.
+    pseudonym: String,
+    /// Benefit months, read when the handle's page is first opened.
+    months: Option<Vec<(String, Option<i64>)>>,
+}
+
+/// The consultant's advice models, fitted in the background once per snapshot.
+enum AdviceState {
+    None,
+    Running { snapshot: String, started: Instant },
+    Done(Arc<inzicht_store::advice::AdviceModels>),
+    Failed { snapshot: String, message: String },
 }
 
 struct App {
@@ -65,6 +76,9 @@ struct App {
     cache: Mutex<HashMap<String, Arc<Value>>>,
     jobs: Mutex<HashMap<String, Job>>,
     handles: Mutex<HashMap<String, Handle>>,
+    /// Client–vacancy matching data, per snapshot.
+    matching: Mutex<Option<Arc<inzicht_store::matching::MatchData>>>,
+    advice: Mutex<AdviceState>,
 }
 
 type Shared = Arc<App>;
@@ -98,6 +112,8 @@ pub fn serve(cfg: ServeConfig) -> Result<(), String> {
         cache: Mutex::new(HashMap::new()),
         jobs: Mutex::new(HashMap::new()),
         handles: Mutex::new(HashMap::new()),
+        matching: Mutex::new(None),
+        advice: Mutex::new(AdviceState::None),
     });
     warm_up(app.clone());
     let router = Router::new()
@@ -112,6 +128,8 @@ pub fn serve(cfg: ServeConfig) -> Result<(), String> {
         .route("/voorzieningen", get(effects_page).post(effects_start))
         .route("/api/voorzieningen", get(effects_api))
         .route("/consulent", get(consultant).post(consultant_lookup))
+        .route("/consulent/keuze", axum::routing::post(record_choice))
+        .route("/vacatures", get(vacancies_page))
         .route("/audit", get(audit_page))
         .route("/{page}", get(page))
         .fallback(not_found)
@@ -336,6 +354,8 @@ fn warm_up(app: Shared) {
                         eprintln!("inzicht serve: voorberekenen van {page} mislukt / warming {page} failed: {m}");
                     }
                 }
+                let _ = matching_data(&app);
+                fit_advice(&app);
                 warmed = snapshot;
             }
             std::thread::sleep(std::time::Duration::from_secs(10));
@@ -1357,58 +1377,20 @@ async fn consultant(
         html::submit(&t("Opzoeken", "Look up"))
     ));
     if let Some(h) = q.iter().find(|(k, _)| k == "h").map(|(_, v)| v.clone()) {
-        let found = {
-            let mut m = lock(&app.handles);
-            m.retain(|_, x| x.created.elapsed() < HANDLE_LIFETIME);
-            m.get(&h)
-                .filter(|x| x.user == s.user)
-                .map(|x| x.months.clone())
-        };
-        match found {
-            None => body.push_str(&html::alert(
-                "warning",
-                &t(
-                    "Deze verwijzing is verlopen of niet van u. Zoek de cliënt opnieuw op.",
-                    "This handle expired or is not yours. Look the client up again.",
-                ),
-            )),
-            Some(months) if months.is_empty() => body.push_str(&html::alert(
-                "info",
-                &t(
-                    "Geen uitkeringsmaanden van deze cliënt in de gegevens.",
-                    "No benefit months of this client in the data.",
-                ),
-            )),
-            Some(months) => {
-                let last = months.last().cloned().unwrap_or_default();
-                let rows = vec![
-                    vec![
-                        t("Eerste maand met uitkering", "First month on benefit"),
-                        months[0].0.clone(),
-                    ],
-                    vec![
-                        t("Laatste maand met uitkering", "Last month on benefit"),
-                        last.0.clone(),
-                    ],
-                    vec![
-                        t("Maanden met uitkering", "Months on benefit"),
-                        months.len().to_string(),
-                    ],
-                    vec![
-                        t(
-                            "Duur van de laatste uitkering (maanden)",
-                            "Duration of the latest spell (months)",
-                        ),
-                        last.1.map(|d| (d + 1).to_string()).unwrap_or_default(),
-                    ],
-                ];
-                body.push_str(&html::table(
-                    &format!("{} {}", t("Cliënt", "Client"), &h[..8.min(h.len())]),
-                    &[t("gegeven", "item"), t("waarde", "value")],
-                    &rows,
-                ));
-                body.push_str(&html::p(&t("Advies over passende voorzieningen volgt in een volgende versie (issue 8); tot dan toont deze pagina alleen de uitkeringsgeschiedenis.", "Advice on suitable provisions follows in a later version (issue 8); until then this page shows the benefit history only.")));
-            }
+        let recorded = q.iter().any(|(k, _)| k == "vastgelegd");
+        let app2 = app.clone();
+        let user = s.user.clone();
+        let h2 = h.clone();
+        let lang2 = lang;
+        let csrf = s.csrf.clone();
+        let sections = tokio::task::spawn_blocking(move || {
+            client_sections(&app2, &user, &h2, lang2, &csrf, recorded)
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+        match sections {
+            Ok(html) => body.push_str(&html),
+            Err(e) => body.push_str(&html::alert("error", &e)),
         }
     }
     html_response(
@@ -1471,17 +1453,19 @@ async fn consultant_lookup(
     let bsn = format!("{bsn:0>9}");
     let app2 = app.clone();
     let bsn2 = bsn.clone();
-    let months =
-        tokio::task::spawn_blocking(move || -> Result<Vec<(String, Option<i64>)>, String> {
+    let looked_up = tokio::task::spawn_blocking(
+        move || -> Result<(String, Vec<(String, Option<i64>)>), String> {
             let key = inzicht_store::KeyFile::load(&app2.key_file)?;
             let pseudonym = key.pseudonym(&bsn2);
             let db = lock(&app2.db);
-            db.client_months(&pseudonym).map_err(|e| e.to_string())
-        })
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r);
-    let months = match months {
+            let months = db.client_months(&pseudonym).map_err(|e| e.to_string())?;
+            Ok((pseudonym, months))
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|r| r);
+    let (pseudonym, months) = match looked_up {
         Ok(m) => m,
         Err(e) => {
             return error_page(
@@ -1520,7 +1504,8 @@ async fn consultant_lookup(
         Handle {
             user: s.user.clone(),
             created: Instant::now(),
-            months,
+            pseudonym,
+            months: Some(months),
         },
     );
     redirect(&format!("/consulent?h={handle}"))
@@ -1596,6 +1581,472 @@ async fn audit_page(State(app): State<Shared>, headers: HeaderMap) -> Response {
             &page_title("/audit", lang),
             "/audit",
             "/audit",
+            Some(&viewer(&s)),
+            None,
+            &body,
+        ),
+    )
+}
+
+// ---------------------------------------------------------------- consultant advice (issue 8)
+
+/// The matching data of the current snapshot (read on first use, well under a second).
+fn matching_data(app: &App) -> Result<Arc<inzicht_store::matching::MatchData>, String> {
+    let snapshot = current_snapshot(app);
+    if let Some(m) = lock(&app.matching).as_ref() {
+        if m.snapshot == snapshot {
+            return Ok(m.clone());
+        }
+    }
+    let mut db = lock(&app.db);
+    fresh(app, &mut db).map_err(|e| {
+        let (PageError::Input(m) | PageError::Internal(m)) = e;
+        m
+    })?;
+    let cols =
+        inzicht_store::matching::MatchColumns::from_dir(&app.secrets).map_err(|e| e.to_string())?;
+    let m = Arc::new(inzicht_store::matching::load(&db, &cols, None).map_err(|e| e.to_string())?);
+    *lock(&app.matching) = Some(m.clone());
+    Ok(m)
+}
+
+/// Fits the advice models of the current snapshot unless they are there or being fitted
+/// (blocking; the warm-up thread calls it). The session is held only while reading.
+fn fit_advice(app: &App) {
+    let snapshot = current_snapshot(app);
+    {
+        let st = lock(&app.advice);
+        match &*st {
+            AdviceState::Done(m) if m.snapshot == snapshot => return,
+            AdviceState::Running { snapshot: s, .. } | AdviceState::Failed { snapshot: s, .. }
+                if *s == snapshot =>
+            {
+                return
+            }
+            _ => {}
+        }
+    }
+    *lock(&app.advice) = AdviceState::Running {
+        snapshot: snapshot.clone(),
+        started: Instant::now(),
+    };
+    let inputs = {
+        let mut db = lock(&app.db);
+        match fresh(app, &mut db) {
+            Ok(()) => inzicht_store::advice::load_inputs(&db),
+            Err(PageError::Input(m) | PageError::Internal(m)) => {
+                Err(inzicht_store::StoreError::Internal(m))
+            }
+        }
+    };
+    let result = inputs.and_then(|i| {
+        inzicht_store::advice::fit_inputs(
+            i,
+            &app.protector,
+            &inzicht_stats::provision::EffectOptions::default(),
+        )
+    });
+    *lock(&app.advice) = match result {
+        Ok(m) => AdviceState::Done(Arc::new(m)),
+        Err(e) => {
+            eprintln!("inzicht serve: advies-modellen / advice models: {e}");
+            AdviceState::Failed {
+                snapshot,
+                message: e.to_string(),
+            }
+        }
+    };
+}
+
+/// A new short-lived handle for a client (by pseudonym), for this user.
+fn new_handle(app: &App, user: &str, pseudonym: &str) -> Result<String, String> {
+    let handle = hex(&random_bytes()?[..12]);
+    lock(&app.handles).insert(
+        handle.clone(),
+        Handle {
+            user: user.to_string(),
+            created: Instant::now(),
+            pseudonym: pseudonym.to_string(),
+            months: None,
+        },
+    );
+    Ok(handle)
+}
+
+/// The client page below the lookup form: history, advice, vacancies, the choice form
+/// (blocking).
+fn client_sections(
+    app: &App,
+    user: &str,
+    h: &str,
+    lang: Lang,
+    csrf: &str,
+    recorded: bool,
+) -> Result<String, String> {
+    let t = |a, b| lang.t(a, b).to_string();
+    let found = {
+        let mut m = lock(&app.handles);
+        m.retain(|_, x| x.created.elapsed() < HANDLE_LIFETIME);
+        m.get(h)
+            .filter(|x| x.user == user)
+            .map(|x| (x.pseudonym.clone(), x.months.clone()))
+    };
+    let Some((pseudonym, months)) = found else {
+        return Ok(html::alert(
+            "warning",
+            &t(
+                "Deze verwijzing is verlopen of niet van u. Zoek de cliënt opnieuw op.",
+                "This handle expired or is not yours. Look the client up again.",
+            ),
+        ));
+    };
+    let months = match months {
+        Some(m) => m,
+        None => {
+            let m = lock(&app.db)
+                .client_months(&pseudonym)
+                .map_err(|e| e.to_string())?;
+            if let Some(x) = lock(&app.handles).get_mut(h) {
+                x.months = Some(m.clone());
+            }
+            m
+        }
+    };
+    let mut body = String::new();
+    if months.is_empty() {
+        body.push_str(&html::alert(
+            "info",
+            &t(
+                "Geen uitkeringsmaanden van deze cliënt in de gegevens.",
+                "No benefit months of this client in the data.",
+            ),
+        ));
+        return Ok(body);
+    }
+    let last = months.last().cloned().unwrap_or_default();
+    let rows = vec![
+        vec![
+            t("Eerste maand met uitkering", "First month on benefit"),
+            months[0].0.clone(),
+        ],
+        vec![
+            t("Laatste maand met uitkering", "Last month on benefit"),
+            last.0.clone(),
+        ],
+        vec![
+            t("Maanden met uitkering", "Months on benefit"),
+            months.len().to_string(),
+        ],
+        vec![
+            t(
+                "Duur van de laatste uitkering (maanden)",
+                "Duration of the latest spell (months)",
+            ),
+            last.1.map(|d| (d + 1).to_string()).unwrap_or_default(),
+        ],
+    ];
+    body.push_str(&html::table(
+        &format!("{} {}", t("Cliënt", "Client"), &h[..8.min(h.len())]),
+        &[t("gegeven", "item"), t("waarde", "value")],
+        &rows,
+    ));
+    // Advice per provision group.
+    let mut groups: Vec<(String, String)> = Vec::new();
+    let snapshot = current_snapshot(app);
+    let advice = match &*lock(&app.advice) {
+        AdviceState::Done(m) if m.snapshot == snapshot => Ok(m.clone()),
+        AdviceState::Failed { message, .. } => Err(Some(message.clone())),
+        AdviceState::Running { started, .. } => Err(Some(format!(
+            "{} ({} s)",
+            t(
+                "Het advies wordt berekend (eenmalig per gegevenslevering, ongeveer een halve minuut); de pagina ververst vanzelf.",
+                "The advice is being computed (once per data load, about half a minute); the page refreshes by itself."
+            ),
+            started.elapsed().as_secs()
+        ))),
+        _ => Err(None),
+    };
+    match advice {
+        Ok(m) => match m.client(&pseudonym, &app.protector) {
+            Some(r) => {
+                for g in r["groups"].as_array().into_iter().flatten() {
+                    groups.push((
+                        g["group"].as_str().unwrap_or("").to_string(),
+                        g["name"].as_str().unwrap_or("").to_string(),
+                    ));
+                }
+                let v = Value::Object(r);
+                let _ = app.audit.append(
+                    user,
+                    "consulent",
+                    "consulent:advies",
+                    json!({"handle": h}),
+                    &serde_json::to_vec(&v).unwrap_or_default(),
+                );
+                body.push_str(&crate::consult::advice(lang, &v));
+            }
+            None => body.push_str(&html::alert(
+                "info",
+                &t(
+                    "Voor deze cliënt is geen advies te berekenen (geen maand in het panel).",
+                    "No advice can be computed for this client (no month in the panel).",
+                ),
+            )),
+        },
+        Err(Some(msg)) if msg.contains(" s)") => {
+            body.push_str(&html::h2(&t(
+                "Voorzieningen: wat zegt de data?",
+                "Provisions: what do the data say?",
+            )));
+            body.push_str(&html::alert("info", &msg));
+            body.push_str("<span id=\"inzicht-refresh\" data-seconds=\"5\" hidden></span>");
+        }
+        Err(Some(msg)) => body.push_str(&html::alert("error", &msg)),
+        Err(None) => {
+            body.push_str(&html::alert(
+                "info",
+                &t(
+                    "Het advies wordt voorbereid; de pagina ververst vanzelf.",
+                    "The advice is being prepared; the page refreshes by itself.",
+                ),
+            ));
+            body.push_str("<span id=\"inzicht-refresh\" data-seconds=\"5\" hidden></span>");
+        }
+    }
+    // Vacancies.
+    match matching_data(app) {
+        Ok(data) => match data.client_of(&pseudonym) {
+            Some(i) => {
+                if groups.is_empty() {
+                    let mut g: Vec<String> =
+                        data.catalogue.iter().map(|p| p.group.clone()).collect();
+                    g.sort();
+                    g.dedup();
+                    groups = g.into_iter().map(|c| (c.clone(), c)).collect();
+                }
+                let r = Value::Object(inzicht_store::matching::client_vacancies(&data, i, 10));
+                body.push_str(&crate::consult::vacancies(lang, &r));
+            }
+            None => body.push_str(&html::alert(
+                "info",
+                &t(
+                    "Deze cliënt is niet in de matchinggegevens.",
+                    "This client is not in the matching data.",
+                ),
+            )),
+        },
+        Err(e) => body.push_str(&html::alert("error", &e)),
+    }
+    body.push_str(&crate::consult::choice_form(
+        lang, csrf, h, &groups, recorded,
+    ));
+    Ok(body)
+}
+
+/// Records the consultant's choice: keyed MAC of the pseudonym, no BSN, no free text.
+async fn record_choice(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    let lang = lang_of(&headers);
+    let s = match require(&app, &headers, &[Role::Consulent]) {
+        Ok(s) => s,
+        Err(d) => return denied(d, lang, false),
+    };
+    if !check_csrf(&s, f.get("csrf").map(String::as_str)) {
+        return html_response(
+            StatusCode::FORBIDDEN,
+            html::layout(
+                lang,
+                "CSRF",
+                "",
+                "/",
+                None,
+                None,
+                &html::alert(
+                    "error",
+                    lang.t(
+                        "Het formulier is verlopen of komt niet van deze site.",
+                        "The form expired or did not come from this site.",
+                    ),
+                ),
+            ),
+        );
+    }
+    let h = f.get("h").cloned().unwrap_or_default();
+    let pseudonym = {
+        let m = lock(&app.handles);
+        m.get(&h)
+            .filter(|x| x.user == s.user && x.created.elapsed() < HANDLE_LIFETIME)
+            .map(|x| x.pseudonym.clone())
+    };
+    let Some(pseudonym) = pseudonym else {
+        return redirect(&format!("/consulent?h={}", html::url_enc(&h)));
+    };
+    let choice = f.get("keuze").cloned().unwrap_or_default();
+    let reason = f.get("reden").cloned().unwrap_or_default();
+    let valid_choice = choice.len() <= 40
+        && choice
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let valid_reason = matches!(reason.as_str(), "past" | "wens" | "beschikbaar" | "oordeel");
+    if !valid_choice || !valid_reason || choice.is_empty() {
+        return html_response(
+            StatusCode::BAD_REQUEST,
+            html::layout(
+                lang,
+                &page_title("/consulent", lang),
+                "/consulent",
+                "/consulent",
+                Some(&viewer(&s)),
+                None,
+                &html::alert(
+                    "error",
+                    lang.t(
+                        "Kies een voorziening en een reden uit de lijsten.",
+                        "Choose a provision and a reason from the lists.",
+                    ),
+                ),
+            ),
+        );
+    }
+    let entry = json!({
+        "time": inzicht_store::now_utc(),
+        "user": s.user,
+        "client": app.audit.identifier_mac(&pseudonym),
+        "snapshot": current_snapshot(&app),
+        "choice": choice,
+        "reason": reason,
+    });
+    let path = app.secrets.join("advice-choices.jsonl");
+    let written = (|| -> std::io::Result<()> {
+        use std::io::Write;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.create(true).append(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut file = opts.open(&path)?;
+        writeln!(file, "{entry}")?;
+        file.sync_data()
+    })();
+    if let Err(e) = written {
+        return error_page(
+            lang,
+            "Cliënt",
+            "/consulent",
+            "/consulent",
+            &s,
+            &PageError::Internal(format!("{}: {e}", path.display())),
+        );
+    }
+    let _ = audit(
+        &app,
+        &s,
+        "consulent:keuze",
+        json!({"handle": h, "choice": choice, "reason": reason}),
+        entry.to_string().as_bytes(),
+    );
+    redirect(&format!("/consulent?h={}&vastgelegd=1", html::url_enc(&h)))
+}
+
+/// `/vacatures`: find a vacancy; for one vacancy, the best-fitting clients on benefit.
+async fn vacancies_page(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    let lang = lang_of(&headers);
+    let s = match require(&app, &headers, &[Role::Consulent]) {
+        Ok(s) => s,
+        Err(d) => return denied(d, lang, false),
+    };
+    let get = |k: &str| {
+        q.iter()
+            .find(|(a, _)| a == k)
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let text = get("q").unwrap_or_default();
+    let id = get("id");
+    // The language toggle returns here, with the same vacancy or search.
+    let here_of_vacancies = match (&id, text.is_empty()) {
+        (Some(i), _) => format!("/vacatures?id={}", html::url_enc(i)),
+        (None, false) => format!("/vacatures?q={}", html::url_enc(&text)),
+        (None, true) => "/vacatures".to_string(),
+    };
+    let app2 = app.clone();
+    let user = s.user.clone();
+    let text2 = text.clone();
+    let result = tokio::task::spawn_blocking(move || -> Result<(String, Value), String> {
+        let data = matching_data(&app2)?;
+        let mut body = String::new();
+        let mut audit_params = json!({"q": text2});
+        match id.as_deref().and_then(|i| data.vacancy_of(i)) {
+            Some(v) => {
+                let current = data.current_clients();
+                let profiles: Vec<inzicht_advice::ClientProfile> =
+                    current.iter().map(|&i| data.clients[i].clone()).collect();
+                let m = data.matcher();
+                let ranked = m.rank_clients(&data.vacancies[v], &profiles, 20);
+                let mut list = Vec::new();
+                for sc in &ranked {
+                    let i = current[sc.index as usize];
+                    let Some(ps) = data.pseudonym_at(i) else { continue };
+                    let handle = new_handle(&app2, &user, ps)?;
+                    let e = m.explain(&data.clients[i], &data.vacancies[v], &data.catalogue);
+                    list.push((
+                        handle,
+                        json!({"p_match": sc.p_match, "coverage": sc.coverage, "distance_km": sc.distance_km, "explanation": e}),
+                    ));
+                }
+                body.push_str(&crate::consult::vacancy_search(lang, &text2, &[]));
+                body.push_str(&crate::consult::candidates(
+                    lang,
+                    &data.vacancies[v].id,
+                    &data.vacancies[v].title,
+                    &list,
+                ));
+                audit_params = json!({"vacancy": data.vacancies[v].id, "candidates": list.len()});
+            }
+            None => {
+                if let Some(i) = &id {
+                    body.push_str(&html::alert("warning", &format!("{} {i}", lang.t("Onbekende vacature:", "Unknown vacancy:"))));
+                }
+                let needle = text2.to_lowercase();
+                let hits: Vec<(String, String)> = if needle.is_empty() {
+                    Vec::new()
+                } else {
+                    data.vacancies
+                        .iter()
+                        .filter(|v| v.id.to_lowercase().contains(&needle) || v.title.to_lowercase().contains(&needle))
+                        .take(50)
+                        .map(|v| (v.id.clone(), v.title.clone()))
+                        .collect()
+                };
+                body.push_str(&crate::consult::vacancy_search(lang, &text2, &hits));
+            }
+        }
+        Ok((body, audit_params))
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()));
+    let body = match result {
+        Ok((b, params)) => {
+            let _ = audit(&app, &s, "consulent:vacatures", params, b.as_bytes());
+            b
+        }
+        Err(e) => html::alert("error", &e),
+    };
+    html_response(
+        StatusCode::OK,
+        html::layout(
+            lang,
+            &page_title("/vacatures", lang),
+            "/vacatures",
+            &here_of_vacancies,
             Some(&viewer(&s)),
             None,
             &body,

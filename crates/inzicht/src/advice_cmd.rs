@@ -324,7 +324,7 @@ pub fn jobs(a: JobsArgs) -> Result<(), Failure> {
     })
 }
 
-/// The ranked vacancies of one client, each with its explanation (no identifier in it).
+/// The ranked vacancies of one client in the common envelope.
 pub(crate) fn client_jobs(
     data: &MatchData,
     i: usize,
@@ -332,36 +332,8 @@ pub(crate) fn client_jobs(
     snapshot: &str,
     params: Value,
 ) -> Value {
-    let m = data.matcher();
-    let p = &data.clients[i];
-    let ranked = m.rank_vacancies(p, &data.vacancies, top);
-    let rows: Vec<Value> = ranked
-        .iter()
-        .map(|s| {
-            let v = &data.vacancies[s.index as usize];
-            json!({"vacancy": v.id, "title": v.title, "p_match": s.p_match, "coverage": s.coverage, "distance_km": s.distance_km, "explanation": m.explain(p, v, &data.catalogue)})
-        })
-        .collect();
-    let known: Vec<Value> = p
-        .evidence
-        .iter()
-        .map(|&(c, e)| json!({"code": data.taxonomy.code(c), "label": data.taxonomy.label(c), "evidence": e, "evidence_text": e.dutch()}))
-        .collect();
-    let mut result = serde_json::Map::new();
-    result.insert("vacancies".into(), Value::Array(rows));
-    result.insert("competences".into(), Value::Array(known));
-    result.insert("missing".into(), json!(p.missing()));
-    result.insert("unknown_codes".into(), json!(p.unknown_codes));
-    result.insert(
-        "education".into(),
-        json!(p
-            .education
-            .and_then(|e| inzicht_advice::matching::EDUCATION_LEVELS.get(e as usize))),
-    );
-    result.insert("hours".into(), json!(p.hours));
-    result.insert("max_km".into(), json!(p.max_km));
     inzicht_protect::envelope(
-        result,
+        matching::client_vacancies(data, i, top),
         json!({"status": "own-client", "note": "Gegevens van één cliënt voor de eigen consulent; vacatures zijn geen persoonsgegevens. / One client's data for their own consultant; vacancies are not personal data."}),
         Some(snapshot),
         params,

@@ -368,27 +368,6 @@ fn the_consultant_looks_up_by_bsn_and_the_bsn_is_never_stored_or_logged() {
 
 // ---------------------------------------------------------------- Chromium
 
-fn axe_source() -> String {
-    let dir =
-        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
-    let p = std::path::Path::new(&dir).join("../../tests/browser/node_modules/axe-core/axe.min.js");
-    std::fs::read_to_string(&p).unwrap_or_else(|_| {
-        panic!(
-            "{} is missing: run ./scripts/test-all (it installs axe-core with npm)",
-            p.display()
-        )
-    })
-}
-
-/// axe-core's WCAG 2.1 A/AA rules on the current page: the violations as text.
-fn axe_violations(b: &mut support::Browser, axe: &str) -> Vec<String> {
-    if b.eval("typeof axe") != Value::String("object".into()) {
-        b.eval(&format!("{axe};true"));
-    }
-    let v = b.eval("axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}}).then(r => JSON.stringify(r.violations.map(v => v.id + ' (' + v.impact + '): ' + v.nodes.length + ' × ' + JSON.stringify(v.nodes[0].target) + ' ' + v.nodes[0].failureSummary)))");
-    serde_json::from_str(v.as_str().unwrap_or("[]")).unwrap_or_default()
-}
-
 fn tree_svg(b: &mut support::Browser) -> String {
     b.eval("(document.querySelector('figure svg') || {outerHTML: ''}).outerHTML")
         .as_str()
@@ -400,14 +379,14 @@ fn tree_svg(b: &mut support::Browser) -> String {
 fn in_chromium_every_page_works_the_tree_tool_responds_and_axe_finds_no_violation() {
     let chromium = support::chromium_path()
         .expect("Chromium is not installed: ./scripts/test-all installs Debian's chromium package");
-    let axe = axe_source();
+    let axe = support::axe_source();
     let f = fixture();
     let base = format!("http://{}", f.addr);
     let shots = std::env::var_os("INZICHT_SCREENSHOTS").map(std::path::PathBuf::from);
     let mut b = support::Browser::start(&chromium);
     // Log in through the form.
     b.goto(&format!("{base}/login"));
-    let mut violations: Vec<String> = axe_violations(&mut b, &axe)
+    let mut violations: Vec<String> = support::axe_violations(&mut b, &axe)
         .into_iter()
         .map(|v| format!("/login: {v}"))
         .collect();
@@ -442,7 +421,7 @@ fn in_chromium_every_page_works_the_tree_tool_responds_and_axe_finds_no_violatio
             .to_string();
         assert!(!text.contains("Er ging iets mis"), "{p}: {text}");
         violations.extend(
-            axe_violations(&mut b, &axe)
+            support::axe_violations(&mut b, &axe)
                 .into_iter()
                 .map(|v| format!("{p}: {v}")),
         );
@@ -583,7 +562,7 @@ fn in_chromium_every_page_works_the_tree_tool_responds_and_axe_finds_no_violatio
         b.goto(&format!("{base}/voorzieningen?leeftijd_max=26&wijk={wijk}"));
     }
     violations.extend(
-        axe_violations(&mut b, &axe)
+        support::axe_violations(&mut b, &axe)
             .into_iter()
             .map(|v| format!("/voorzieningen (result): {v}")),
     );
@@ -609,7 +588,7 @@ fn in_chromium_every_page_works_the_tree_tool_responds_and_axe_finds_no_violatio
         .to_string();
     assert!(text.contains("Reconciliatie per bestand"), "{text}");
     violations.extend(
-        axe_violations(&mut b, &axe)
+        support::axe_violations(&mut b, &axe)
             .into_iter()
             .map(|v| format!("/datakwaliteit: {v}")),
     );

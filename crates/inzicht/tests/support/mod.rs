@@ -504,3 +504,25 @@ pub fn url_encode(s: &str) -> String {
         })
         .collect()
 }
+
+/// axe-core, as `./scripts/test-all` installs it.
+pub fn axe_source() -> String {
+    let dir =
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+    let p = std::path::Path::new(&dir).join("../../tests/browser/node_modules/axe-core/axe.min.js");
+    std::fs::read_to_string(&p).unwrap_or_else(|_| {
+        panic!(
+            "{} is missing: run ./scripts/test-all (it installs axe-core with npm)",
+            p.display()
+        )
+    })
+}
+
+/// axe-core's WCAG 2.1 A/AA rules on the current page: the violations as text.
+pub fn axe_violations(b: &mut Browser, axe: &str) -> Vec<String> {
+    if b.eval("typeof axe") != Value::String("object".into()) {
+        b.eval(&format!("{axe};true"));
+    }
+    let v = b.eval("axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}}).then(r => JSON.stringify(r.violations.map(v => v.id + ' (' + v.impact + '): ' + v.nodes.length + ' × ' + JSON.stringify(v.nodes[0].target) + ' ' + v.nodes[0].failureSummary)))");
+    serde_json::from_str(v.as_str().unwrap_or("[]")).unwrap_or_default()
+}
