@@ -650,13 +650,27 @@ pub fn load(
 }
 
 /// The person keys (BSN or client number, from the identifiable ODS) of clients by position:
-/// for the data team's command line only (`inzicht jobs --vacancy`); the web tool never calls
-/// it. `None` where the ODS has no key for the pseudonym.
+/// for the data team's command line (`inzicht jobs --vacancy`). `None` where the ODS has no key
+/// for the pseudonym.
 pub fn client_keys(
     store_dir: &Path,
     as_of: Option<&str>,
     data: &MatchData,
     positions: &[usize],
+) -> Result<Vec<Option<String>>, StoreError> {
+    let pseudonyms: Vec<&str> = positions
+        .iter()
+        .map(|&i| data.pseudonym_list.get(i).map_or("", String::as_str))
+        .collect();
+    person_keys(store_dir, as_of, &pseudonyms)
+}
+
+/// The ODS person keys of pseudonyms (identifiable: the caller decides who may see them and
+/// records that they did — the web tool's consultant, in the audit log).
+pub fn person_keys(
+    store_dir: &Path,
+    as_of: Option<&str>,
+    pseudonyms: &[&str],
 ) -> Result<Vec<Option<String>>, StoreError> {
     let dir = crate::Store::new(store_dir).resolve(as_of)?;
     let conn = duckdb::Connection::open_in_memory()?;
@@ -666,16 +680,13 @@ pub fn client_keys(
     ))
     .map_err(|e| {
         StoreError::Input(format!(
-            "the identifiable store (ods.duckdb) cannot be opened: {e}. Client keys are for the data team; others use the web tool's consultant page"
+            "the identifiable store (ods.duckdb) cannot be opened: {e}. Client keys are for the data team and the consultant"
         ))
     })?;
     let mut stmt = conn.prepare("SELECT person_key FROM ods.pseudonyms WHERE pseudonym = ?")?;
-    positions
+    pseudonyms
         .iter()
-        .map(|&i| {
-            let Some(ps) = data.pseudonym_list.get(i) else {
-                return Ok(None);
-            };
+        .map(|ps| {
             let mut rows = stmt.query([ps])?;
             Ok(match rows.next()? {
                 Some(r) => r.get::<_, Option<String>>(0)?,

@@ -491,8 +491,22 @@ pub fn candidates(lang: Lang, id: &str, title: &str, list: &[(String, Value)]) -
     }
     s.push_str("</ol>");
     s.push_str(&html::p(&t(
-        "De verwijzingen zijn 15 minuten geldig en alleen voor u. Ze tonen geen BSN en geen naam; wie de kandidaat is, ziet u in uw eigen cliëntsysteem.",
-        "The handles are valid for 15 minutes and only for you. They show no BSN and no name; who the candidate is, you see in your own case system.",
+        "De verwijzingen zijn 15 minuten geldig en alleen voor u. Ze tonen geen BSN en geen naam; op de pagina van een kandidaat kunt u het BSN opvragen, en dat wordt in het auditlog vastgelegd.",
+        "The handles are valid for 15 minutes and only for you. They show no BSN and no name; on a candidate's page you can ask for the BSN, and that is recorded in the audit log.",
     )));
     s
+}
+
+/// On a candidate's page: ask for the BSN (recorded in the audit log).
+pub fn reveal_form(lang: Lang, csrf: &str, handle: &str) -> String {
+    format!(
+        "{}<form method=\"post\" action=\"/consulent/bsn\" class=\"inzicht-form\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"h\" value=\"{}\">{}</form>",
+        html::p(lang.t(
+            "Deze kandidaat kwam uit een vacature. Wilt u hem of haar benaderen, vraag dan het BSN op; dat wordt vastgelegd in het auditlog.",
+            "This candidate came from a vacancy. To contact them, ask for the BSN; that is recorded in the audit log.",
+        )),
+        esc(csrf),
+        esc(handle),
+        html::submit(lang.t("BSN opvragen", "Show BSN"))
+    )
 }

@@ -49,6 +49,8 @@ struct Handle {
     pseudonym: String,
     /// Benefit months, read when the handle's page is first opened.
     months: Option<Vec<(String, Option<i64>)>>,
+    /// Made from a candidate list (the consultant does not know who it is yet).
+    candidate: bool,
 }
 
 /// The consultant's advice models, fitted in the background once per snapshot.
@@ -129,6 +131,7 @@ pub fn serve(cfg: ServeConfig) -> Result<(), String> {
         .route("/api/voorzieningen", get(effects_api))
         .route("/consulent", get(consultant).post(consultant_lookup))
         .route("/consulent/keuze", axum::routing::post(record_choice))
+        .route("/consulent/bsn", axum::routing::post(reveal_bsn))
         .route("/vacatures", get(vacancies_page))
         .route("/audit", get(audit_page))
         .route("/{page}", get(page))
@@ -1376,6 +1379,12 @@ async fn consultant(
         html::input("bsn", &t("BSN", "BSN"), "text", "", &t("9 cijfers; wordt gecontroleerd met de elfproef.", "9 digits; checked with the eleven test.")),
         html::submit(&t("Opzoeken", "Look up"))
     ));
+    let here_of_client = q
+        .iter()
+        .find(|(k, _)| k == "h")
+        .map_or("/consulent".to_string(), |(_, h)| {
+            format!("/consulent?h={}", html::url_enc(h))
+        });
     if let Some(h) = q.iter().find(|(k, _)| k == "h").map(|(_, v)| v.clone()) {
         let recorded = q.iter().any(|(k, _)| k == "vastgelegd");
         let app2 = app.clone();
@@ -1399,7 +1408,7 @@ async fn consultant(
             lang,
             &page_title("/consulent", lang),
             "/consulent",
-            "/consulent",
+            &here_of_client,
             Some(&viewer(&s)),
             None,
             &body,
@@ -1506,6 +1515,7 @@ async fn consultant_lookup(
             created: Instant::now(),
             pseudonym,
             months: Some(months),
+            candidate: false,
         },
     );
     redirect(&format!("/consulent?h={handle}"))
@@ -1668,6 +1678,7 @@ fn new_handle(app: &App, user: &str, pseudonym: &str) -> Result<String, String> 
             created: Instant::now(),
             pseudonym: pseudonym.to_string(),
             months: None,
+            candidate: true,
         },
     );
     Ok(handle)
@@ -1689,9 +1700,9 @@ fn client_sections(
         m.retain(|_, x| x.created.elapsed() < HANDLE_LIFETIME);
         m.get(h)
             .filter(|x| x.user == user)
-            .map(|x| (x.pseudonym.clone(), x.months.clone()))
+            .map(|x| (x.pseudonym.clone(), x.months.clone(), x.candidate))
     };
-    let Some((pseudonym, months)) = found else {
+    let Some((pseudonym, months, candidate)) = found else {
         return Ok(html::alert(
             "warning",
             &t(
@@ -1840,6 +1851,9 @@ fn client_sections(
     body.push_str(&crate::consult::choice_form(
         lang, csrf, h, &groups, recorded,
     ));
+    if candidate {
+        body.push_str(&crate::consult::reveal_form(lang, csrf, h));
+    }
     Ok(body)
 }
 
@@ -2047,6 +2061,109 @@ async fn vacancies_page(
             &page_title("/vacatures", lang),
             "/vacatures",
             &here_of_vacancies,
+            Some(&viewer(&s)),
+            None,
+            &body,
+        ),
+    )
+}
+
+/// Shows a candidate's BSN (from the ODS) to the consultant who asked, once, on the page
+/// itself (never in a URL), and records that they did in the audit log.
+async fn reveal_bsn(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    let lang = lang_of(&headers);
+    let s = match require(&app, &headers, &[Role::Consulent]) {
+        Ok(s) => s,
+        Err(d) => return denied(d, lang, false),
+    };
+    if !check_csrf(&s, f.get("csrf").map(String::as_str)) {
+        return html_response(
+            StatusCode::FORBIDDEN,
+            html::layout(
+                lang,
+                "CSRF",
+                "",
+                "/",
+                None,
+                None,
+                &html::alert(
+                    "error",
+                    lang.t(
+                        "Het formulier is verlopen of komt niet van deze site.",
+                        "The form expired or did not come from this site.",
+                    ),
+                ),
+            ),
+        );
+    }
+    let h = f.get("h").cloned().unwrap_or_default();
+    let app2 = app.clone();
+    let user = s.user.clone();
+    let csrf = s.csrf.clone();
+    let h2 = h.clone();
+    let result = tokio::task::spawn_blocking(move || -> Result<(String, String), String> {
+        let pseudonym = lock(&app2.handles)
+            .get(&h2)
+            .filter(|x| x.user == user && x.created.elapsed() < HANDLE_LIFETIME)
+            .map(|x| x.pseudonym.clone())
+            .ok_or_else(|| {
+                lang.t(
+                    "Deze verwijzing is verlopen of niet van u.",
+                    "This handle expired or is not yours.",
+                )
+                .to_string()
+            })?;
+        let key = inzicht_store::matching::person_keys(&app2.store, None, &[pseudonym.as_str()])
+            .map_err(|e| e.to_string())?
+            .pop()
+            .flatten()
+            .ok_or_else(|| {
+                lang.t("Geen BSN bekend in de ODS.", "No BSN known in the ODS.")
+                    .to_string()
+            })?;
+        let sections = client_sections(&app2, &user, &h2, lang, &csrf, false)?;
+        Ok((key, sections))
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()));
+    let body = match result {
+        Ok((key, sections)) => {
+            let _ = audit(
+                &app,
+                &s,
+                "consulent:bsn-getoond",
+                json!({"handle": h, "bsn_hmac": app.audit.identifier_mac(&key)}),
+                b"",
+            );
+            format!(
+                "{}{}",
+                html::alert(
+                    "warning",
+                    &format!(
+                        "{} {key}. {}",
+                        lang.t("BSN van deze kandidaat:", "BSN of this candidate:"),
+                        lang.t(
+                            "Dat u dit opvroeg, staat in het auditlog.",
+                            "That you asked is in the audit log."
+                        )
+                    )
+                ),
+                sections
+            )
+        }
+        Err(e) => html::alert("error", &e),
+    };
+    html_response(
+        StatusCode::OK,
+        html::layout(
+            lang,
+            &page_title("/consulent", lang),
+            "/consulent",
+            "/consulent",
             Some(&viewer(&s)),
             None,
             &body,

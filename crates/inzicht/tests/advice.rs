@@ -328,6 +328,28 @@ fn the_consultant_sees_advice_vacancies_and_records_a_choice() {
         .unwrap();
     let cand = request(a, "GET", &format!("/consulent?h={link}"), &s, "").text();
     assert!(cand.contains("Eerste maand met uitkering"), "{cand}");
+    // Asking for a candidate's BSN shows it once and writes its HMAC to the audit log.
+    assert!(cand.contains("BSN opvragen"));
+    let r = request(
+        a,
+        "POST",
+        "/consulent/bsn",
+        &s,
+        &format!("csrf={token}&h={link}"),
+    );
+    assert_eq!(r.status, 200);
+    let text = r.text();
+    let shown_bsn = text
+        .split("BSN van deze kandidaat: ")
+        .nth(1)
+        .map(|x| x.chars().take(9).collect::<String>())
+        .unwrap_or_default();
+    assert!(
+        shown_bsn.chars().all(|c| c.is_ascii_digit()) && shown_bsn.len() == 9,
+        "{text}"
+    );
+    let log = std::fs::read_to_string(f.dir.join("audit/audit.log")).unwrap();
+    assert!(log.contains("consulent:bsn-getoond") && !log.contains(&shown_bsn));
     // Other roles may not open the consultant's pages.
     let analist = login(a, "demo", &f.password);
     assert_eq!(
