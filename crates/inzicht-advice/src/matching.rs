@@ -410,6 +410,15 @@ impl<'a> Matcher<'a> {
         })
     }
 
+    /// The probability of every competence of the taxonomy for one client (dense; for the
+    /// reference implementation the benchmark compares with, and for checks).
+    pub fn probabilities(&self, p: &ClientProfile) -> Vec<f32> {
+        let parents = self.parent_weights(p);
+        (0..self.taxonomy.len() as u32)
+            .map(|c| self.probability(p, &parents, c, self.taxonomy.parent(c)))
+            .collect()
+    }
+
     /// The score of one pair, or why the vacancy is not ranked.
     pub fn score(&self, p: &ClientProfile, v: &Vacancy) -> Result<Score, Exclusion> {
         self.check(p, v)?;

@@ -171,7 +171,8 @@ struct DemoArgs {
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Where to write the table (default docs/benchmarks.md, with --web docs/benchmarks-web.md).
+    /// Where to write the table (default docs/benchmarks.md, with --web docs/benchmarks-web.md,
+    /// with --advice docs/benchmarks-advice.md).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Also run the national scale (400,000 clients).
@@ -180,6 +181,10 @@ pub struct BenchArgs {
     /// Only the web tool under load on loopback: per-page latency and concurrent sessions.
     #[arg(long, conflicts_with = "large")]
     pub web: bool,
+    /// Only client–vacancy matching and the consultant's advice (docs/benchmarks-advice.md),
+    /// with the validation on the synthetic truth.
+    #[arg(long, conflicts_with_all = ["large", "web"])]
+    pub advice: bool,
     /// With --web: seconds of concurrent load.
     #[arg(long, default_value_t = 60, requires = "web")]
     pub seconds: u64,
