@@ -864,7 +864,7 @@ mod tests {
             title_words: title_words("Heftruckchauffeur"),
             ..Default::default()
         };
-        let vs = vec![
+        let vs = [
             Vacancy {
                 title_words: title_words("Schoonmaker"),
                 ..Default::default()

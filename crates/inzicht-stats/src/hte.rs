@@ -387,6 +387,9 @@ pub fn t_learner(d: &PanelData, g: usize, opt: &HteOptions) -> GroupHte {
     }
 }
 
+/// Whether a panel row belongs to a subgroup.
+type RowTest<'a> = Box<dyn Fn(usize) -> bool + 'a>;
+
 /// The subgroup effects (all, age bands, trede 1–6) over the treated rows.
 fn subgroup_list(
     d: &PanelData,
@@ -395,7 +398,7 @@ fn subgroup_list(
     opt: &HteOptions,
 ) -> Vec<SubgroupCate> {
     let p = d.feature_names.len();
-    let mut sets: Vec<(String, String, Box<dyn Fn(usize) -> bool + '_>)> =
+    let mut sets: Vec<(String, String, RowTest)> =
         vec![("all".into(), "all".into(), Box::new(|_| true))];
     for (b, name) in AGE_BANDS.iter().enumerate() {
         sets.push((

@@ -9,7 +9,7 @@ use serde_json::Value;
 fn spp(lang: Lang, x: Option<f64>) -> String {
     match x.map(|v| (100.0 * v).round()) {
         None => "—".into(),
-        Some(r) if r == 0.0 => "0".into(),
+        Some(0.0) => "0".into(),
         Some(r) if r > 0.0 => format!("+{}", num(lang, r, 0)),
         Some(r) => format!("−{}", num(lang, -r, 0)),
     }

@@ -42,13 +42,16 @@ enum Job {
     Failed(String),
 }
 
+/// A client's months on benefit: (month, duration so far).
+type Months = Vec<(String, Option<i64>)>;
+
 struct Handle {
     user: String,
     created: Instant,
     /// Server-side only: the pages never show it.
     pseudonym: String,
     /// Benefit months, read when the handle's page is first opened.
-    months: Option<Vec<(String, Option<i64>)>>,
+    months: Option<Months>,
     /// Made from a candidate list (the consultant does not know who it is yet).
     candidate: bool,
 }
@@ -1463,7 +1466,7 @@ async fn consultant_lookup(
     let app2 = app.clone();
     let bsn2 = bsn.clone();
     let looked_up = tokio::task::spawn_blocking(
-        move || -> Result<(String, Vec<(String, Option<i64>)>), String> {
+        move || -> Result<(String, Months), String> {
             let key = inzicht_store::KeyFile::load(&app2.key_file)?;
             let pseudonym = key.pseudonym(&bsn2);
             let db = lock(&app2.db);

@@ -550,7 +550,7 @@ fn pp(v: &Value) -> String {
 fn spp(v: &Value) -> String {
     match v.as_f64().map(|x| (100.0 * x).round()) {
         None => "—".into(),
-        Some(r) if r == 0.0 => "0".into(),
+        Some(0.0) => "0".into(),
         Some(r) => format!("{r:+}"),
     }
 }
