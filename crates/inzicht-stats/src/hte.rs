@@ -125,6 +125,20 @@ impl TLearner {
         x
     }
 
+    /// Coefficients of the treated and the control model (intercept first, standardised scale).
+    pub fn coefficients(&self) -> [&[f64]; 2] {
+        [&self.treated.beta, &self.control.beta]
+    }
+
+    /// Cluster-robust standard errors of those coefficients.
+    pub fn standard_errors(&self) -> [Vec<f64>; 2] {
+        let se = |a: &ArmFit| {
+            let q = a.beta.len();
+            (0..q).map(|i| a.cov[i * q + i].max(0.0).sqrt()).collect()
+        };
+        [se(&self.treated), se(&self.control)]
+    }
+
     /// The standardised features of a row (for nearest neighbours), without the intercept.
     pub fn standardised(&self, features: &[f32]) -> Vec<f64> {
         let mut x = self.design(features);
@@ -277,43 +291,129 @@ pub fn t_learner(d: &PanelData, g: usize, opt: &HteOptions) -> GroupHte {
             control_rows: control_y,
         };
     }
-    // Standardise on the union of both samples; constant columns are left out.
-    let all: Vec<usize> = treated_y.iter().chain(&control_y).map(|x| x.0).collect();
+    let gather = |rows: &[(usize, bool)]| -> (Vec<f32>, Vec<bool>, Vec<u32>) {
+        let mut f = Vec::with_capacity(rows.len() * p);
+        for &(r, _) in rows {
+            f.extend_from_slice(&d.features[r * p..(r + 1) * p]);
+        }
+        (
+            f,
+            rows.iter().map(|x| x.1).collect(),
+            rows.iter().map(|x| d.person[x.0]).collect(),
+        )
+    };
+    let (tf, ty, tc) = gather(&treated_y);
+    let (cf, cy, cc) = gather(&control_y);
+    let fitted = fit_design(
+        &group,
+        &d.feature_names,
+        ArmRows {
+            features: &tf,
+            y: &ty,
+            cluster: &tc,
+        },
+        ArmRows {
+            features: &cf,
+            y: &cy,
+            cluster: &cc,
+        },
+        opt.lambda,
+        opt.conf_level,
+    );
+    let model = match fitted {
+        Ok(m) => m,
+        Err(e) => {
+            subgroups_without_model(&format!("outcome model not estimable ({e})"), &mut warnings);
+            return GroupHte {
+                group,
+                model: None,
+                subgroups: subgroup_list(d, &treated, None, opt),
+                warnings,
+                treated_rows: treated_y,
+                control_rows: control_y,
+            };
+        }
+    };
+    let subgroups = subgroup_list(d, &treated, Some(&model), opt);
+    GroupHte {
+        group,
+        model: Some(model),
+        subgroups,
+        warnings,
+        treated_rows: treated_y,
+        control_rows: control_y,
+    }
+}
+
+/// One arm's rows for [`fit_design`]: features (n × p, row-major), outcomes, and the cluster
+/// (person) of each row for the sandwich covariance.
+pub struct ArmRows<'a> {
+    pub features: &'a [f32],
+    pub y: &'a [bool],
+    pub cluster: &'a [u32],
+}
+
+/// Fits the T-learner's two outcome models on given rows: standardises on the union of both
+/// arms (sample standard deviation; constant columns left out), fits ridge logistic regressions
+/// (λ on the standardised coefficients, intercept free) and computes each arm's cluster-robust
+/// sandwich covariance H⁻¹(Σ_c u_c u_cᵀ)H⁻¹ with H the penalised information and u_c the sum of
+/// the score contributions (y − μ)x̃ of cluster c. Checked against a numpy reference
+/// (tests/reference/advice/).
+pub fn fit_design(
+    group: &str,
+    feature_names: &[String],
+    treated: ArmRows,
+    control: ArmRows,
+    lambda: f64,
+    conf_level: f64,
+) -> Result<TLearner, String> {
+    let p = feature_names.len();
+    let n_t = treated.y.len();
+    let n_c = control.y.len();
+    if treated.features.len() != n_t * p || control.features.len() != n_c * p || n_t + n_c < 2 {
+        return Err("the rows of the outcome models have different lengths".into());
+    }
+    let value = |i: usize, j: usize| -> f64 {
+        if i < n_t {
+            treated.features[i * p + j] as f64
+        } else {
+            control.features[(i - n_t) * p + j] as f64
+        }
+    };
+    let n = n_t + n_c;
     let mut cols = Vec::new();
     let mut mean = Vec::new();
     let mut sd = Vec::new();
     for j in 0..p {
-        let vals = all.iter().map(|&r| d.features[r * p + j] as f64);
-        let m = vals.clone().sum::<f64>() / all.len() as f64;
-        let v = vals.map(|x| (x - m) * (x - m)).sum::<f64>() / (all.len() as f64 - 1.0).max(1.0);
+        let m = (0..n).map(|i| value(i, j)).sum::<f64>() / n as f64;
+        let v = (0..n).map(|i| (value(i, j) - m).powi(2)).sum::<f64>() / (n as f64 - 1.0);
         if v > 1e-12 {
             cols.push(j);
             mean.push(m);
             sd.push(v.sqrt());
         }
     }
-    let names: Vec<String> = cols.iter().map(|&j| d.feature_names[j].clone()).collect();
-    let fit_arm = |rows: &[(usize, bool)]| -> Result<ArmFit, String> {
+    let names: Vec<String> = cols.iter().map(|&j| feature_names[j].clone()).collect();
+    let fit_arm = |arm: &ArmRows| -> Result<ArmFit, String> {
         let q = cols.len();
-        let mut x = Vec::with_capacity(rows.len() * q);
-        for &(r, _) in rows {
+        let rows = arm.y.len();
+        let mut x = Vec::with_capacity(rows * q);
+        for i in 0..rows {
             for (k, &j) in cols.iter().enumerate() {
-                x.push((d.features[r * p + j] as f64 - mean[k]) / sd[k]);
+                x.push((arm.features[i * p + j] as f64 - mean[k]) / sd[k]);
             }
         }
-        let y: Vec<bool> = rows.iter().map(|x| x.1).collect();
-        let fit = logistic::fit_ridge(&x, &y, &names, None, opt.lambda).map_err(|e| e.0)?;
+        let fit = logistic::fit_ridge(&x, arm.y, &names, None, lambda).map_err(|e| e.0)?;
         let q1 = q + 1;
-        // Cluster-robust sandwich: scores summed per person (rows are in row order, so a
-        // person's rows of one spell are adjacent; persons recur across spells, hence the map).
         let mut per: std::collections::HashMap<u32, Vec<f64>> = Default::default();
-        for (i, &(r, yy)) in rows.iter().enumerate() {
-            let xi = std::iter::once(1.0).chain(x[i * q..(i + 1) * q].iter().copied());
-            let xi: Vec<f64> = xi.collect();
+        for i in 0..rows {
+            let xi: Vec<f64> = std::iter::once(1.0)
+                .chain(x[i * q..(i + 1) * q].iter().copied())
+                .collect();
             let eta: f64 = fit.beta.iter().zip(&xi).map(|(b, v)| b * v).sum();
             let mu = 1.0 / (1.0 + (-eta).exp());
-            let resid = if yy { 1.0 } else { 0.0 } - mu;
-            let u = per.entry(d.person[r]).or_insert_with(|| vec![0.0; q1]);
+            let resid = if arm.y[i] { 1.0 } else { 0.0 } - mu;
+            let u = per.entry(arm.cluster[i]).or_insert_with(|| vec![0.0; q1]);
             for a in 0..q1 {
                 u[a] += resid * xi[a];
             }
@@ -347,44 +447,22 @@ pub fn t_learner(d: &PanelData, g: usize, opt: &HteOptions) -> GroupHte {
             cov,
         })
     };
-    let (t_fit, c_fit) = match (fit_arm(&treated_y), fit_arm(&control_y)) {
-        (Ok(t), Ok(c)) => (t, c),
-        (Err(e), _) | (_, Err(e)) => {
-            subgroups_without_model(&format!("outcome model not estimable ({e})"), &mut warnings);
-            return GroupHte {
-                group,
-                model: None,
-                subgroups: subgroup_list(d, &treated, None, opt),
-                warnings,
-                treated_rows: treated_y,
-                control_rows: control_y,
-            };
-        }
-    };
-    let z = crate::dist::norm_quantile(1.0 - (1.0 - opt.conf_level) / 2.0);
-    let model = TLearner {
-        group: group.clone(),
+    let t_fit = fit_arm(&treated)?;
+    let c_fit = fit_arm(&control)?;
+    Ok(TLearner {
+        group: group.to_string(),
         cols,
         mean,
         sd,
         treated: t_fit,
         control: c_fit,
         feature_names: names,
-        n_treated_persons: distinct(treated_y.iter().map(|x| d.person[x.0])),
-        n_control_persons: distinct(control_y.iter().map(|x| d.person[x.0])),
-        n_treated_rows: treated_y.len(),
-        n_control_rows: control_y.len(),
-        z,
-    };
-    let subgroups = subgroup_list(d, &treated, Some(&model), opt);
-    GroupHte {
-        group,
-        model: Some(model),
-        subgroups,
-        warnings,
-        treated_rows: treated_y,
-        control_rows: control_y,
-    }
+        n_treated_persons: distinct(treated.cluster.iter().copied()),
+        n_control_persons: distinct(control.cluster.iter().copied()),
+        n_treated_rows: n_t,
+        n_control_rows: n_c,
+        z: crate::dist::norm_quantile(1.0 - (1.0 - conf_level) / 2.0),
+    })
 }
 
 /// Whether a panel row belongs to a subgroup.

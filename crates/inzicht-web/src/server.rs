@@ -1465,15 +1465,13 @@ async fn consultant_lookup(
     let bsn = format!("{bsn:0>9}");
     let app2 = app.clone();
     let bsn2 = bsn.clone();
-    let looked_up = tokio::task::spawn_blocking(
-        move || -> Result<(String, Months), String> {
-            let key = inzicht_store::KeyFile::load(&app2.key_file)?;
-            let pseudonym = key.pseudonym(&bsn2);
-            let db = lock(&app2.db);
-            let months = db.client_months(&pseudonym).map_err(|e| e.to_string())?;
-            Ok((pseudonym, months))
-        },
-    )
+    let looked_up = tokio::task::spawn_blocking(move || -> Result<(String, Months), String> {
+        let key = inzicht_store::KeyFile::load(&app2.key_file)?;
+        let pseudonym = key.pseudonym(&bsn2);
+        let db = lock(&app2.db);
+        let months = db.client_months(&pseudonym).map_err(|e| e.to_string())?;
+        Ok((pseudonym, months))
+    })
     .await
     .map_err(|e| e.to_string())
     .and_then(|r| r);
