@@ -283,6 +283,18 @@ fn build_snapshot(
     started: &str,
     progress: &mut dyn FnMut(&str),
 ) -> Result<(Reconciliation, u64, u64), StoreError> {
+    // INZICHT_TIMING=1 prints each phase's wall time on stderr (for the benchmark's breakdown).
+    let timing = std::env::var_os("INZICHT_TIMING").is_some();
+    let mut phase_start = std::time::Instant::now();
+    let mut phase = |name: &str| {
+        if timing {
+            eprintln!(
+                "ingest: {name}: {:.3} s",
+                phase_start.elapsed().as_secs_f64()
+            );
+        }
+        phase_start = std::time::Instant::now();
+    };
     let ods_path = dir.join("ods.duckdb");
     let conn = Connection::open(&ods_path)?;
     limit_memory(&conn, dir)?;
@@ -312,6 +324,7 @@ fn build_snapshot(
         (rec, sink.schemas.clone())
     };
     let _ = std::fs::remove_dir_all(&scratch);
+    phase("read, validate, write the ODS");
     let data_end =
         Month::parse(&rec.data_end).ok_or_else(|| StoreError::Internal("bad data end".into()))?;
     let data_start = match cfg.load.data_start.as_deref() {
@@ -323,6 +336,7 @@ fn build_snapshot(
     progress("pseudonimiseren");
     let persons = ads::pseudonymise(&conn, &schemas, key)?;
     let record_keys = crate::recordkeys::write(&conn, key, load_id)?;
+    phase("pseudonyms and record keys");
     progress("analysebestand (ADS) en persoon-maandpanel opbouwen");
     let ads_path = dir.join("ads.duckdb");
     conn.execute_batch(&format!(
@@ -335,10 +349,13 @@ fn build_snapshot(
             r.get::<_, i64>(0)
         })
         .unwrap_or(0) as u64;
+    phase("ADS and person-month panel");
     progress("datakwaliteit");
     let q = quality::compute(&conn, &schemas, &rec)?;
+    phase("quality report");
     conn.execute_batch("DETACH ads; CHECKPOINT;")?;
     drop(conn);
+    phase("checkpoint");
     let _ = std::fs::remove_dir_all(dir.join("spill"));
     let write = |name: &str, text: String| {
         std::fs::write(dir.join(name), text).map_err(io(&dir.join(name)))
