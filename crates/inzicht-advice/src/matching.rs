@@ -101,34 +101,7 @@ impl Default for MatchOptions {
     }
 }
 
-/// Education levels in order (Dutch ladder); a text not in the list is "unknown".
-pub const EDUCATION_LEVELS: &[&str] = &[
-    "geen",
-    "basisonderwijs",
-    "vmbo",
-    "mbo1",
-    "mbo2-4",
-    "havo/vwo",
-    "hbo",
-    "wo",
-];
-
-/// The position of an education level in [`EDUCATION_LEVELS`] (case-insensitive; a few common
-/// spellings accepted).
-pub fn education_level(text: &str) -> Option<u8> {
-    let t = text.trim().to_lowercase();
-    let t = match t.as_str() {
-        "mbo 1" | "mbo-1" | "entree" => "mbo1",
-        "mbo 2-4" | "mbo2" | "mbo3" | "mbo4" | "mbo 2" | "mbo 3" | "mbo 4" => "mbo2-4",
-        "havo" | "vwo" => "havo/vwo",
-        "bo" | "lagere school" => "basisonderwijs",
-        other => other,
-    };
-    EDUCATION_LEVELS
-        .iter()
-        .position(|l| *l == t)
-        .map(|p| p as u8)
-}
+pub use inzicht_domain::education::{education_level, EDUCATION_LEVELS};
 
 /// What is known about one client.
 #[derive(Debug, Clone, Default)]
@@ -877,12 +850,5 @@ mod tests {
         let r = rank_by_title(&p, vs.iter().enumerate(), 10);
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].index, 1);
-    }
-
-    #[test]
-    fn education_levels() {
-        assert_eq!(education_level("MBO2-4"), Some(4));
-        assert_eq!(education_level("havo"), Some(5));
-        assert_eq!(education_level("onbekend"), None);
     }
 }

@@ -10,6 +10,7 @@ pub mod aow;
 pub mod bsn;
 pub mod codes;
 pub mod date;
+pub mod education;
 
 pub use codes::{EndReasonClass, BUS_END_REASONS, SRG_TYPES};
 pub use date::{Date, Month};

@@ -218,7 +218,7 @@ fn distinct(persons: impl Iterator<Item = u32>) -> usize {
 /// Fits the two outcome models of group `g` and the subgroup effects.
 pub fn t_learner(d: &PanelData, g: usize, opt: &HteOptions) -> GroupHte {
     let group = d.groups[g].clone();
-    let mut warnings = Vec::new();
+    let warnings = Vec::new();
     let n = d.person.len();
     let p = d.feature_names.len();
     let mut first = vec![None; d.spell_exit.len()];
@@ -277,19 +277,25 @@ pub fn t_learner(d: &PanelData, g: usize, opt: &HteOptions) -> GroupHte {
         let e = events(rows);
         distinct(rows.iter().map(|x| d.person[x.0])) >= 2 * min && e >= min && rows.len() - e >= min
     };
-    if !enough(&treated_y) || !enough(&control_y) {
-        subgroups_without_model(
-            "too few treated or controls with an outcome to fit the outcome models",
-            &mut warnings,
-        );
-        return GroupHte {
-            group,
+    // Without a model: the subgroups say "too few", the warning says why.
+    let without_model = |reason: &str, treated_y, control_y, mut warnings: Vec<String>| {
+        subgroups_without_model(reason, &mut warnings);
+        GroupHte {
+            group: group.clone(),
             model: None,
             subgroups: subgroup_list(d, &treated, None, opt),
             warnings,
             treated_rows: treated_y,
             control_rows: control_y,
-        };
+        }
+    };
+    if !enough(&treated_y) || !enough(&control_y) {
+        return without_model(
+            "too few treated or controls with an outcome to fit the outcome models",
+            treated_y,
+            control_y,
+            warnings,
+        );
     }
     let gather = |rows: &[(usize, bool)]| -> (Vec<f32>, Vec<bool>, Vec<u32>) {
         let mut f = Vec::with_capacity(rows.len() * p);
@@ -323,15 +329,12 @@ pub fn t_learner(d: &PanelData, g: usize, opt: &HteOptions) -> GroupHte {
     let model = match fitted {
         Ok(m) => m,
         Err(e) => {
-            subgroups_without_model(&format!("outcome model not estimable ({e})"), &mut warnings);
-            return GroupHte {
-                group,
-                model: None,
-                subgroups: subgroup_list(d, &treated, None, opt),
+            return without_model(
+                &format!("outcome model not estimable ({e})"),
+                treated_y,
+                control_y,
                 warnings,
-                treated_rows: treated_y,
-                control_rows: control_y,
-            };
+            );
         }
     };
     let subgroups = subgroup_list(d, &treated, Some(&model), opt);
@@ -430,18 +433,7 @@ pub fn fit_design(
             }
         }
         let bread = &fit.covariance;
-        let mut tmp = vec![0.0; q1 * q1];
-        for a in 0..q1 {
-            for b in 0..q1 {
-                tmp[a * q1 + b] = (0..q1).map(|c| bread[a * q1 + c] * meat[c * q1 + b]).sum();
-            }
-        }
-        let mut cov = vec![0.0; q1 * q1];
-        for a in 0..q1 {
-            for b in 0..q1 {
-                cov[a * q1 + b] = (0..q1).map(|c| tmp[a * q1 + c] * bread[c * q1 + b]).sum();
-            }
-        }
+        let cov = mat_mul(&mat_mul(bread, &meat, q1), bread, q1);
         Ok(ArmFit {
             beta: fit.beta,
             cov,
@@ -463,6 +455,20 @@ pub fn fit_design(
         n_control_rows: n_c,
         z: crate::dist::norm_quantile(1.0 - (1.0 - conf_level) / 2.0),
     })
+}
+
+/// The product of two q × q row-major matrices.
+fn mat_mul(a: &[f64], b: &[f64], q: usize) -> Vec<f64> {
+    let mut out = vec![0.0; q * q];
+    for i in 0..q {
+        for k in 0..q {
+            let aik = a[i * q + k];
+            for j in 0..q {
+                out[i * q + j] += aik * b[k * q + j];
+            }
+        }
+    }
+    out
 }
 
 /// Whether a panel row belongs to a subgroup.

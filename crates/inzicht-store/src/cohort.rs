@@ -733,16 +733,7 @@ const SCALES: &[&[&str]] = &[
     &["laag", "gemiddeld", "hoog"],
     &["klein", "gemiddeld", "groot"],
     &["A0", "A1", "A2", "B1", "B2", "C1", "C2"],
-    &[
-        "geen",
-        "basisonderwijs",
-        "vmbo",
-        "mbo1",
-        "mbo2-4",
-        "havo/vwo",
-        "hbo",
-        "wo",
-    ],
+    inzicht_domain::education::EDUCATION_LEVELS,
     &["niet voldaan", "voldaan"],
 ];
 

@@ -283,16 +283,7 @@ pub const OCCUPATIONS: &[Occupation] = &[
 ];
 
 /// Education levels as the benefit system records them (ordered; index used as a level).
-pub const EDUCATION_LEVELS: &[&str] = &[
-    "geen",
-    "basisonderwijs",
-    "vmbo",
-    "mbo1",
-    "mbo2-4",
-    "havo/vwo",
-    "hbo",
-    "wo",
-];
+pub use inzicht_domain::education::EDUCATION_LEVELS;
 
 /// Inflow reasons as the benefit system codes them locally (no national list exists).
 pub const INFLOW_REASONS: &[(&str, &str)] = &[

@@ -1424,31 +1424,10 @@ async fn consultant_lookup(
     headers: HeaderMap,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    let lang = lang_of(&headers);
-    let s = match require(&app, &headers, &[Role::Consulent]) {
-        Ok(s) => s,
-        Err(d) => return denied(d, lang, false),
+    let (lang, s) = match consultant_post(&app, &headers, &f) {
+        Ok(x) => x,
+        Err(r) => return *r,
     };
-    if !check_csrf(&s, f.get("csrf").map(String::as_str)) {
-        return html_response(
-            StatusCode::FORBIDDEN,
-            html::layout(
-                lang,
-                "CSRF",
-                "",
-                "/",
-                None,
-                None,
-                &html::alert(
-                    "error",
-                    lang.t(
-                        "Het formulier is verlopen of komt niet van deze site.",
-                        "The form expired or did not come from this site.",
-                    ),
-                ),
-            ),
-        );
-    }
     let bsn: String = f
         .get("bsn")
         .map(|b| {
@@ -1669,6 +1648,47 @@ fn fit_advice(app: &App) {
     };
 }
 
+/// A consultant's POSTed form: the session and language, or the answer to send (log in,
+/// forbidden, or a form that expired or did not come from this site).
+fn consultant_post(
+    app: &App,
+    headers: &HeaderMap,
+    f: &HashMap<String, String>,
+) -> Result<(Lang, SessionInfo), Box<Response>> {
+    let lang = lang_of(headers);
+    let s =
+        require(app, headers, &[Role::Consulent]).map_err(|d| Box::new(denied(d, lang, false)))?;
+    if !check_csrf(&s, f.get("csrf").map(String::as_str)) {
+        return Err(Box::new(html_response(
+            StatusCode::FORBIDDEN,
+            html::layout(
+                lang,
+                "CSRF",
+                "",
+                "/",
+                None,
+                None,
+                &html::alert(
+                    "error",
+                    lang.t(
+                        "Het formulier is verlopen of komt niet van deze site.",
+                        "The form expired or did not come from this site.",
+                    ),
+                ),
+            ),
+        )));
+    }
+    Ok((lang, s))
+}
+
+/// The pseudonym behind a handle of this user that has not expired (server-side only).
+fn handle_pseudonym(app: &App, user: &str, h: &str) -> Option<String> {
+    lock(&app.handles)
+        .get(h)
+        .filter(|x| x.user == user && x.created.elapsed() < HANDLE_LIFETIME)
+        .map(|x| x.pseudonym.clone())
+}
+
 /// A new short-lived handle for a client (by pseudonym), for this user.
 fn new_handle(app: &App, user: &str, pseudonym: &str) -> Result<String, String> {
     let handle = hex(&random_bytes()?[..12]);
@@ -1864,38 +1884,12 @@ async fn record_choice(
     headers: HeaderMap,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    let lang = lang_of(&headers);
-    let s = match require(&app, &headers, &[Role::Consulent]) {
-        Ok(s) => s,
-        Err(d) => return denied(d, lang, false),
+    let (lang, s) = match consultant_post(&app, &headers, &f) {
+        Ok(x) => x,
+        Err(r) => return *r,
     };
-    if !check_csrf(&s, f.get("csrf").map(String::as_str)) {
-        return html_response(
-            StatusCode::FORBIDDEN,
-            html::layout(
-                lang,
-                "CSRF",
-                "",
-                "/",
-                None,
-                None,
-                &html::alert(
-                    "error",
-                    lang.t(
-                        "Het formulier is verlopen of komt niet van deze site.",
-                        "The form expired or did not come from this site.",
-                    ),
-                ),
-            ),
-        );
-    }
     let h = f.get("h").cloned().unwrap_or_default();
-    let pseudonym = {
-        let m = lock(&app.handles);
-        m.get(&h)
-            .filter(|x| x.user == s.user && x.created.elapsed() < HANDLE_LIFETIME)
-            .map(|x| x.pseudonym.clone())
-    };
+    let pseudonym = handle_pseudonym(&app, &s.user, &h);
     let Some(pseudonym) = pseudonym else {
         return redirect(&format!("/consulent?h={}", html::url_enc(&h)));
     };
@@ -2076,48 +2070,23 @@ async fn reveal_bsn(
     headers: HeaderMap,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    let lang = lang_of(&headers);
-    let s = match require(&app, &headers, &[Role::Consulent]) {
-        Ok(s) => s,
-        Err(d) => return denied(d, lang, false),
+    let (lang, s) = match consultant_post(&app, &headers, &f) {
+        Ok(x) => x,
+        Err(r) => return *r,
     };
-    if !check_csrf(&s, f.get("csrf").map(String::as_str)) {
-        return html_response(
-            StatusCode::FORBIDDEN,
-            html::layout(
-                lang,
-                "CSRF",
-                "",
-                "/",
-                None,
-                None,
-                &html::alert(
-                    "error",
-                    lang.t(
-                        "Het formulier is verlopen of komt niet van deze site.",
-                        "The form expired or did not come from this site.",
-                    ),
-                ),
-            ),
-        );
-    }
     let h = f.get("h").cloned().unwrap_or_default();
     let app2 = app.clone();
     let user = s.user.clone();
     let csrf = s.csrf.clone();
     let h2 = h.clone();
     let result = tokio::task::spawn_blocking(move || -> Result<(String, String), String> {
-        let pseudonym = lock(&app2.handles)
-            .get(&h2)
-            .filter(|x| x.user == user && x.created.elapsed() < HANDLE_LIFETIME)
-            .map(|x| x.pseudonym.clone())
-            .ok_or_else(|| {
-                lang.t(
-                    "Deze verwijzing is verlopen of niet van u.",
-                    "This handle expired or is not yours.",
-                )
-                .to_string()
-            })?;
+        let pseudonym = handle_pseudonym(&app2, &user, &h2).ok_or_else(|| {
+            lang.t(
+                "Deze verwijzing is verlopen of niet van u.",
+                "This handle expired or is not yours.",
+            )
+            .to_string()
+        })?;
         let key = inzicht_store::matching::person_keys(&app2.store, None, &[pseudonym.as_str()])
             .map_err(|e| e.to_string())?
             .pop()

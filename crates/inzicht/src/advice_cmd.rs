@@ -115,6 +115,12 @@ fn bsn_pseudonym(key_file: &Path, bsn: &str) -> Result<String, Failure> {
     Ok(key.pseudonym(&cleaned))
 }
 
+fn not_in_snapshot() -> Failure {
+    Failure::usage(
+        "this BSN is not in the snapshot (no benefit months): check the number, or the snapshot (--as-of)",
+    )
+}
+
 fn nl(x: f64, digits: usize) -> String {
     format!("{x:.digits$}").replace('.', ",")
 }
@@ -222,9 +228,7 @@ pub fn jobs(a: JobsArgs) -> Result<(), Failure> {
     if let Some(bsn) = &a.bsn {
         let ps = bsn_pseudonym(&o.key_file, bsn)?;
         let Some(i) = data.client_of(&ps) else {
-            return Err(Failure::usage(
-                "this BSN is not in the snapshot (no benefit months): check the number, or the snapshot (--as-of)",
-            ));
+            return Err(not_in_snapshot());
         };
         let env = client_jobs(&data, i, a.top, &o.session.snapshot, params);
         return print(&a.common.format, &env, || print_client_jobs(&env));
@@ -525,9 +529,7 @@ pub fn advise(a: AdviseArgs) -> Result<(), Failure> {
     let ps = bsn_pseudonym(&o.key_file, &bsn)?;
     let t0 = std::time::Instant::now();
     let Some(mut result) = models.client(&ps, &o.protector) else {
-        return Err(Failure::usage(
-            "this BSN is not in the snapshot (no benefit months): check the number, or the snapshot (--as-of)",
-        ));
+        return Err(not_in_snapshot());
     };
     let ms = t0.elapsed().as_secs_f64() * 1000.0;
     result.insert("milliseconds_advice".into(), json!(ms));
