@@ -106,6 +106,12 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T
     })
 }
 
+/// A BSN of the synthetic municipality's matching sample (on benefit at the end), for the demo.
+pub(crate) fn example_bsn(truth: &Path) -> Option<String> {
+    let t: Truth = read_json(truth).ok()?;
+    t.matching_clients.first().map(|c| c.bsn.clone())
+}
+
 fn bsn_pseudonym(key_file: &Path, bsn: &str) -> Result<String, Failure> {
     let key = inzicht_store::KeyFile::load(key_file).map_err(Failure::usage)?;
     let cleaned: String = bsn
@@ -409,7 +415,7 @@ fn print_client_jobs(env: &Value) {
 fn print_report(data: &MatchData) {
     let r = &data.report;
     println!(
-        "Taxonomie: {} ({} competenties). Cliënten: {} ({} in de uitkering, {} zonder bekende competenties). Vacatures: {} ({} zonder competenties).",
+        "Taxonomie: {} ({} begrippen). Cliënten: {} ({} in de uitkering, {} zonder bekende competenties). Vacatures: {} ({} zonder competenties).",
         r.taxonomy, r.competences_in_taxonomy, r.clients, r.clients_current, r.clients_without_competences, r.vacancies, r.vacancies_without_competences
     );
     if !r.unknown_codes.is_empty() {

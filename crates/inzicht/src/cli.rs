@@ -416,7 +416,7 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
     let synth_dir = a.dir.join("synth");
     let cfg = Config::new(a.seed, 7_400);
     eprintln!(
-        "1/5 Synthetische gemeente maken (seed {}, 7.400 cliënten) …",
+        "1/6 Synthetische gemeente maken (seed {}, 7.400 cliënten) …",
         a.seed
     );
     let s = synth_into(&cfg, &synth_dir, true)?;
@@ -435,7 +435,7 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
         nl_percent(s.outflow_wsi_within_1y_share)
     );
     eprintln!("    Bestanden: {}", synth_dir.join("exports").display());
-    eprintln!("2/5 Inlezen in het Datapakhuis (ODS en ADS) …");
+    eprintln!("2/6 Inlezen in het Datapakhuis (ODS en ADS) …");
     let config = demo_config(&a.dir)?;
     let store = a.dir.join("store");
     let key = a.dir.join("sleutel.json");
@@ -476,7 +476,7 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
     );
     eprintln!("    Sleutel (buiten de opslag): {}", key.display());
     eprintln!();
-    eprintln!("3/5 Een beschermde tabel (elke uitvoer gaat door de openbaarheidscontrole):");
+    eprintln!("3/6 Een beschermde tabel (elke uitvoer gaat door de openbaarheidscontrole):");
     eprintln!(
         "    inzicht table --store {} --by outflow,age_band --where \"year = 2024\"",
         store.display()
@@ -494,7 +494,7 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
     eprintln!();
     let pictures = a.dir.join("figuren");
     eprintln!(
-        "4/5 Effect van voorzieningen, zonder en met matching (sequentiële matching, bootstrap):"
+        "4/6 Effect van voorzieningen, zonder en met matching (sequentiële matching, bootstrap):"
     );
     eprintln!(
         "    inzicht effects --store {} --svg {}",
@@ -516,7 +516,7 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
     eprintln!("    Figuren (SVG): {}", pictures.display());
     eprintln!();
     let patronen = a.dir.join("patronen");
-    eprintln!("5/5 Patronen en voorspelling: beschrijving, beslisboom, voorspelmodellen met bias-audit, clusters, registertekst:");
+    eprintln!("5/6 Patronen en voorspelling: beschrijving, beslisboom, voorspelmodellen met bias-audit, clusters, registertekst:");
     eprintln!(
         "    inzicht patterns --store {} --out {}",
         store.display(),
@@ -553,6 +553,33 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
         patronen.display()
     );
     eprintln!();
+    let truth = a.dir.join("synth").join("truth.json");
+    eprintln!(
+        "6/6 Cliënten en vacatures matchen op competenties, getoetst op de synthetische waarheid:"
+    );
+    eprintln!(
+        "    inzicht jobs --store {} --evaluate --truth {}",
+        store.display(),
+        truth.display()
+    );
+    crate::advice_cmd::jobs(crate::advice_cmd::JobsArgs {
+        common: crate::advice_cmd::StoreArgs {
+            store: store.clone(),
+            as_of: None,
+            key_file: Some(key.clone()),
+            format: OutputFormat::Table,
+        },
+        evaluate: true,
+        truth: Some(truth.clone()),
+        bsn: None,
+        vacancy: None,
+        top: 10,
+        esco: None,
+    })?;
+    // A client of the synthetic municipality for the consultant's page (synthetic: no real
+    // person has this BSN).
+    let example_bsn = crate::advice_cmd::example_bsn(&truth);
+    eprintln!();
     let report = a.dir.join("rapport.html");
     crate::web_cmd::write_report(&store, &key, &report)?;
     eprintln!(
@@ -581,6 +608,9 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
         eprintln!("De webtool starten / start the web tool:");
         eprintln!("    inzicht serve --store {}", store.display());
         eprintln!("    Inloggen / log in: demo (analist), datateam, consulent, auditor — wachtwoord/password {password}");
+        if let Some(b) = &example_bsn {
+            eprintln!("    Als consulent: Cliënt, synthetisch BSN {b} (advies en vacatures) / as consultant: Client, synthetic BSN {b}");
+        }
         return Ok(());
     }
     let bind: std::net::SocketAddr = ([127, 0, 0, 1], 8080).into();
@@ -598,6 +628,9 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
             eprintln!("De webtool draait / the web tool runs: http://{addr}/");
             eprintln!("    Inloggen / log in: demo (analist) — wachtwoord/password {pw}");
             eprintln!("    Andere rollen / other roles: datateam, consulent, auditor (zelfde wachtwoord / same password)");
+            if let Some(b) = &example_bsn {
+                eprintln!("    Als consulent: Cliënt, synthetisch BSN {b} (advies en vacatures) / as consultant: Client, synthetic BSN {b}");
+            }
             eprintln!("    Stoppen / stop: Ctrl-C");
         })),
     })

@@ -404,6 +404,11 @@ fn in_chromium_the_consultants_pages_work_and_pass_axe() {
         std::thread::sleep(std::time::Duration::from_secs(2));
         b.goto(&url);
     }
+    let shots = std::env::var_os("INZICHT_SCREENSHOTS").map(std::path::PathBuf::from);
+    if let Some(dir) = &shots {
+        std::fs::create_dir_all(dir).ok();
+        b.screenshot(&dir.join("consulent.png"));
+    }
     let mut violations: Vec<String> = support::axe_violations(&mut b, &axe)
         .into_iter()
         .map(|v| format!("/consulent: {v}"))
