@@ -11,8 +11,10 @@
 //!   broader relation listed is taken as the parent (the matching only uses the parent to give
 //!   partial credit for a closely related competence).
 //!
-//! CompetentNL publishes RDF/SKOS only; it is not read yet (docs/advice.md says how to convert
-//! it to the code-list form).
+//! - SKOS in N-Triples (`.nt`), the plainest RDF serialisation, for CompetentNL and other RDF
+//!   publications: `skos:prefLabel` (Dutch preferred, else the first) and `skos:broader`. Turtle
+//!   or RDF/XML convert to N-Triples with any RDF tool (`riot --output=ntriples`, `rapper -o
+//!   ntriples`); inzicht does not parse those forms itself.
 
 use inzicht_ingest::read::csv::{CsvOptions, CsvReader};
 use inzicht_ingest::read::RecordSource;
@@ -211,6 +213,173 @@ impl Taxonomy {
     }
 }
 
+const SKOS_PREF_LABEL: &str = "http://www.w3.org/2004/02/skos/core#prefLabel";
+const SKOS_BROADER: &str = "http://www.w3.org/2004/02/skos/core#broader";
+
+/// One RDF term of an N-Triples line: an IRI, a blank node or a literal (value, language).
+#[derive(Debug, PartialEq)]
+enum Term {
+    Iri(String),
+    Blank(String),
+    Literal(String, Option<String>),
+}
+
+/// Parses one N-Triples line (W3C RDF 1.1 N-Triples): subject, predicate, object. `None` for
+/// blank and comment lines; `Err` says what is wrong.
+fn parse_ntriple(line: &str) -> Result<Option<(Term, Term, Term)>, String> {
+    let mut rest = line.trim();
+    if rest.is_empty() || rest.starts_with('#') {
+        return Ok(None);
+    }
+    let mut terms = Vec::with_capacity(3);
+    for _ in 0..3 {
+        rest = rest.trim_start();
+        let (term, after) = if let Some(r) = rest.strip_prefix('<') {
+            let end = r.find('>').ok_or("an IRI without '>'")?;
+            (Term::Iri(r[..end].to_string()), &r[end + 1..])
+        } else if let Some(r) = rest.strip_prefix("_:") {
+            let end = r.find(|c: char| c.is_whitespace()).unwrap_or(r.len());
+            (Term::Blank(r[..end].to_string()), &r[end..])
+        } else if let Some(r) = rest.strip_prefix('"') {
+            let mut value = String::new();
+            let mut chars = r.char_indices();
+            let mut end = None;
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '"' => {
+                        end = Some(i);
+                        break;
+                    }
+                    '\\' => match chars.next().map(|x| x.1) {
+                        Some('n') => value.push('\n'),
+                        Some('t') => value.push('\t'),
+                        Some('r') => value.push('\r'),
+                        Some('"') => value.push('"'),
+                        Some('\\') => value.push('\\'),
+                        Some(u @ ('u' | 'U')) => {
+                            let n = if u == 'u' { 4 } else { 8 };
+                            let hex: String =
+                                (0..n).filter_map(|_| chars.next().map(|x| x.1)).collect();
+                            let ch = u32::from_str_radix(&hex, 16)
+                                .ok()
+                                .and_then(char::from_u32)
+                                .ok_or("a bad \\u escape")?;
+                            value.push(ch);
+                        }
+                        _ => return Err("a bad escape in a literal".into()),
+                    },
+                    c => value.push(c),
+                }
+            }
+            let end = end.ok_or("a literal without its closing quote")?;
+            let mut after = &r[end + 1..];
+            let mut lang = None;
+            if let Some(a) = after.strip_prefix('@') {
+                let e = a.find(|c: char| c.is_whitespace()).unwrap_or(a.len());
+                lang = Some(a[..e].to_lowercase());
+                after = &a[e..];
+            } else if let Some(a) = after.strip_prefix("^^<") {
+                let e = a.find('>').ok_or("a datatype IRI without '>'")?;
+                after = &a[e + 1..];
+            }
+            (Term::Literal(value, lang), after)
+        } else {
+            return Err(format!(
+                "expected an IRI, a blank node or a literal at '{}'",
+                rest.chars().take(20).collect::<String>()
+            ));
+        };
+        terms.push(term);
+        rest = after;
+    }
+    if rest.trim() != "." {
+        return Err("a triple must end with ' .'".into());
+    }
+    let o = terms.pop().ok_or("no object")?;
+    let p = terms.pop().ok_or("no predicate")?;
+    let s = terms.pop().ok_or("no subject")?;
+    Ok(Some((s, p, o)))
+}
+
+impl Taxonomy {
+    /// Loads a SKOS concept scheme in N-Triples: concepts with a `skos:prefLabel` (the Dutch
+    /// one when there is one) and their first `skos:broader`.
+    pub fn load_skos_ntriples(path: &Path) -> Result<Taxonomy, String> {
+        use std::io::BufRead;
+        let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut labels: HashMap<String, (String, bool)> = HashMap::new();
+        let mut broader: Vec<(String, String)> = Vec::new();
+        let mut order: Vec<String> = Vec::new();
+        for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+            let line = line.map_err(|e| format!("{}, line {}: {e}", path.display(), i + 1))?;
+            let Some((s, p, o)) = parse_ntriple(&line).map_err(|e| {
+                format!(
+                    "{}, line {}: {e} (N-Triples: <subject> <predicate> <object> .)",
+                    path.display(),
+                    i + 1
+                )
+            })?
+            else {
+                continue;
+            };
+            let (Term::Iri(s), Term::Iri(p)) = (s, p) else {
+                continue;
+            };
+            match (p.as_str(), o) {
+                (SKOS_PREF_LABEL, Term::Literal(v, lang)) => {
+                    let dutch = lang
+                        .as_deref()
+                        .is_some_and(|l| l == "nl" || l.starts_with("nl-"));
+                    match labels.get(&s) {
+                        Some((_, true)) => {}
+                        Some((_, false)) if !dutch => {}
+                        _ => {
+                            if !labels.contains_key(&s) {
+                                order.push(s.clone());
+                            }
+                            labels.insert(s, (v, dutch));
+                        }
+                    }
+                }
+                (SKOS_BROADER, Term::Iri(b)) => broader.push((s, b)),
+                _ => {}
+            }
+        }
+        if labels.is_empty() {
+            return Err(format!(
+                "{}: no skos:prefLabel: this is not a SKOS concept scheme in N-Triples",
+                path.display()
+            ));
+        }
+        let mut tax = Taxonomy::new(format!("SKOS ({})", path.display()));
+        for c in &order {
+            tax.insert(c, &labels[c].0, None);
+        }
+        for (c, b) in broader {
+            let label = labels.get(&b).map(|l| l.0.clone()).unwrap_or_default();
+            tax.insert(&c, "", Some((&b, &label)));
+        }
+        Ok(tax)
+    }
+
+    /// A taxonomy from a path: a directory with the ESCO CSV export, or a `.nt` file with SKOS.
+    pub fn load_path(path: &Path) -> Result<(Taxonomy, Vec<Occupation>), String> {
+        if path.is_dir() {
+            Taxonomy::load_esco(path)
+        } else if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("nt"))
+        {
+            Ok((Taxonomy::load_skos_ntriples(path)?, Vec::new()))
+        } else {
+            Err(format!(
+                "{}: give a directory with the ESCO CSV export, or a SKOS file in N-Triples (.nt)",
+                path.display()
+            ))
+        }
+    }
+}
+
 /// Calls `f` with the named columns of every row of a CSV file (UTF-8, comma, RFC 4180 quoting,
 /// through the ingest reader).
 fn for_each_row(path: &Path, columns: &[&str], mut f: impl FnMut(&[String])) -> Result<(), String> {
@@ -294,6 +463,34 @@ mod tests {
         assert_eq!(t.label(def), "heftruck \"besturen\"");
         assert_eq!(occ.len(), 1);
         assert_eq!(occ[0].required, vec![def]);
+    }
+
+    #[test]
+    fn skos_in_ntriples() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("competentnl.nt");
+        std::fs::write(
+            &p,
+            concat!(
+                "# CompetentNL-like sample\n",
+                "<https://example.org/c/1> <http://www.w3.org/2004/02/skos/core#prefLabel> \"Communicate\"@en .\n",
+                "<https://example.org/c/1> <http://www.w3.org/2004/02/skos/core#prefLabel> \"Communiceren \\\"helder\\\"\"@nl .\n",
+                "<https://example.org/c/1> <http://www.w3.org/2004/02/skos/core#broader> <https://example.org/g/A> .\n",
+                "<https://example.org/g/A> <http://www.w3.org/2004/02/skos/core#prefLabel> \"Sociale vaardigheden\"@nl .\n",
+                "<https://example.org/c/2> <http://www.w3.org/2004/02/skos/core#prefLabel> \"Heftruck rijden\" .\n",
+                "<https://example.org/c/2> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://www.w3.org/2004/02/skos/core#Concept> .\n",
+            ),
+        )
+        .unwrap();
+        let (t, occ) = Taxonomy::load_path(&p).unwrap();
+        assert!(occ.is_empty());
+        let c1 = t.id("https://example.org/c/1").unwrap();
+        assert_eq!(t.label(c1), "Communiceren \"helder\"");
+        assert_eq!(t.label(t.parent(c1).unwrap()), "Sociale vaardigheden");
+        assert_eq!(t.id("2").map(|i| t.label(i)), Some("Heftruck rijden"));
+        std::fs::write(&p, "<a> <b> \"unclosed .\n").unwrap();
+        let e = Taxonomy::load_path(&p).unwrap_err();
+        assert!(e.contains("line 1") && e.contains("closing quote"), "{e}");
     }
 
     #[test]

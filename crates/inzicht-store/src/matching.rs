@@ -209,8 +209,8 @@ fn area_code(code: &str) -> String {
         .to_string()
 }
 
-/// Loads everything the matching needs from the snapshot. `esco`: a directory with the ESCO
-/// CSV export to use as the taxonomy instead of the code list.
+/// Loads everything the matching needs from the snapshot. `esco`: a taxonomy to use instead of
+/// the code list — a directory with the ESCO CSV export, or a SKOS file in N-Triples.
 pub fn load(
     session: &Session,
     cols: &MatchColumns,
@@ -259,7 +259,7 @@ pub fn load(
     let mut unknown: BTreeMap<String, u64> = BTreeMap::new();
     let mut taxonomy = match esco {
         Some(dir) => {
-            let (t, occ) = Taxonomy::load_esco(dir).map_err(StoreError::Input)?;
+            let (t, occ) = Taxonomy::load_path(dir).map_err(StoreError::Input)?;
             for o in occ {
                 occupations.insert(o.code.to_lowercase(), o.required);
             }
@@ -289,7 +289,7 @@ pub fn load(
             }
         } else {
             missing.borrow_mut().push(
-                "taxonomy: no [[codelist]] competences (and no --esco): competences are matched on their codes only"
+                "taxonomy: no [[codelist]] competences (and no --taxonomy): competences are matched on their codes only"
                     .into(),
             );
         }
@@ -308,7 +308,8 @@ pub fn load(
         found.dedup();
         (found, unk)
     };
-    if has_table("codes_occupations") && esco.is_none() {
+    // The occupations code list, unless the taxonomy brought its own (ESCO does, SKOS does not).
+    if has_table("codes_occupations") && occupations.is_empty() {
         let c = has("codes_occupations", "competences");
         for r in strings(
             &format!(

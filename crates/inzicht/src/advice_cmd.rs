@@ -47,9 +47,10 @@ pub struct JobsArgs {
     /// How many to list (and k of precision@k, nDCG@k).
     #[arg(long, default_value_t = 10)]
     pub top: usize,
-    /// Use the ESCO CSV export in this directory as the skills taxonomy instead of the code list.
-    #[arg(long)]
-    pub esco: Option<PathBuf>,
+    /// A skills taxonomy instead of the code list: a directory with the ESCO CSV export, or a
+    /// SKOS file in N-Triples (.nt, e.g. CompetentNL converted with an RDF tool).
+    #[arg(long, alias = "esco")]
+    pub taxonomy: Option<PathBuf>,
 }
 
 pub(crate) struct Opened {
@@ -137,10 +138,9 @@ pub fn jobs(a: JobsArgs) -> Result<(), Failure> {
     }
     let o = open(&a.common)?;
     let started = std::time::Instant::now();
-    let data = matching::load(&o.session, &o.columns, a.esco.as_deref())?;
+    let data = matching::load(&o.session, &o.columns, a.taxonomy.as_deref())?;
     let load_seconds = started.elapsed().as_secs_f64();
-    let params =
-        json!({"as_of": a.common.as_of, "top": a.top, "esco": a.esco, "evaluate": a.evaluate});
+    let params = json!({"as_of": a.common.as_of, "top": a.top, "taxonomy": a.taxonomy, "evaluate": a.evaluate});
     if a.evaluate {
         let path = a.truth.clone().unwrap_or_default();
         let truth: Truth = read_json(&path)?;

@@ -574,7 +574,7 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
         bsn: None,
         vacancy: None,
         top: 10,
-        esco: None,
+        taxonomy: None,
     })?;
     // A client of the synthetic municipality for the consultant's page (synthetic: no real
     // person has this BSN).

@@ -169,6 +169,72 @@ fn one_clients_advice_and_vacancies_on_the_command_line() {
     assert!(text.contains("--bsn"), "{text}");
 }
 
+/// The same taxonomy as SKOS in N-Triples (IRIs ending in the codes, as a municipality that
+/// uses CompetentNL-style IRIs would have): the matching gives the same quality as with the
+/// code list.
+#[test]
+fn a_skos_taxonomy_in_ntriples_gives_the_same_matching() {
+    use inzicht_synth::catalogue::{competence_code, COMPETENCES, COMPETENCE_GROUPS};
+    let f = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let nt = tmp.path().join("competenties.nt");
+    let skos = "http://www.w3.org/2004/02/skos/core#";
+    let mut text = String::new();
+    for (code, name) in COMPETENCE_GROUPS {
+        text.push_str(&format!(
+            "<https://example.org/competentie/{code}> <{skos}prefLabel> \"{name}\"@nl .\n"
+        ));
+    }
+    for (i, name) in COMPETENCES.iter().enumerate() {
+        let code = competence_code(i);
+        text.push_str(&format!(
+            "<https://example.org/competentie/{code}> <{skos}prefLabel> \"{name}\"@nl .\n<https://example.org/competentie/{code}> <{skos}broader> <https://example.org/competentie/{}> .\n",
+            COMPETENCE_GROUPS[i / 6].0
+        ));
+    }
+    std::fs::write(&nt, text).unwrap();
+    let args = |tax: Option<&str>| {
+        let mut v = vec![
+            "jobs".to_string(),
+            "--store".into(),
+            store(f),
+            "--evaluate".into(),
+            "--truth".into(),
+            truth(f),
+            "--format".into(),
+            "json".into(),
+        ];
+        if let Some(t) = tax {
+            v.push("--taxonomy".into());
+            v.push(t.into());
+        }
+        v
+    };
+    let run_args = |a: Vec<String>| {
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        run(&refs)
+    };
+    let (code, with_list, text) = run_args(args(None));
+    assert_eq!(code, 0, "{text}");
+    let (code, with_skos, text) = run_args(args(Some(&nt.to_string_lossy())));
+    assert_eq!(code, 0, "{text}");
+    assert!(with_skos["load"]["taxonomy"]
+        .as_str()
+        .unwrap()
+        .starts_with("SKOS"));
+    assert_eq!(
+        with_skos["load"]["unknown_codes"],
+        serde_json::json!({}),
+        "{}",
+        with_skos["load"]
+    );
+    let (a, b) = (
+        with_list["ndcg_at_10"].as_f64().unwrap(),
+        with_skos["ndcg_at_10"].as_f64().unwrap(),
+    );
+    assert!((a - b).abs() < 0.02, "code list {a} vs SKOS {b}");
+}
+
 /// A vacancy without competences and codes the taxonomy does not know: reported, and the
 /// ranking works on what is known.
 #[test]
