@@ -22,17 +22,35 @@ use std::collections::HashMap;
 /// Comparable clients per arm.
 pub const NEIGHBOURS: usize = 100;
 
+/// A person's latest month in the panel: what the advice for them starts from.
+struct LastMonth {
+    features: Vec<f32>,
+    age: i32,
+    trede: u8,
+    duration: i32,
+    on_benefit: bool,
+}
+
+/// The comparable-client pool of one arm: each model row's person and outcome, and its
+/// standardised features (row-major), so that finding neighbours is one pass over a flat array.
+#[derive(Default)]
+struct Pool {
+    rows: Vec<(u32, bool)>,
+    flat: Vec<f32>,
+}
+
+/// The fitted models and what advice needs of the panel — not the panel itself: the web
+/// tool keeps this for the life of a snapshot (a few MB at municipality scale; fitting needs
+/// the whole panel for a moment).
 pub struct AdviceModels {
-    data: EffectData,
     by_pseudonym: HashMap<String, u32>,
-    /// Per person: the panel row of their latest month.
-    last_row: Vec<Option<usize>>,
+    last: Vec<Option<LastMonth>>,
+    record_keys: Vec<u64>,
     matched: Vec<GroupEffect>,
     hte: Vec<GroupHte>,
     group_names: HashMap<String, String>,
-    /// Per group: the standardised features of the model rows (treated, control), row-major,
-    /// so that finding comparable clients is one pass over a flat array.
-    pools: Vec<[Vec<f32>; 2]>,
+    /// Per group: (treated, control) pools.
+    pools: Vec<[Pool; 2]>,
     pub snapshot: String,
     pub seconds_fit: f64,
     pub bootstrap: usize,
@@ -116,30 +134,54 @@ pub fn fit_inputs(
         .map(|(i, p)| (p.clone(), i as u32))
         .collect();
     let nf = d.feature_names.len();
-    let pools: Vec<[Vec<f32>; 2]> = hte
+    let pools: Vec<[Pool; 2]> = hte
         .iter()
         .map(|h| {
-            let flat = |rows: &[(usize, bool)]| -> Vec<f32> {
+            let pool = |rows: &[(usize, bool)]| -> Pool {
                 match &h.model {
-                    Some(m) => rows
-                        .iter()
-                        .flat_map(|&(r, _)| {
-                            m.standardised(&d.features[r * nf..(r + 1) * nf])
-                                .into_iter()
-                                .map(|v| v as f32)
-                        })
-                        .collect(),
-                    None => Vec::new(),
+                    Some(m) => Pool {
+                        rows: rows.iter().map(|&(r, y)| (d.person[r], y)).collect(),
+                        flat: rows
+                            .iter()
+                            .flat_map(|&(r, _)| {
+                                m.standardised(&d.features[r * nf..(r + 1) * nf])
+                                    .into_iter()
+                                    .map(|v| v as f32)
+                            })
+                            .collect(),
+                    },
+                    None => Pool::default(),
                 }
             };
-            [flat(&h.treated_rows), flat(&h.control_rows)]
+            [pool(&h.treated_rows), pool(&h.control_rows)]
+        })
+        .collect();
+    let last: Vec<Option<LastMonth>> = last_row
+        .iter()
+        .map(|r| {
+            r.map(|row| LastMonth {
+                features: d.features[row * nf..(row + 1) * nf].to_vec(),
+                age: d.age[row],
+                trede: d.trede[row],
+                duration: d.duration[row],
+                on_benefit: d.month[row] == d.data_end && !d.exits[row],
+            })
+        })
+        .collect();
+    // The model rows are in the pools now; the panel is dropped with `data`.
+    let hte = hte
+        .into_iter()
+        .map(|mut h| {
+            h.treated_rows = Vec::new();
+            h.control_rows = Vec::new();
+            h
         })
         .collect();
     Ok(AdviceModels {
         pools,
-        data,
         by_pseudonym,
-        last_row,
+        last,
+        record_keys: data.record_keys,
         matched,
         hte,
         group_names,
@@ -170,14 +212,12 @@ impl AdviceModels {
     /// result fields of the common envelope; `None` when the client has no benefit months.
     pub fn client(&self, pseudonym: &str, p: &Protector) -> Option<Map<String, Value>> {
         let pid = *self.by_pseudonym.get(pseudonym)?;
-        let row = self.last_row[pid as usize]?;
-        let d = &self.data.panel;
-        let nf = d.feature_names.len();
-        let features = &d.features[row * nf..(row + 1) * nf];
-        let band = AGE_BANDS[age_band(d.age[row])];
-        let trede = d.trede[row];
-        let on_benefit = d.month[row] == d.data_end && !d.exits[row];
-        let keys = &self.data.record_keys;
+        let last = self.last.get(pid as usize)?.as_ref()?;
+        let features = &last.features[..];
+        let band = AGE_BANDS[age_band(last.age)];
+        let trede = last.trede;
+        let on_benefit = last.on_benefit;
+        let keys = &self.record_keys;
         let t = p.threshold();
         let mut groups = Vec::new();
         for (g, (m, h)) in self.matched.iter().zip(&self.hte).enumerate() {
@@ -231,26 +271,27 @@ impl AdviceModels {
                     .map(|v| v as f32)
                     .collect();
                 let q = me.len().max(1);
-                let arm = |rows: &[(usize, bool)], flat: &[f32]| -> Value {
-                    let mut dist: Vec<(f32, usize, bool)> = rows
+                let arm = |pool: &Pool| -> Value {
+                    let mut dist: Vec<(f32, u32, bool)> = pool
+                        .rows
                         .iter()
                         .enumerate()
-                        .filter(|(_, (r, _))| d.person[*r] != pid)
-                        .map(|(i, &(r, y))| {
-                            let x = &flat[i * q..(i + 1) * q];
+                        .filter(|(_, (person, _))| *person != pid)
+                        .map(|(i, &(person, y))| {
+                            let x = &pool.flat[i * q..(i + 1) * q];
                             let s: f32 = x.iter().zip(&me).map(|(a, b)| (a - b) * (a - b)).sum();
-                            (s, r, y)
+                            (s, person, y)
                         })
                         .collect();
                     dist.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
                     let mut seen = std::collections::HashSet::new();
                     let mut persons = Vec::new();
                     let mut wsi = Vec::new();
-                    for (_, r, y) in dist {
-                        if seen.insert(d.person[r]) {
-                            persons.push(d.person[r]);
+                    for (_, person, y) in dist {
+                        if seen.insert(person) {
+                            persons.push(person);
                             if y {
-                                wsi.push(d.person[r]);
+                                wsi.push(person);
                             }
                             if persons.len() == NEIGHBOURS {
                                 break;
@@ -260,8 +301,8 @@ impl AdviceModels {
                     let share = p.share(&cell(keys, &wsi), &cell(keys, &persons));
                     json!({"n": p.count(&cell(keys, &persons)).value, "share_wsi": share.value})
                 };
-                let [ft, fc] = &self.pools[g];
-                json!({"treated": arm(&h.treated_rows, ft), "control": arm(&h.control_rows, fc)})
+                let [treated, control] = &self.pools[g];
+                json!({"treated": arm(treated), "control": arm(control)})
             });
             groups.push(json!({
                 "group": m.group,
@@ -276,7 +317,7 @@ impl AdviceModels {
         out.insert("groups".into(), Value::Array(groups));
         out.insert(
             "client".into(),
-            json!({"age_band": band, "trede": (trede > 0).then_some(trede), "months_on_benefit": d.duration[row] + 1, "on_benefit_now": on_benefit}),
+            json!({"age_band": band, "trede": (trede > 0).then_some(trede), "months_on_benefit": last.duration + 1, "on_benefit_now": on_benefit}),
         );
         out.insert("horizon_months".into(), json!(12));
         out.insert("neighbours".into(), json!(NEIGHBOURS));
