@@ -51,9 +51,9 @@ fn doubles(conn: &duckdb::Connection, sql: &str) -> Result<Vec<Vec<f64>>, StoreE
     let mut stmt = conn.prepare(sql)?;
     let arrow = stmt.query_arrow([])?;
     let ncol = arrow.get_schema().fields().len();
-    let batches: Vec<duckdb::arrow::record_batch::RecordBatch> = arrow.collect();
+    // Batch by batch: holding every Arrow batch and the columns at once doubled the peak memory.
     let mut cols: Vec<Vec<f64>> = vec![Vec::new(); ncol];
-    for b in &batches {
+    for b in arrow {
         for (j, col) in cols.iter_mut().enumerate() {
             let a = b
                 .column(j)
@@ -71,7 +71,19 @@ fn doubles(conn: &duckdb::Connection, sql: &str) -> Result<Vec<Vec<f64>>, StoreE
 /// With INZICHT_TIMING set, how long a phase took (on stderr; never data).
 fn timing(what: &str, since: std::time::Instant) {
     if std::env::var_os("INZICHT_TIMING").is_some() {
-        eprintln!("{what}: {:.3} s", since.elapsed().as_secs_f64());
+        // The peak resident memory so far (Linux), to see which phase needs the memory.
+        let peak = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmHWM:"))
+                    .map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
+            })
+            .unwrap_or_default();
+        eprintln!(
+            "{what}: {:.3} s (peak memory so far {peak})",
+            since.elapsed().as_secs_f64()
+        );
     }
 }
 

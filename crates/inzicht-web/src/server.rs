@@ -360,8 +360,15 @@ fn warm_up(app: Shared) {
                         eprintln!("inzicht serve: voorberekenen van {page} mislukt / warming {page} failed: {m}");
                     }
                 }
-                let _ = matching_data(&app);
-                fit_advice(&app);
+                // The consultant's advice needs the whole panel for a moment (docs/advice.md):
+                // prepared ahead only where consultants have accounts; otherwise on first use.
+                let consultants = Users::load(&app.secrets)
+                    .map(|u| u.users.iter().any(|x| x.role == Role::Consulent))
+                    .unwrap_or(false);
+                if consultants {
+                    let _ = matching_data(&app);
+                    fit_advice(&app);
+                }
                 warmed = snapshot;
             }
             std::thread::sleep(std::time::Duration::from_secs(10));
@@ -1605,7 +1612,8 @@ fn matching_data(app: &App) -> Result<Arc<inzicht_store::matching::MatchData>, S
 fn fit_advice(app: &App) {
     let snapshot = current_snapshot(app);
     {
-        let st = lock(&app.advice);
+        // Check and claim under one lock, so that two requests never fit the same snapshot.
+        let mut st = lock(&app.advice);
         match &*st {
             AdviceState::Done(m) if m.snapshot == snapshot => return,
             AdviceState::Running { snapshot: s, .. } | AdviceState::Failed { snapshot: s, .. }
@@ -1615,11 +1623,11 @@ fn fit_advice(app: &App) {
             }
             _ => {}
         }
+        *st = AdviceState::Running {
+            snapshot: snapshot.clone(),
+            started: Instant::now(),
+        };
     }
-    *lock(&app.advice) = AdviceState::Running {
-        snapshot: snapshot.clone(),
-        started: Instant::now(),
-    };
     let inputs = {
         let mut db = lock(&app.db);
         match fresh(app, &mut db) {
@@ -1708,7 +1716,7 @@ fn new_handle(app: &App, user: &str, pseudonym: &str) -> Result<String, String> 
 /// The client page below the lookup form: history, advice, vacancies, the choice form
 /// (blocking).
 fn client_sections(
-    app: &App,
+    app: &Shared,
     user: &str,
     h: &str,
     lang: Lang,
@@ -1798,6 +1806,12 @@ fn client_sections(
         ))),
         _ => Err(None),
     };
+    if matches!(advice, Err(None)) {
+        // Not prepared yet (no consultant account when the server started, or a new load):
+        // fit in the background now; this page refreshes until the advice is there.
+        let app = app.clone();
+        std::thread::spawn(move || fit_advice(&app));
+    }
     match advice {
         Ok(m) => match m.client(&pseudonym, &app.protector) {
             Some(r) => {
