@@ -500,6 +500,9 @@ fn in_chromium_the_consultants_pages_work_and_pass_axe() {
         .as_str()
         .unwrap()
         .contains("Kandidaat 1"));
+    if let Some(dir) = &shots {
+        b.screenshot(&dir.join("vacatures.png"));
+    }
     violations.extend(
         support::axe_violations(&mut b, &axe)
             .into_iter()
