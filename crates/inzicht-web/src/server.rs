@@ -520,6 +520,30 @@ fn error_page(
     )
 }
 
+/// A page of the navigation for a logged-in user: its title, the language toggle back to
+/// `here`, and the body.
+fn page_response(
+    status: StatusCode,
+    lang: Lang,
+    page: &str,
+    here: &str,
+    s: &SessionInfo,
+    body: &str,
+) -> Response {
+    html_response(
+        status,
+        html::layout(
+            lang,
+            &page_title(page, lang),
+            page,
+            here,
+            Some(&viewer(s)),
+            None,
+            body,
+        ),
+    )
+}
+
 fn page_title(page: &str, lang: Lang) -> String {
     html::NAV
         .iter()
@@ -1412,17 +1436,13 @@ async fn consultant(
             Err(e) => body.push_str(&html::alert("error", &e)),
         }
     }
-    html_response(
+    page_response(
         StatusCode::OK,
-        html::layout(
-            lang,
-            &page_title("/consulent", lang),
-            "/consulent",
-            &here_of_client,
-            Some(&viewer(&s)),
-            None,
-            &body,
-        ),
+        lang,
+        "/consulent",
+        &here_of_client,
+        &s,
+        &body,
     )
 }
 
@@ -1445,8 +1465,19 @@ async fn consultant_lookup(
         .unwrap_or_default();
     if !inzicht_domain::bsn::is_valid(&bsn) {
         let _ = audit(&app, &s, "consulent:lookup-invalid", json!({}), b"");
-        return html_response(StatusCode::BAD_REQUEST, html::layout(lang, &page_title("/consulent", lang), "/consulent", "/consulent", Some(&viewer(&s)), None,
-            &format!("{}<p class=\"utrecht-paragraph\"><a class=\"utrecht-link\" href=\"/consulent\">{}</a></p>", html::alert("error", lang.t("Dit is geen geldig BSN (9 cijfers, elfproef).", "This is not a valid BSN (9 digits, eleven test).")), lang.t("Opnieuw", "Again"))));
+        let body = format!(
+            "{}<p class=\"utrecht-paragraph\"><a class=\"utrecht-link\" href=\"/consulent\">{}</a></p>",
+            html::alert("error", lang.t("Dit is geen geldig BSN (9 cijfers, elfproef).", "This is not a valid BSN (9 digits, eleven test).")),
+            lang.t("Opnieuw", "Again")
+        );
+        return page_response(
+            StatusCode::BAD_REQUEST,
+            lang,
+            "/consulent",
+            "/consulent",
+            &s,
+            &body,
+        );
     }
     let bsn = format!("{bsn:0>9}");
     let app2 = app.clone();
@@ -1571,18 +1602,7 @@ async fn audit_page(State(app): State<Shared>, headers: HeaderMap) -> Response {
         ],
         &rows,
     ));
-    html_response(
-        StatusCode::OK,
-        html::layout(
-            lang,
-            &page_title("/audit", lang),
-            "/audit",
-            "/audit",
-            Some(&viewer(&s)),
-            None,
-            &body,
-        ),
-    )
+    page_response(StatusCode::OK, lang, "/audit", "/audit", &s, &body)
 }
 
 // ---------------------------------------------------------------- consultant advice (issue 8)
@@ -2063,17 +2083,13 @@ async fn vacancies_page(
         }
         Err(e) => html::alert("error", &e),
     };
-    html_response(
+    page_response(
         StatusCode::OK,
-        html::layout(
-            lang,
-            &page_title("/vacatures", lang),
-            "/vacatures",
-            &here_of_vacancies,
-            Some(&viewer(&s)),
-            None,
-            &body,
-        ),
+        lang,
+        "/vacatures",
+        &here_of_vacancies,
+        &s,
+        &body,
     )
 }
 
@@ -2141,16 +2157,5 @@ async fn reveal_bsn(
         }
         Err(e) => html::alert("error", &e),
     };
-    html_response(
-        StatusCode::OK,
-        html::layout(
-            lang,
-            &page_title("/consulent", lang),
-            "/consulent",
-            "/consulent",
-            Some(&viewer(&s)),
-            None,
-            &body,
-        ),
-    )
+    page_response(StatusCode::OK, lang, "/consulent", "/consulent", &s, &body)
 }

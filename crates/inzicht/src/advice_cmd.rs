@@ -3,28 +3,13 @@
 //! `inzicht_store::advice` to the command line. The evaluations read the synthetic truth
 //! (`--truth`) only after the rankings and estimates are made, to score them.
 
-use crate::cli::{Failure, OutputFormat};
+use crate::cli::{Failure, OutputFormat, StoreArgs};
 use clap::Args;
 use inzicht_protect::{Policy, Protector};
 use inzicht_store::matching::{self, MatchColumns, MatchData, TruthClient};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-
-#[derive(Args)]
-pub struct StoreArgs {
-    /// Store directory.
-    #[arg(long)]
-    pub store: PathBuf,
-    /// A load id (or unique prefix); default: the current snapshot.
-    #[arg(long)]
-    pub as_of: Option<String>,
-    /// The key file the snapshot was loaded with (default: the one recorded with the snapshot).
-    #[arg(long)]
-    pub key_file: Option<PathBuf>,
-    #[arg(long, value_enum, default_value = "table")]
-    pub format: OutputFormat,
-}
 
 #[derive(Args)]
 pub struct JobsArgs {
@@ -61,10 +46,7 @@ pub(crate) struct Opened {
 }
 
 pub(crate) fn open(a: &StoreArgs) -> Result<Opened, Failure> {
-    let key_file = match &a.key_file {
-        Some(k) => k.clone(),
-        None => inzicht_store::table::recorded_key_file(&a.store, a.as_of.as_deref())?,
-    };
+    let key_file = a.key_file()?;
     let secrets = inzicht_store::recordkeys::secrets_dir(&key_file);
     let policy = Policy::from_dir(&secrets).map_err(Failure::usage)?;
     let protector = Protector::new(policy).map_err(Failure::usage)?;
@@ -94,6 +76,22 @@ struct TruthMatch {
 struct TruthGood {
     vacancy: String,
     grade: u8,
+}
+
+/// A result on store data in the common envelope, with the protection note that says what was
+/// done to it.
+fn protected(
+    o: &Opened,
+    result: serde_json::Map<String, Value>,
+    note: &str,
+    params: Value,
+) -> Value {
+    inzicht_protect::envelope(
+        result,
+        json!({"status": "protected", "note": note, "threshold": o.protector.threshold()}),
+        Some(&o.session.snapshot),
+        params,
+    )
 }
 
 pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Failure> {
@@ -192,12 +190,7 @@ pub fn jobs(a: JobsArgs) -> Result<(), Failure> {
         result.insert("n_vacancies".into(), json!(data.vacancies.len()));
         result.insert("seconds_ranking".into(), json!(ev.seconds_ranking));
         result.insert("load".into(), json!(data.report));
-        let env = inzicht_protect::envelope(
-            result,
-            json!({"status": "protected", "note": "Gemiddelden over ten minste de drempel aan cliënten; geen celwaarden. / Means over at least the threshold of clients; no cells.", "threshold": o.protector.threshold()}),
-            Some(&o.session.snapshot),
-            params,
-        );
+        let env = protected(&o, result, "Gemiddelden over ten minste de drempel aan cliënten; geen celwaarden. / Means over at least the threshold of clients; no cells.", params);
         return print(&a.common.format, &env, || {
             println!("Matching van cliënten en vacatures op competenties, getoetst op de synthetische waarheid\n");
             println!(
@@ -314,12 +307,7 @@ pub fn jobs(a: JobsArgs) -> Result<(), Failure> {
     result.insert("seconds_load".into(), json!(load_seconds));
     result.insert("seconds_ranking".into(), json!(rank_seconds));
     result.insert("load".into(), json!(data.report));
-    let env = inzicht_protect::envelope(
-        result,
-        json!({"status": "protected", "note": "Alleen totalen. / Totals only.", "threshold": o.protector.threshold()}),
-        Some(&o.session.snapshot),
-        params,
-    );
+    let env = protected(&o, result, "Alleen totalen. / Totals only.", params);
     print(&a.common.format, &env, || {
         println!(
             "{} cliënten in de uitkering gerangschikt tegen {} vacatures in {} s (laden {} s); {} met ten minste één vacature binnen de eisen.",
@@ -504,12 +492,7 @@ pub fn advise(a: AdviseArgs) -> Result<(), Failure> {
         result.insert("horizon_months".into(), v["horizon_months"].clone());
         result.insert("truth_scale".into(), v["truth_scale"].clone());
         result.insert("seconds_fit".into(), json!(models.seconds_fit));
-        let env = inzicht_protect::envelope(
-            result,
-            json!({"status": "protected", "note": "Schattingen alleen bij ten minste de drempel aan behandelden en controles; de toets vergelijkt ze met de synthetische waarheid. / Estimates only with at least the threshold of treated and controls.", "threshold": o.protector.threshold()}),
-            Some(&o.session.snapshot),
-            params,
-        );
+        let env = protected(&o, result, "Schattingen alleen bij ten minste de drempel aan behandelden en controles; de toets vergelijkt ze met de synthetische waarheid. / Estimates only with at least the threshold of treated and controls.", params);
         return print(&a.common.format, &env, || {
             println!("Heterogene effecten per subgroep (leeftijdsklasse, trede) getoetst op de synthetische waarheid, 12 maanden\n");
             println!(
@@ -539,12 +522,7 @@ pub fn advise(a: AdviseArgs) -> Result<(), Failure> {
     };
     let ms = t0.elapsed().as_secs_f64() * 1000.0;
     result.insert("milliseconds_advice".into(), json!(ms));
-    let env = inzicht_protect::envelope(
-        result,
-        json!({"status": "protected", "note": "Vergelijkbare cliënten: groepen van ten minste de drempel, aantallen verstoord; schattingen alleen bij voldoende behandelden en controles. / Comparable clients: groups of at least the threshold, perturbed counts.", "threshold": o.protector.threshold()}),
-        Some(&o.session.snapshot),
-        params,
-    );
+    let env = protected(&o, result, "Vergelijkbare cliënten: groepen van ten minste de drempel, aantallen verstoord; schattingen alleen bij voldoende behandelden en controles. / Comparable clients: groups of at least the threshold, perturbed counts.", params);
     print(&a.common.format, &env, || {
         print_advice(&env, models.seconds_fit, ms)
     })

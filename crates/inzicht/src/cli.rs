@@ -103,6 +103,46 @@ struct QualityArgs {
     format: OutputFormat,
 }
 
+/// The options every command on store data shares.
+#[derive(Args)]
+pub struct StoreArgs {
+    /// Store directory.
+    #[arg(long)]
+    pub store: PathBuf,
+    /// A load id (or unique prefix); default: the current snapshot.
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// The key file the snapshot was loaded with (the record keys and the protection policy lie
+    /// beside it); default: the one recorded with the snapshot.
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
+}
+
+impl StoreArgs {
+    /// The key file given, or the one recorded with the snapshot.
+    pub fn key_file(&self) -> Result<PathBuf, Failure> {
+        match &self.key_file {
+            Some(k) => Ok(k.clone()),
+            None => Ok(inzicht_store::table::recorded_key_file(
+                &self.store,
+                self.as_of.as_deref(),
+            )?),
+        }
+    }
+
+    /// The same snapshot and key, for a step of the demo.
+    pub fn demo(store: &std::path::Path, key: &std::path::Path) -> Self {
+        StoreArgs {
+            store: store.to_path_buf(),
+            as_of: None,
+            key_file: Some(key.to_path_buf()),
+            format: OutputFormat::Table,
+        }
+    }
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum OutputFormat {
     Table,
@@ -482,14 +522,11 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
         store.display()
     );
     crate::table_cmd::table(crate::table_cmd::TableArgs {
-        store: store.clone(),
+        common: StoreArgs::demo(&store, &key),
         by: vec!["outflow".into(), "age_band".into()],
         filter: Some("year = 2024".into()),
         measure: "count".into(),
         list: false,
-        as_of: None,
-        key_file: Some(key.clone()),
-        format: OutputFormat::Table,
     })?;
     eprintln!();
     let pictures = a.dir.join("figuren");
@@ -502,16 +539,13 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
         pictures.display()
     );
     crate::effects_cmd::effects(crate::effects_cmd::EffectsArgs {
-        store: store.clone(),
-        as_of: None,
-        key_file: Some(key.clone()),
+        common: StoreArgs::demo(&store, &key),
         bootstrap: 200,
         caliper: 0.2,
         seed: 20_261_125,
         focus_age: None,
         focus_wijk: None,
         svg: Some(pictures.clone()),
-        format: OutputFormat::Table,
     })?;
     eprintln!("    Figuren (SVG): {}", pictures.display());
     eprintln!();
@@ -563,12 +597,7 @@ fn demo(a: DemoArgs) -> Result<(), Failure> {
         truth.display()
     );
     crate::advice_cmd::jobs(crate::advice_cmd::JobsArgs {
-        common: crate::advice_cmd::StoreArgs {
-            store: store.clone(),
-            as_of: None,
-            key_file: Some(key.clone()),
-            format: OutputFormat::Table,
-        },
+        common: StoreArgs::demo(&store, &key),
         evaluate: true,
         truth: Some(truth.clone()),
         bsn: None,

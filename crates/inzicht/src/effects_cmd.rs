@@ -1,7 +1,7 @@
 //! `inzicht effects`: provision effects on the store, with and without matching — wiring of
 //! `inzicht_store::effects` (protected) to the command line and the SVG pictures.
 
-use crate::cli::{Failure, OutputFormat};
+use crate::cli::{Failure, OutputFormat, StoreArgs};
 use clap::Args;
 use inzicht_protect::{Policy, Protector};
 use inzicht_stats::provision::EffectOptions;
@@ -10,15 +10,8 @@ use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct EffectsArgs {
-    /// Store directory.
-    #[arg(long)]
-    pub store: PathBuf,
-    /// A load id (or unique prefix); default: the current snapshot.
-    #[arg(long)]
-    pub as_of: Option<String>,
-    /// The key file the snapshot was loaded with (default: the one recorded with the snapshot).
-    #[arg(long)]
-    pub key_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: StoreArgs,
     /// Bootstrap replicates for the confidence intervals.
     #[arg(long, default_value_t = 200)]
     pub bootstrap: usize,
@@ -38,8 +31,6 @@ pub struct EffectsArgs {
     /// Also write the pictures (cumulative incidence, love plot, forest plot) as SVG here.
     #[arg(long)]
     pub svg: Option<PathBuf>,
-    #[arg(long, value_enum, default_value = "table")]
-    pub format: OutputFormat,
 }
 
 pub fn effects(a: EffectsArgs) -> Result<(), Failure> {
@@ -53,14 +44,12 @@ pub fn effects(a: EffectsArgs) -> Result<(), Failure> {
             "--caliper must be a positive number of standard deviations",
         ));
     }
-    let key_file = match &a.key_file {
-        Some(k) => k.clone(),
-        None => inzicht_store::table::recorded_key_file(&a.store, a.as_of.as_deref())?,
-    };
+    let key_file = a.common.key_file()?;
     let secrets = inzicht_store::recordkeys::secrets_dir(&key_file);
     let policy = Policy::from_dir(&secrets).map_err(Failure::usage)?;
     let protector = Protector::new(policy).map_err(Failure::usage)?;
-    let session = inzicht_store::table::Session::open(&a.store, a.as_of.as_deref(), &key_file)?;
+    let session =
+        inzicht_store::table::Session::open(&a.common.store, a.common.as_of.as_deref(), &key_file)?;
     let ages = a
         .focus_age
         .as_deref()
@@ -94,7 +83,7 @@ pub fn effects(a: EffectsArgs) -> Result<(), Failure> {
         .remove("cells_suppressed")
         .and_then(|v| v.as_u64())
         .unwrap_or(0);
-    let params = serde_json::json!({"as_of": a.as_of, "bootstrap": a.bootstrap, "caliper": a.caliper, "seed": a.seed});
+    let params = serde_json::json!({"as_of": a.common.as_of, "bootstrap": a.bootstrap, "caliper": a.caliper, "seed": a.seed});
     let env = inzicht_protect::envelope(
         result,
         protector.metadata(total as usize, suppressed as usize),
@@ -109,7 +98,7 @@ pub fn effects(a: EffectsArgs) -> Result<(), Failure> {
                 .map_err(|e| Failure::io(format!("{}: {e}", path.display())))?;
         }
     }
-    match a.format {
+    match a.common.format {
         OutputFormat::Json => {
             println!("{}", serde_json::to_string_pretty(&env).unwrap_or_default())
         }

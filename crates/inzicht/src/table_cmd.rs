@@ -1,17 +1,15 @@
 //! `inzicht table`: wiring of the protected pivot (crates/inzicht-store/src/table.rs) to the
 //! command line — key file, policy, query log, output.
 
-use crate::cli::{Failure, OutputFormat};
+use crate::cli::{Failure, OutputFormat, StoreArgs};
 use clap::Args;
 use inzicht_protect::{Policy, Protector};
 use inzicht_store::table::{Asker, Measure, Session, TableError, TableQuery};
-use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct TableArgs {
-    /// Store directory.
-    #[arg(long)]
-    pub store: PathBuf,
+    #[command(flatten)]
+    pub common: StoreArgs,
     /// Dimensions, comma-separated (inzicht table --list).
     #[arg(long, value_delimiter = ',')]
     pub by: Vec<String>,
@@ -24,15 +22,6 @@ pub struct TableArgs {
     /// List the dimensions and measures instead.
     #[arg(long)]
     pub list: bool,
-    /// A load id (or unique prefix); default: the current snapshot.
-    #[arg(long)]
-    pub as_of: Option<String>,
-    /// The key file the snapshot was loaded with (the record keys and the protection policy lie
-    /// beside it); default: the one recorded with the snapshot.
-    #[arg(long)]
-    pub key_file: Option<PathBuf>,
-    #[arg(long, value_enum, default_value = "table")]
-    pub format: OutputFormat,
 }
 
 impl From<TableError> for Failure {
@@ -69,17 +58,14 @@ fn now() -> u64 {
 }
 
 pub fn table(a: TableArgs) -> Result<(), Failure> {
-    let key_file = match &a.key_file {
-        Some(k) => k.clone(),
-        None => inzicht_store::table::recorded_key_file(&a.store, a.as_of.as_deref())?,
-    };
+    let key_file = a.common.key_file()?;
     let secrets = inzicht_store::recordkeys::secrets_dir(&key_file);
     let policy = Policy::from_dir(&secrets).map_err(Failure::usage)?;
     let protector = Protector::new(policy.clone()).map_err(Failure::usage)?;
-    let session = Session::open(&a.store, a.as_of.as_deref(), &key_file)?;
+    let session = Session::open(&a.common.store, a.common.as_of.as_deref(), &key_file)?;
     if a.list {
         let list = session.list();
-        match a.format {
+        match a.common.format {
             OutputFormat::Json => println!(
                 "{}",
                 serde_json::to_string_pretty(&list).unwrap_or_default()
@@ -125,9 +111,9 @@ pub fn table(a: TableArgs) -> Result<(), Failure> {
     let result = session.run(&query, &protector, Some(&asker))?;
     let params = serde_json::json!({
         "by": query.by, "where": query.filter, "measure": query.measure.name(),
-        "as_of": a.as_of,
+        "as_of": a.common.as_of,
     });
-    match a.format {
+    match a.common.format {
         OutputFormat::Json => {
             println!(
                 "{}",
