@@ -466,6 +466,13 @@ pub fn advise(a: AdviseArgs) -> Result<(), Failure> {
         ));
     }
     let o = open(&a.common)?;
+    // An unknown client is said before the models are fitted (that takes seconds).
+    if let Some(bsn) = &a.bsn {
+        let ps = bsn_pseudonym(&o.key_file, bsn)?;
+        if o.session.client_months(&ps)?.is_empty() {
+            return Err(not_in_snapshot());
+        }
+    }
     let bar = crate::cli::spinner();
     bar.set_message("modellen schatten (matching per groep met bootstrap, T-learner) / fitting …");
     let opt = inzicht_stats::provision::EffectOptions {
