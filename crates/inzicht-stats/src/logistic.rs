@@ -157,14 +157,44 @@ fn fit_impl(
         xd[i * q] = 1.0;
         xd[i * q + 1..(i + 1) * q].copy_from_slice(&x[i * p..(i + 1) * p]);
     }
-    let dot = |a: &[f64], b: &[f64]| -> f64 { a.iter().zip(b).map(|(x, y)| x * y).sum() };
+    // Propensity designs are mostly 0/1 indicators and missing flags, most of them 0: where
+    // fewer than half the entries are nonzero, every sum below runs over each row's nonzero
+    // entries only (in the same order, so the sums are the same to the bit: adding 0 changes
+    // nothing), which is the share of nonzeros squared of the dense cost for the information.
+    let nonzero = xd.iter().filter(|v| **v != 0.0).count();
+    let sparse = nonzero * 2 < xd.len();
+    let (nz_ptr, nz_idx): (Vec<usize>, Vec<u32>) = if sparse {
+        let mut ptr = Vec::with_capacity(n + 1);
+        let mut idx = Vec::with_capacity(nonzero);
+        ptr.push(0);
+        for i in 0..n {
+            for (j, v) in xd[i * q..(i + 1) * q].iter().enumerate() {
+                if *v != 0.0 {
+                    idx.push(j as u32);
+                }
+            }
+            ptr.push(idx.len());
+        }
+        (ptr, idx)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let nz = |i: usize| -> &[u32] { &nz_idx[nz_ptr[i]..nz_ptr[i + 1]] };
+    let row_dot = |i: usize, b: &[f64]| -> f64 {
+        let xi = &xd[i * q..(i + 1) * q];
+        if sparse {
+            nz(i).iter().map(|&j| xi[j as usize] * b[j as usize]).sum()
+        } else {
+            xi.iter().zip(b).map(|(x, y)| x * y).sum()
+        }
+    };
     let ridge =
         |beta: &[f64]| -> f64 { penalty / 2.0 * beta[1..].iter().map(|b| b * b).sum::<f64>() };
     let loglik = |beta: &[f64]| -> f64 {
         -ridge(beta)
             + (0..n)
                 .map(|i| {
-                    let eta = dot(&xd[i * q..(i + 1) * q], beta);
+                    let eta = row_dot(i, beta);
                     // log(1 + e^η) computed stably.
                     let l1p = if eta > 0.0 {
                         eta + (-eta).exp().ln_1p()
@@ -183,11 +213,24 @@ fn fit_impl(
         let mut max_fit: f64 = 0.0;
         for i in rows {
             let xi = &xd[i * q..(i + 1) * q];
-            let eta = dot(xi, beta);
+            let eta = row_dot(i, beta);
             let mu = 1.0 / (1.0 + (-eta).exp());
             max_fit = max_fit.max(mu.min(1.0 - mu).recip());
             let r = w(i) * (if y[i] { 1.0 } else { 0.0 } - mu);
             let v = w(i) * mu * (1.0 - mu);
+            if sparse {
+                let idx = nz(i);
+                for (a, &j) in idx.iter().enumerate() {
+                    let j = j as usize;
+                    grad[j] += r * xi[j];
+                    let vj = v * xi[j];
+                    let row = &mut info[j * q..(j + 1) * q];
+                    for &k in &idx[..=a] {
+                        row[k as usize] += vj * xi[k as usize];
+                    }
+                }
+                continue;
+            }
             for (g, xj) in grad.iter_mut().zip(xi) {
                 *g += r * xj;
             }

@@ -279,6 +279,12 @@ struct Prepared {
     treated: Vec<usize>,
     /// Per stratum: (treated sorted by descending lp, controls sorted by lp).
     strata: Vec<(Vec<Cand>, Vec<Cand>)>,
+    /// Per stratum, parallel to its controls: their scores, their persons, and the offset of
+    /// the stratum's first control in one flat numbering of all stratum controls (for the
+    /// matching's scratch space).
+    control_scores: Vec<Vec<f64>>,
+    control_persons: Vec<Vec<u32>>,
+    control_offset: Vec<usize>,
     width: f64,
     eligible_controls: Vec<usize>,
     start_type: Vec<u32>,
@@ -320,9 +326,51 @@ pub fn estimate_all(d: &PanelData, opt: &EffectOptions) -> Result<Vec<GroupEffec
     if d.spell.len() != n || d.month.len() != n || d.features.len() != n * d.feature_names.len() {
         return crate::err("the panel columns have different lengths");
     }
-    let mut out = Vec::new();
-    for g in 0..d.groups.len() {
-        out.push(estimate_group(d, g, opt)?);
+    // The groups are independent (each its own propensity model, matching and bootstrap with
+    // its own seed), so they run on the available cores; the result does not depend on how
+    // many there are.
+    let n_groups = d.groups.len();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(n_groups)
+        .max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut slots: Vec<Option<Result<GroupEffect, StatsError>>> = Vec::new();
+    slots.resize_with(n_groups, || None);
+    let done: Vec<(usize, Result<GroupEffect, StatsError>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let g = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if g >= n_groups {
+                            break mine;
+                        }
+                        mine.push((g, estimate_group(d, g, opt)));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    for (g, r) in done {
+        slots[g] = Some(r);
+    }
+    let mut out = Vec::with_capacity(n_groups);
+    for (g, slot) in slots.into_iter().enumerate() {
+        match slot {
+            Some(r) => out.push(r?),
+            None => {
+                return crate::err(format!(
+                    "the estimate of group {} did not finish (a worker thread stopped)",
+                    d.groups[g]
+                ))
+            }
+        }
     }
     // False-discovery rate (Benjamini–Hochberg) across every matched estimate of the run —
     // groups × subgroups × provision types — separately for each horizon.
@@ -399,6 +447,9 @@ fn prepare<'a>(
             Prepared {
                 treated,
                 strata: vec![],
+                control_scores: vec![],
+                control_persons: vec![],
+                control_offset: vec![],
                 width: 0.0,
                 eligible_controls: controls,
                 start_type,
@@ -438,20 +489,30 @@ fn prepare<'a>(
             }
         }
         mean.iter_mut().for_each(|m| *m /= rows.len() as f64);
+        // Σ (x − m)(x − m)ᵀ = Σ x xᵀ − n·m·mᵀ, with Σ x xᵀ from each row's nonzero entries
+        // only: the indicators and missing flags are mostly 0, so this costs about the share
+        // of nonzeros squared of the dense sum. (Only the aliasing decision, with its relative
+        // tolerance of 1e-9, reads this matrix.)
         let mut gram = vec![0.0; q * q];
-        let mut v = vec![0.0; q];
+        let mut nz: Vec<(usize, f64)> = Vec::with_capacity(q);
         for &r in &rows {
+            nz.clear();
             for (a, &j) in keep.iter().enumerate() {
-                v[a] = d.features[r * p + j] as f64 - mean[a];
+                let v = d.features[r * p + j];
+                if v != 0.0 {
+                    nz.push((a, v as f64));
+                }
             }
-            for a in 0..q {
-                for b in 0..=a {
-                    gram[a * q + b] += v[a] * v[b];
+            for (i, &(a, va)) in nz.iter().enumerate() {
+                for &(b, vb) in &nz[..=i] {
+                    gram[a * q + b] += va * vb;
                 }
             }
         }
+        let n_rows = rows.len() as f64;
         for a in 0..q {
-            for b in 0..a {
+            for b in 0..=a {
+                gram[a * q + b] -= n_rows * mean[a] * mean[b];
                 gram[b * q + a] = gram[a * q + b];
             }
         }
@@ -529,10 +590,27 @@ fn prepare<'a>(
         t.sort_by(|a, b| b.lp.total_cmp(&a.lp).then(a.row.cmp(&b.row)));
         c.sort_by(|a, b| a.lp.total_cmp(&b.lp).then(a.row.cmp(&b.row)));
     }
+    let control_scores = strata
+        .iter()
+        .map(|(_, c)| c.iter().map(|c| c.lp).collect())
+        .collect();
+    let control_persons = strata
+        .iter()
+        .map(|(_, c)| c.iter().map(|c| d.person[c.row]).collect())
+        .collect();
+    let mut control_offset = Vec::with_capacity(strata.len());
+    let mut total = 0;
+    for (_, c) in &strata {
+        control_offset.push(total);
+        total += c.len();
+    }
     Ok((
         Prepared {
             treated,
             strata,
+            control_scores,
+            control_persons,
+            control_offset,
             width,
             eligible_controls: controls,
             start_type,
@@ -543,16 +621,31 @@ fn prepare<'a>(
 
 /// Greedy nearest-neighbour matching within each stratum; `copies[person]` is the bootstrap
 /// multiplicity (1 for the estimate itself). A copy of a control month serves one treated copy.
-fn match_all(d: &PanelData, prep: &Prepared, copies: &[u32]) -> Vec<Pair> {
+///
+/// How many copies of each control month are used is kept in `scratch` (one slot per stratum
+/// control, all zero between calls): only the slots a treated client looked at are touched and
+/// reset, so a bootstrap replicate costs in proportion to the treated and the controls within
+/// their caliper, not to the hundreds of thousands of eligible control months.
+fn match_all(
+    d: &PanelData,
+    prep: &Prepared,
+    copies: &[u32],
+    scratch: &mut MatchScratch,
+) -> Vec<Pair> {
     let mut pairs = Vec::new();
-    for (ts, cs) in &prep.strata {
-        let mut left: Vec<u32> = cs
-            .iter()
-            .map(|c| copies[d.person[c.row] as usize])
-            .collect();
-        let scores: Vec<f64> = cs.iter().map(|c| c.lp).collect();
+    let total: usize = prep.strata.iter().map(|s| s.1.len()).sum();
+    let used = &mut scratch.used;
+    if used.len() < total {
+        used.resize(total, 0);
+    }
+    let touched = &mut scratch.touched;
+    for (s, (ts, cs)) in prep.strata.iter().enumerate() {
+        let scores = &prep.control_scores[s];
+        let persons = &prep.control_persons[s];
+        let offset = prep.control_offset[s];
         for t in ts {
-            for _ in 0..copies[d.person[t.row] as usize] {
+            let t_person = d.person[t.row];
+            for _ in 0..copies[t_person as usize] {
                 let pos = scores.partition_point(|&v| v < t.lp);
                 let mut best: Option<(f64, usize, usize)> = None;
                 let mut consider = |k: usize| -> bool {
@@ -562,7 +655,8 @@ fn match_all(d: &PanelData, prep: &Prepared, copies: &[u32]) -> Vec<Pair> {
                     {
                         return false;
                     }
-                    if left[k] > 0 && d.person[cs[k].row] != d.person[t.row] {
+                    let left = copies[persons[k] as usize] - used[offset + k];
+                    if left > 0 && persons[k] != t_person {
                         let better = match best {
                             None => true,
                             Some(b) => {
@@ -591,13 +685,27 @@ fn match_all(d: &PanelData, prep: &Prepared, copies: &[u32]) -> Vec<Pair> {
                     hi += 1;
                 }
                 if let Some((_, row, k)) = best {
-                    left[k] -= 1;
+                    if used[offset + k] == 0 {
+                        touched.push(offset + k);
+                    }
+                    used[offset + k] += 1;
                     pairs.push((t.row, row));
                 }
             }
         }
     }
+    for &i in touched.iter() {
+        used[i] = 0;
+    }
+    touched.clear();
     pairs
+}
+
+/// Reusable scratch space of [`match_all`].
+#[derive(Default)]
+struct MatchScratch {
+    used: Vec<u32>,
+    touched: Vec<usize>,
 }
 
 /// CIF of W/S/I at the horizons for a set of rows, with event and at-risk counts.
@@ -740,15 +848,7 @@ fn arm_cells(
     for m in (0..=cap).rev() {
         at_risk[m] = at_risk[m + 1] + hist[m];
     }
-    let mut cif_by_month = vec![0.0; cap + 1];
-    let (mut s, mut f) = (1.0, 0.0);
-    for m in 1..=cap {
-        if at_risk[m] > 0.0 {
-            f += s * d_wsi[m] / at_risk[m];
-            s *= 1.0 - d_all[m] / at_risk[m];
-        }
-        cif_by_month[m] = f;
-    }
+    let cif_by_month = aalen_johansen_wsi(&at_risk, &d_wsi, &d_all);
     let se = if with_se {
         let mut groups = Vec::new();
         for t in 0..=cap {
@@ -790,6 +890,93 @@ fn arm_cells(
             .collect(),
         at_risk: horizons.iter().map(|&h| at_risk_count[hz(h)]).collect(),
     })
+}
+
+/// The Aalen–Johansen CIF of W/S/I by month on the monthly grid (Aalen & Johansen 1978):
+/// F(m) = F(m−1) + S(m−1)·d_wsi(m)/n(m), S(m) = S(m−1)·(1 − d(m)/n(m)); exits in month 0 (the
+/// start month itself) cannot occur, as the treated and controls are on benefit then.
+fn aalen_johansen_wsi(at_risk: &[f64], d_wsi: &[f64], d_all: &[f64]) -> Vec<f64> {
+    let cap = d_wsi.len() - 1;
+    let mut cif_by_month = vec![0.0; cap + 1];
+    let (mut s, mut f) = (1.0, 0.0);
+    for m in 1..=cap {
+        if at_risk[m] > 0.0 {
+            f += s * d_wsi[m] / at_risk[m];
+            s *= 1.0 - d_all[m] / at_risk[m];
+        }
+        cif_by_month[m] = f;
+    }
+    cif_by_month
+}
+
+/// Unweighted counts of one arm on the monthly grid, for both outcome rules at once (moving
+/// away changes only whether an exit is competing, not its month).
+#[derive(Clone)]
+struct ArmCounts {
+    n: u64,
+    rows: Vec<f64>,
+    d_wsi: Vec<f64>,
+    d_all: Vec<f64>,
+    d_all_moving: Vec<f64>,
+    at_risk: Vec<f64>,
+}
+
+impl ArmCounts {
+    fn new(cap: usize) -> Self {
+        ArmCounts {
+            n: 0,
+            rows: vec![0.0; cap + 1],
+            d_wsi: vec![0.0; cap + 1],
+            d_all: vec![0.0; cap + 1],
+            d_all_moving: vec![0.0; cap + 1],
+            at_risk: vec![0.0; cap + 2],
+        }
+    }
+
+    fn clear(&mut self) {
+        self.n = 0;
+        for v in [
+            &mut self.rows,
+            &mut self.d_wsi,
+            &mut self.d_all,
+            &mut self.d_all_moving,
+        ] {
+            v.iter_mut().for_each(|x| *x = 0.0);
+        }
+    }
+
+    fn add(&mut self, (t, c): (u16, u8), c_moving: u8) {
+        let t = usize::from(t).min(self.rows.len() - 1);
+        self.n += 1;
+        self.rows[t] += 1.0;
+        if c == 1 {
+            self.d_wsi[t] += 1.0;
+        }
+        if c > 0 {
+            self.d_all[t] += 1.0;
+        }
+        if c_moving > 0 {
+            self.d_all_moving[t] += 1.0;
+        }
+    }
+
+    /// The CIF at the horizons, as [`arm`] computes it from the same rows.
+    fn cif(&mut self, horizons: &[i32], moving_competing: bool) -> Vec<f64> {
+        let cap = self.rows.len() - 1;
+        for m in (0..=cap).rev() {
+            self.at_risk[m] = self.at_risk[m + 1] + self.rows[m];
+        }
+        let d_all = if moving_competing {
+            &self.d_all_moving
+        } else {
+            &self.d_all
+        };
+        let by_month = aalen_johansen_wsi(&self.at_risk, &self.d_wsi, d_all);
+        horizons
+            .iter()
+            .map(|&h| by_month[(h.max(0) as usize).min(cap)])
+            .collect()
+    }
 }
 
 /// Distinct persons behind an arm at each horizon: persons with a W/S/I exit by then, and
@@ -876,7 +1063,8 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
     let (prep, warnings) = prepare(d, g, opt)?;
     let horizons = opt.horizons;
     let ones = vec![1u32; d.n_persons];
-    let pairs = match_all(d, &prep, &ones);
+    let mut scratch = MatchScratch::default();
+    let pairs = match_all(d, &prep, &ones, &mut scratch);
     let n_matched = pairs.len();
     // Subsets: all, age band, trede, provision type.
     let mut subsets: Vec<Subset> = vec![Subset {
@@ -932,28 +1120,59 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
             arm(&outcomes, sel().map(|p| p.1), moving, &horizons, false)?,
         ))
     };
-    // Bootstrap: persons resampled, matching redone.
+    // Bootstrap: persons resampled, matching redone. Each replicate adds every pair to the
+    // counts of all subsets its treated row belongs to in one pass (the per-subset CIFs are
+    // then the same Aalen–Johansen sums as `arm`, on the same integer counts).
+    let mut treated_index = vec![u32::MAX; d.person.len()];
+    for (i, &r) in prep.treated.iter().enumerate() {
+        treated_index[r] = i as u32;
+    }
+    let member_of: Vec<Vec<u16>> = prep
+        .treated
+        .iter()
+        .map(|&r| {
+            (0..subsets.len())
+                .filter(|&k| (subsets[k].test)(r))
+                .map(|k| k as u16)
+                .collect()
+        })
+        .collect();
+    let cap = outcomes.cap;
     let mut boot_primary: Vec<Vec<Vec<f64>>> = vec![vec![]; subsets.len()];
     let mut boot_moving: Vec<Vec<Vec<f64>>> = vec![vec![]; subsets.len()];
     let mut boot_log_rr: Vec<Vec<f64>> = vec![vec![]; subsets.len()];
     let mut rng = Rng(opt.seed ^ 0xB007 ^ ((g as u64) << 32));
     let mut copies = vec![0u32; d.n_persons];
+    // Per subset and arm (treated, control): rows by outcome month, W/S/I exits, all exits
+    // (primary rule), all exits (moving away competing).
+    let mut counts = vec![ArmCounts::new(cap); 2 * subsets.len()];
     for _ in 0..opt.bootstrap {
         copies.iter_mut().for_each(|c| *c = 0);
         for _ in 0..d.n_persons {
             copies[rng.below(d.n_persons as u64) as usize] += 1;
         }
-        let bp = match_all(d, &prep, &copies);
-        for (k, s) in subsets.iter().enumerate() {
-            if let Some((t, c)) = point(&bp, s, false) {
-                boot_primary[k].push(t.cif.iter().zip(&c.cif).map(|(a, b)| a - b).collect());
-                if t.cif[1] > 0.0 && c.cif[1] > 0.0 {
-                    boot_log_rr[k].push((t.cif[1] / c.cif[1]).ln());
-                }
+        let bp = match_all(d, &prep, &copies, &mut scratch);
+        counts.iter_mut().for_each(ArmCounts::clear);
+        for &(t, c) in &bp {
+            for &k in &member_of[treated_index[t] as usize] {
+                let k = usize::from(k);
+                counts[2 * k].add(outcomes.primary[t], outcomes.moving[t].1);
+                counts[2 * k + 1].add(outcomes.primary[c], outcomes.moving[c].1);
             }
-            if let Some((t, c)) = point(&bp, s, true) {
-                boot_moving[k].push(t.cif.iter().zip(&c.cif).map(|(a, b)| a - b).collect());
+        }
+        for k in 0..subsets.len() {
+            let (t, c) = counts[2 * k..2 * k + 2].split_at_mut(1);
+            let (t, c) = (&mut t[0], &mut c[0]);
+            if t.n == 0 {
+                continue;
             }
+            let (tp, cp) = (t.cif(&horizons, false), c.cif(&horizons, false));
+            boot_primary[k].push(tp.iter().zip(&cp).map(|(a, b)| a - b).collect());
+            if tp[1] > 0.0 && cp[1] > 0.0 {
+                boot_log_rr[k].push((tp[1] / cp[1]).ln());
+            }
+            let (tm, cm) = (t.cif(&horizons, true), c.cif(&horizons, true));
+            boot_moving[k].push(tm.iter().zip(&cm).map(|(a, b)| a - b).collect());
         }
     }
     let sd_of = |v: &[Vec<f64>], h: usize| -> f64 {
@@ -1132,19 +1351,36 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
     let p = d.feature_names.len();
     let treated_w: Vec<usize> = pairs.iter().map(|p| p.0).collect();
     let matched_c: Vec<usize> = pairs.iter().map(|p| p.1).collect();
-    // Means and variances of every feature in one pass per set of rows.
-    let moments = |rows: &[usize]| -> Vec<(f64, f64)> {
+    // Means, variances and (for 0/1 features) the counts of 1s and 0s of every feature, in one
+    // row-major pass per set of rows.
+    struct Moments {
+        mean_var: Vec<(f64, f64)>,
+        ones: Vec<u64>,
+        zeros: Vec<u64>,
+        binary: Vec<bool>,
+    }
+    let moments = |rows: &[usize]| -> Moments {
         let mut sum = vec![0.0; p];
         let mut sq = vec![0.0; p];
+        let mut ones = vec![0u64; p];
+        let mut zeros = vec![0u64; p];
+        let mut binary = vec![true; p];
         for &r in rows {
             for (j, v) in d.features[r * p..(r + 1) * p].iter().enumerate() {
+                if *v == 1.0 {
+                    ones[j] += 1;
+                } else if *v == 0.0 {
+                    zeros[j] += 1;
+                } else {
+                    binary[j] = false;
+                }
                 let v = *v as f64;
                 sum[j] += v;
                 sq[j] += v * v;
             }
         }
         let n = rows.len() as f64;
-        (0..p)
+        let mean_var = (0..p)
             .map(|j| {
                 if n < 2.0 {
                     return (f64::NAN, f64::NAN);
@@ -1152,24 +1388,34 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
                 let m = sum[j] / n;
                 (m, ((sq[j] - n * m * m) / (n - 1.0)).max(0.0))
             })
-            .collect()
+            .collect();
+        Moments {
+            mean_var,
+            ones,
+            zeros,
+            binary,
+        }
     };
     let (before_t, before_c) = (moments(&prep.treated), moments(&prep.eligible_controls));
-    let (after_t, after_c) = (moments(&treated_w), moments(&matched_c));
+    let after_c = moments(&matched_c);
+    let after_t = moments(&treated_w).mean_var;
     let balance = (0..p)
         .map(|j| {
-            let ((mt, vt), (mc, vc)) = (before_t[j], before_c[j]);
-            let ((mta, vta), (mca, vca)) = (after_t[j], after_c[j]);
+            let ((mt, vt), (mc, vc)) = (before_t.mean_var[j], before_c.mean_var[j]);
+            let ((mta, vta), (mca, vca)) = (after_t[j], after_c.mean_var[j]);
             let sd = vt.sqrt();
-            let v = |r: usize| d.features[r * p + j] as f64;
-            let values = prep
-                .treated
-                .iter()
-                .map(|&r| (v(r), 0))
-                .chain(prep.eligible_controls.iter().map(|&r| (v(r), 1)))
-                .chain(matched_c.iter().map(|&r| (v(r), 2)));
+            // As `matching::smallest_binary_cell` over the treated, the eligible controls and
+            // the matched controls.
+            let sets = [&before_t, &before_c, &after_c];
+            let smallest_binary_cell = sets.iter().all(|m| m.binary[j]).then(|| {
+                sets.iter()
+                    .map(|m| m.ones[j])
+                    .chain(sets.iter().map(|m| m.zeros[j]))
+                    .min()
+                    .unwrap_or(0)
+            });
             BalanceRow {
-                smallest_binary_cell: crate::matching::smallest_binary_cell(values, 3),
+                smallest_binary_cell,
                 name: d.feature_names[j].clone(),
                 smd_before: if sd > 0.0 { (mt - mc) / sd } else { 0.0 },
                 smd_after: if sd > 0.0 { (mta - mca) / sd } else { 0.0 },
