@@ -200,13 +200,32 @@ pub fn generate(
     let mut start = first_start;
     let mut spell_no = 0u64;
     let mut previous_exit: Option<&'static str> = None;
+    // Under `Confounding::Recorded`, per member: the assessment items recorded so far.
+    let mut recorded: Vec<Vec<(Month, model::RecordedItems)>> =
+        vec![Vec::new(); out.household.members.len()];
     loop {
         let uid = (u64::from(index) << 8) | spell_no;
         let sim_from = if start < cfg.from { cfg.from } else { start };
+        // The spell's assessments as they would be made until the end of the data; those after
+        // the spell ends are dropped below. (Their draws do not depend on the spell's course,
+        // so this gives the same assessments as generating them after the simulation.)
+        let mut assessments = Vec::new();
+        assessments_of(cfg, &out.household, uid, start, cfg.to, &mut assessments);
+        let recording = cfg.confounding == model::Confounding::Recorded;
+        if recording {
+            for a in &assessments {
+                recorded[a.member].push((
+                    a.date.month_of(),
+                    model::RecordedItems::from_values(&a.values),
+                ));
+            }
+            recorded.iter_mut().for_each(|r| r.sort_by_key(|x| x.0));
+        }
         let opts = SimOptions {
             moving: true,
             suppress: None,
             stop: cfg.to.plus(24),
+            recorded: recording.then_some(&recorded[..]),
         };
         let traj = sim::simulate(seed, &out.household, uid, start, sim_from, &opts, cat);
         record_truth(
@@ -214,9 +233,9 @@ pub fn generate(
             cat,
             &out.household,
             uid,
-            start,
-            sim_from,
+            (start, sim_from),
             &traj,
+            opts.recorded,
             &mut out.treated,
         );
         let spell_index = out.spells.len();
@@ -245,7 +264,12 @@ pub fn generate(
             p.start >= s.start && s.end.is_none_or(|e| p.start <= e.0)
         });
         out.spells[spell_index].has_provisions = has;
-        assessments_of(cfg, &out.household, uid, start, &traj, &mut out.assessments);
+        let end = traj.exit.map(|e| e.month).unwrap_or(cfg.to).min(cfg.to);
+        out.assessments
+            .extend(assessments.into_iter().filter(|a| a.date.month_of() <= end));
+        if recording {
+            recorded.iter_mut().for_each(|r| r.retain(|x| x.0 <= end));
+        }
         match traj.exit {
             Some(e) if e.month <= cfg.to => {
                 let mut r = Rng::keyed(seed, &[TAG_SPELL_META, uid, 1]);
@@ -297,9 +321,9 @@ fn record_truth(
     cat: &Catalogue,
     h: &Household,
     uid: u64,
-    start: Month,
-    sim_from: Month,
+    (start, sim_from): (Month, Month),
     factual: &Trajectory,
+    recorded: Option<&[Vec<(Month, model::RecordedItems)>]>,
     out: &mut Vec<TreatedOutcome>,
 ) {
     for p in factual
@@ -333,6 +357,7 @@ fn record_truth(
                     moving,
                     suppress,
                     stop,
+                    recorded,
                 },
                 cat,
             )
@@ -592,10 +617,9 @@ fn assessments_of(
     h: &Household,
     uid: u64,
     start: Month,
-    traj: &Trajectory,
+    end: Month,
     out: &mut Vec<AssessmentRecord>,
 ) {
-    let end = traj.exit.map(|e| e.month).unwrap_or(cfg.to).min(cfg.to);
     for (k, p) in h.members.iter().enumerate() {
         let mut r = Rng::keyed(cfg.seed, &[TAG_ASSESS, uid, k as u64]);
         let mut m = if start < cfg.from {
@@ -863,6 +887,7 @@ mod tests {
                 moving: true,
                 suppress: None,
                 stop: cfg.to.plus(24),
+                recorded: None,
             };
             let factual = simulate(
                 cfg.seed,
@@ -914,6 +939,7 @@ mod tests {
                 moving: true,
                 suppress: None,
                 stop: cfg.to.plus(24),
+                recorded: None,
             };
             let factual = simulate(
                 cfg.seed,

@@ -40,6 +40,9 @@ pub struct Config {
     pub defects: DefectRates,
     /// Number of vacancies; by default about 2,000 per 7,400 clients.
     pub vacancies: Option<u32>,
+    /// What the consultants decide on when they offer provisions (default: the latent
+    /// prognosis, so that some confounding is unmeasured).
+    pub confounding: model::Confounding,
 }
 
 impl Config {
@@ -51,6 +54,7 @@ impl Config {
             to: Month::new(2024, 12),
             defects: DefectRates::default(),
             vacancies: None,
+            confounding: model::Confounding::Latent,
         }
     }
 

@@ -218,6 +218,98 @@ pub fn provision_effect(group: usize, band: usize, trede: u8, in_progress: bool)
 pub const PROVISION_BASE: [f64; N_GROUPS] = [0.0085, 0.012, 0.009, 0.013, 0.006];
 pub const PROVISION_SELECTION: [f64; N_GROUPS] = [-2.0, 0.0, 0.6, 1.4, 1.5];
 
+/// What the synthetic consultants decide on when they offer a provision: the confounding the
+/// analyses must remove (`inzicht synth --confounding`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Confounding {
+    /// On a prognosis they perceive from the latent skill, health and motivation, and on the
+    /// true participatieladder step and loonwaarde. The recorded assessments measure these with
+    /// error, so confounding remains after matching on everything recorded: the realistic case,
+    /// and the default.
+    #[default]
+    Latent,
+    /// Only on what the file records before that month — assessment items as last recorded
+    /// (carried forward), the month of the spell, age and calendar year — plus chance that
+    /// has nothing to do with the outcome. This is "selection on observables", the assumption
+    /// under which risk-set matching is unbiased: the scenario to check that the matched
+    /// intervals cover the truth (issue 5).
+    Recorded,
+}
+
+impl Confounding {
+    pub fn name(self) -> &'static str {
+        match self {
+            Confounding::Latent => "latent",
+            Confounding::Recorded => "recorded",
+        }
+    }
+}
+
+/// Assessment items a consultant reads from one recorded assessment (None = field empty).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordedItems {
+    pub trede: Option<u8>,
+    pub loonwaarde: Option<u8>,
+    /// `belemmering_gezondheid` and `belemmering_taal`: 0 geen, 1 licht, 2 ernstig.
+    pub health_obstacle: Option<u8>,
+    pub language_obstacle: Option<u8>,
+    /// 1–5.
+    pub motivation: Option<u8>,
+    pub self_reliance: Option<u8>,
+    /// `digitale_vaardigheden`: 0 laag, 1 gemiddeld, 2 hoog.
+    pub digital: Option<u8>,
+}
+
+impl RecordedItems {
+    /// From an assessment row's values, in the order of `household::ASSESSMENT_COLUMNS`.
+    pub fn from_values(v: &[String]) -> Self {
+        let num = |i: usize| v.get(i).and_then(|s| s.trim().parse::<u8>().ok());
+        let level = |i: usize, levels: &[&str]| {
+            v.get(i)
+                .and_then(|s| levels.iter().position(|l| l.eq_ignore_ascii_case(s.trim())))
+                .map(|k| k as u8)
+        };
+        RecordedItems {
+            trede: num(0),
+            loonwaarde: num(1),
+            health_obstacle: level(4, &["geen", "licht", "ernstig"]),
+            language_obstacle: level(8, &["geen", "licht", "ernstig"]),
+            motivation: num(13),
+            self_reliance: num(14),
+            digital: level(15, &["laag", "gemiddeld", "hoog"]),
+        }
+    }
+
+    /// Each item as last recorded in the assessments before month `m` (last observation
+    /// carried forward per item, as the analyses read the file): `history` is sorted by month.
+    pub fn known_before(history: &[(Month, RecordedItems)], m: Month) -> Self {
+        let mut v = RecordedItems::default();
+        for (_, r) in history.iter().take_while(|(month, _)| *month < m) {
+            v.trede = r.trede.or(v.trede);
+            v.loonwaarde = r.loonwaarde.or(v.loonwaarde);
+            v.health_obstacle = r.health_obstacle.or(v.health_obstacle);
+            v.language_obstacle = r.language_obstacle.or(v.language_obstacle);
+            v.motivation = r.motivation.or(v.motivation);
+            v.self_reliance = r.self_reliance.or(v.self_reliance);
+            v.digital = r.digital.or(v.digital);
+        }
+        v
+    }
+
+    /// The prognosis a consultant reads from the file: a linear score of the recorded items,
+    /// an empty item counting as 0 (its spread is about that of `perceived_prognosis`).
+    pub fn prognosis(&self) -> f64 {
+        let f = |x: Option<u8>, centre: f64, coef: f64| {
+            x.map_or(0.0, |x| coef * (f64::from(x) - centre))
+        };
+        f(self.trede, 3.5, 0.25)
+            + f(self.motivation, 3.0, 0.2)
+            + f(self.self_reliance, 3.0, 0.2)
+            + f(self.health_obstacle, 0.0, -0.3)
+            + f(self.digital, 1.0, 0.25)
+    }
+}
+
 /// Probability that member `p` starts a provision of group `g` in month `m`, duration `d`.
 pub fn provision_start_probability(
     p: &Person,
@@ -228,14 +320,62 @@ pub fn provision_start_probability(
 ) -> f64 {
     let age = age_at(p, m);
     let mut lp = PROVISION_SELECTION[g] * p.perceived_prognosis;
+    group_targeting(
+        &mut lp,
+        g,
+        d,
+        age,
+        p.language <= 2,
+        p.trede >= 4,
+        p.loonwaarde < 100,
+    );
+    if household_children > 0 && p.latent_type == 4 {
+        lp -= 0.3;
+    }
+    timing_and_budget(lp, g, m, d)
+}
+
+/// As [`provision_start_probability`] under [`Confounding::Recorded`]: the same targeting, on
+/// the file's view of the client instead of the truth.
+pub fn provision_start_probability_recorded(
+    p: &Person,
+    view: &RecordedItems,
+    g: usize,
+    m: Month,
+    d: i32,
+) -> f64 {
+    let age = age_at(p, m);
+    let mut lp = PROVISION_SELECTION[g] * view.prognosis();
+    group_targeting(
+        &mut lp,
+        g,
+        d,
+        age,
+        view.language_obstacle.is_some_and(|l| l >= 1),
+        view.trede.is_some_and(|t| t >= 4),
+        view.loonwaarde.is_some(),
+    );
+    timing_and_budget(lp, g, m, d)
+}
+
+/// Which clients each group is meant for (added to the log-odds in place).
+fn group_targeting(
+    lp: &mut f64,
+    g: usize,
+    d: i32,
+    age: i32,
+    low_language: bool,
+    trede_4_plus: bool,
+    limited: bool,
+) {
     match g {
-        0 => lp += if d < 6 { 0.6 } else { 0.0 },
+        0 => *lp += if d < 6 { 0.6 } else { 0.0 },
         1 => {
-            lp += if p.language <= 2 { 1.0 } else { 0.0 };
-            lp += if age < 27 { 0.4 } else { 0.0 };
+            *lp += if low_language { 1.0 } else { 0.0 };
+            *lp += if age < 27 { 0.4 } else { 0.0 };
         }
         2 => {
-            lp += if age < 27 {
+            *lp += if age < 27 {
                 0.4
             } else if age >= 55 {
                 -0.6
@@ -243,12 +383,12 @@ pub fn provision_start_probability(
                 0.0
             }
         }
-        3 => lp += if p.trede >= 4 { 0.4 } else { -0.3 },
-        _ => lp += if p.loonwaarde < 100 { 1.4 } else { -0.4 },
+        3 => *lp += if trede_4_plus { 0.4 } else { -0.3 },
+        _ => *lp += if limited { 1.4 } else { -0.4 },
     }
-    if household_children > 0 && p.latent_type == 4 {
-        lp -= 0.3;
-    }
+}
+
+fn timing_and_budget(mut lp: f64, g: usize, m: Month, d: i32) -> f64 {
     // Consultants work most with new clients; long-term clients get few offers.
     lp += match d {
         i32::MIN..=11 => 0.8,

@@ -27,13 +27,16 @@ pub struct Suppress {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct SimOptions {
+pub struct SimOptions<'a> {
     /// Whether moving away (BUS 32/33) can happen; the primary truth switches it off, because the
     /// primary analysis treats moving as censoring (shared/domain.md §3).
     pub moving: bool,
     pub suppress: Option<Suppress>,
     /// Last month simulated (inclusive).
     pub stop: Month,
+    /// Under `Confounding::Recorded`: per member, the assessment items recorded so far (by
+    /// month), from which consultants decide; `None` for the latent prognosis.
+    pub recorded: Option<&'a [Vec<(Month, model::RecordedItems)>]>,
 }
 
 #[derive(Debug, Clone)]
@@ -224,6 +227,9 @@ pub fn resume(
 
         // Provisions start this month and act from the next.
         for (k, p) in h.members.iter().enumerate() {
+            let view = opts.recorded.map(|history| {
+                model::RecordedItems::known_before(history.get(k).map_or(&[][..], |v| &v[..]), m)
+            });
             for g in 0..N_GROUPS {
                 if busy_until[k][g] > m {
                     continue;
@@ -237,7 +243,10 @@ pub fn resume(
                 {
                     continue;
                 }
-                let prob = model::provision_start_probability(p, g, m, d, h.children);
+                let prob = match &view {
+                    None => model::provision_start_probability(p, g, m, d, h.children),
+                    Some(view) => model::provision_start_probability_recorded(p, view, g, m, d),
+                };
                 if u_prov[k][g] >= prob {
                     continue;
                 }

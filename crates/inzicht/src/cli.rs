@@ -192,9 +192,21 @@ struct SynthArgs {
     /// Number of vacancies (default: about 2,000 per 7,400 clients).
     #[arg(long)]
     vacancies: Option<i64>,
+    /// What the synthetic consultants decide on when they offer provisions: `latent` (a
+    /// prognosis from characteristics the file records only in part: unmeasured confounding, as
+    /// in real data) or `recorded` (only what the file records: the case in which matching
+    /// should recover the true effects; docs/synthetic.md).
+    #[arg(long, value_enum, default_value_t = ConfoundingArg::Latent)]
+    confounding: ConfoundingArg,
     /// Replace the output directory if it already holds an earlier synthetic municipality.
     #[arg(long)]
     force: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ConfoundingArg {
+    Latent,
+    Recorded,
 }
 
 #[derive(Args)]
@@ -349,6 +361,10 @@ fn synth_config(a: &SynthArgs) -> Result<Config, Failure> {
         cfg.vacancies =
             Some(u32::try_from(v).map_err(|_| Failure::usage("--vacancies is too large"))?);
     }
+    cfg.confounding = match a.confounding {
+        ConfoundingArg::Latent => inzicht_synth::model::Confounding::Latent,
+        ConfoundingArg::Recorded => inzicht_synth::model::Confounding::Recorded,
+    };
     cfg.validate().map_err(Failure::usage)?;
     Ok(cfg)
 }

@@ -20,12 +20,17 @@ pub fn fixed_key(path: &Path, secret_byte: &str) {
 
 /// A synthetic municipality loaded into `root/store` with the key `root/geheim/sleutel.json`.
 pub fn loaded_store(root: &Path, seed: u64, clients: u32, secret_byte: &str) -> PathBuf {
-    inzicht_synth::generate(
+    loaded_store_from(
+        root,
         &inzicht_synth::Config::new(seed, clients),
-        &root.join("synth"),
-        &mut |_, _| {},
+        secret_byte,
     )
-    .unwrap();
+}
+
+/// As [`loaded_store`], for any configuration of the synthetic municipality.
+#[allow(dead_code)]
+pub fn loaded_store_from(root: &Path, cfg: &inzicht_synth::Config, secret_byte: &str) -> PathBuf {
+    inzicht_synth::generate(cfg, &root.join("synth"), &mut |_, _| {}).unwrap();
     let key = root.join("geheim/sleutel.json");
     fixed_key(&key, secret_byte);
     inzicht_store::ingest(
