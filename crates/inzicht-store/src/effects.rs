@@ -68,6 +68,41 @@ fn doubles(conn: &duckdb::Connection, sql: &str) -> Result<Vec<Vec<f64>>, StoreE
     Ok(cols)
 }
 
+/// The table a feature of the effects panel belongs to (and so how often it is read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Row = 0,
+    Person = 1,
+    Spell = 2,
+    Assessment = 3,
+}
+
+/// Where a panel row's value of a feature is: in a panel column, or in an entity's column at
+/// the index the panel column gives — with the value the joined query gave where there is no
+/// such entity (a month before the first assessment): NaN for a number, 0 ("no level") for
+/// text.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Row(&'a [f64]),
+    Indexed(&'a [f64], &'a [f64], f64),
+}
+
+impl Source<'_> {
+    fn at(&self, i: usize) -> f64 {
+        match self {
+            Source::Row(c) => c[i],
+            Source::Indexed(c, index, absent) => {
+                let k = index[i];
+                if k.is_finite() && k >= 0.0 {
+                    c.get(k as usize).copied().unwrap_or(*absent)
+                } else {
+                    *absent
+                }
+            }
+        }
+    }
+}
+
 /// With INZICHT_TIMING set, how long a phase took (on stderr; never data).
 fn timing(what: &str, since: std::time::Instant) {
     if std::env::var_os("INZICHT_TIMING").is_some() {
@@ -167,7 +202,7 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
             })
             .collect();
         conn.execute_batch(&format!(
-            "CREATE OR REPLACE TEMP TABLE eff_diag AS SELECT diag_id{}{} FROM ads.{}",
+            "CREATE OR REPLACE TEMP TABLE eff_diag AS SELECT diag_id, CAST(row_number() OVER (ORDER BY diag_id) - 1 AS INTEGER) AS di{}{} FROM ads.{}",
             if locf.is_empty() { "" } else { ", " },
             locf.join(", "),
             ident(a)
@@ -255,7 +290,11 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         "effects: feature tables (assessments carried forward, history, competences)",
         t0,
     );
-    let mut select = vec![
+    // The panel is read narrow — one row per person-month with the row's own columns and the
+    // indices of its person, spell and assessment — and each feature from the table it belongs
+    // to (persons, spells, assessments carried forward), once per entity: joining them into
+    // every person-month in SQL made DuckDB sort and carry ~70 columns over 670,000 rows.
+    let mut row_select = vec![
         "CAST(pm.duration_months AS DOUBLE)".to_string(),
         "CAST(ln(1 + pm.duration_months) AS DOUBLE)".into(),
         "CAST(pm.age AS DOUBLE)".into(),
@@ -263,7 +302,7 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         "CAST(year(pm.month) AS DOUBLE)".into(),
         // Provisions running at the start of the month (last month's count): this month's count
         // would include the provision that starts now — information from after the choice.
-        "CAST(coalesce(lag(pm.n_active_provisions) OVER (PARTITION BY pm.pseudonym, pm.spell_id ORDER BY pm.month), 0) AS DOUBLE)".into(),
+        "CAST(coalesce(pv.prev_active, 0) AS DOUBLE)".into(),
     ];
     let names: Vec<String> = vec![
         "duur_maanden".into(),
@@ -283,36 +322,33 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
             numeric.push((expr.clone(), name.to_string()));
         }
     }
-    let joins = format!(
-        "{}{}",
-        assessments
-            .as_deref()
-            .map(|_| " LEFT JOIN eff_diag a ON a.diag_id = pm.diag_id".to_string())
-            .unwrap_or_default(),
-        persons
-            .as_deref()
-            .map(|p| format!(
-                " LEFT JOIN ads.{} pe ON pe.pseudonym = pm.pseudonym",
-                ident(p)
-            ))
-            .unwrap_or_default()
-    );
-    let from = format!(
-        "ads.person_month pm JOIN eff_persons p ON p.pseudonym = pm.pseudonym JOIN eff_spells s ON s.pseudonym = pm.pseudonym AND s.spell_id = pm.spell_id \
-         LEFT JOIN (SELECT DISTINCT ON (pseudonym, spell_id) * FROM ads.{spells} ORDER BY pseudonym, spell_id, start_date) sp ON sp.pseudonym = pm.pseudonym AND sp.spell_id = pm.spell_id \
-         LEFT JOIN eff_hist h ON h.pseudonym = pm.pseudonym AND h.spell_id = pm.spell_id{joins}{extra_joins}"
-    );
-    // One column per feature from the database (numbers as they are, text as the position of
-    // its level); the indicators and missing flags are made here. Levels are read from the
-    // feature's own table, not from the panel join.
+    // One column per feature (numbers as they are, text as the position of its level); the
+    // indicators and missing flags are made here. Levels are read from the feature's own
+    // table. Each feature is read at the level of its table.
     enum Spec {
         Number(String),
         Text(String, Vec<String>),
     }
-    let mut specs: Vec<Spec> = Vec::new();
+    let level_of = |expr: &str| -> Level {
+        let inner = expr.trim_start_matches("coalesce(");
+        match inner.split_once('.').map(|(alias, _)| alias) {
+            Some("a") => Level::Assessment,
+            Some("pe") | Some("ex") => Level::Person,
+            Some("sp") | Some("h") => Level::Spell,
+            _ => Level::Row,
+        }
+    };
+    let mut specs: Vec<(Spec, Level, usize)> = Vec::new();
+    let mut level_select: [Vec<String>; 4] = Default::default();
+    let mut push = |level: Level, sql: String| -> usize {
+        let v = &mut level_select[level as usize];
+        v.push(sql);
+        v.len() - 1
+    };
     for (expr, name) in &numeric {
-        select.push(format!("CAST({expr} AS DOUBLE)"));
-        specs.push(Spec::Number(name.clone()));
+        let level = level_of(expr);
+        let k = push(level, format!("CAST({expr} AS DOUBLE)"));
+        specs.push((Spec::Number(name.clone()), level, k));
     }
     let source_of = |expr: &str| -> Option<String> {
         let (alias, col) = expr.split_once('.')?;
@@ -338,11 +374,29 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
             .map(|l| crate::literal(l))
             .collect::<Vec<_>>()
             .join(", ");
-        select.push(format!(
-            "CAST(coalesce(list_position([{list}], CAST({expr} AS VARCHAR)), 0) AS DOUBLE)"
-        ));
-        specs.push(Spec::Text(name.clone(), levels));
+        let level = level_of(expr);
+        let k = push(
+            level,
+            format!(
+                "CAST(coalesce(list_position([{list}], CAST({expr} AS VARCHAR)), 0) AS DOUBLE)"
+            ),
+        );
+        specs.push((Spec::Text(name.clone(), levels), level, k));
     }
+    row_select.extend(std::mem::take(&mut level_select[Level::Row as usize]));
+    conn.execute_batch(
+        "CREATE OR REPLACE TEMP TABLE eff_wijken AS
+           SELECT wijk_code, CAST(row_number() OVER (ORDER BY wijk_code) AS INTEGER) AS wid
+           FROM (SELECT DISTINCT CAST(wijk_code AS VARCHAR) AS wijk_code FROM ads.person_month WHERE wijk_code IS NOT NULL);
+         CREATE OR REPLACE TEMP TABLE eff_prev AS
+           SELECT pseudonym, spell_id, month,
+                  lag(n_active_provisions) OVER (PARTITION BY pseudonym, spell_id ORDER BY month) AS prev_active
+           FROM ads.person_month",
+    )?;
+    let wijken: Vec<String> = conn
+        .prepare("SELECT wijk_code FROM eff_wijken ORDER BY wid")?
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<Result<_, _>>()?;
     let base = [
         "CAST(p.pid AS DOUBLE)",
         "CAST(s.sid AS DOUBLE)",
@@ -352,26 +406,71 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         "CAST(pm.age AS DOUBLE)",
         "CAST(coalesce(pm.diag_trede, 0) AS DOUBLE)",
         "CAST(coalesce(wk.wid, 0) AS DOUBLE)",
+        if assessments.is_some() {
+            "CAST(a.di AS DOUBLE)"
+        } else {
+            "CAST(NULL AS DOUBLE)"
+        },
     ]
     .join(", ");
-    conn.execute_batch(
-        "CREATE OR REPLACE TEMP TABLE eff_wijken AS
-           SELECT wijk_code, CAST(row_number() OVER (ORDER BY wijk_code) AS INTEGER) AS wid
-           FROM (SELECT DISTINCT CAST(wijk_code AS VARCHAR) AS wijk_code FROM ads.person_month WHERE wijk_code IS NOT NULL)",
-    )?;
-    let wijken: Vec<String> = conn
-        .prepare("SELECT wijk_code FROM eff_wijken ORDER BY wid")?
-        .query_map([], |r| r.get::<_, String>(0))?
-        .collect::<Result<_, _>>()?;
-    let from =
-        format!("{from} LEFT JOIN eff_wijken wk ON wk.wijk_code = CAST(pm.wijk_code AS VARCHAR)");
     let sql = format!(
-        "SELECT {base}, {} FROM {from} ORDER BY s.sid, pm.month",
-        select.join(", ")
+        "SELECT {base}, {} FROM ads.person_month pm JOIN eff_persons p ON p.pseudonym = pm.pseudonym JOIN eff_spells s ON s.pseudonym = pm.pseudonym AND s.spell_id = pm.spell_id \
+         LEFT JOIN eff_prev pv ON pv.pseudonym = pm.pseudonym AND pv.spell_id = pm.spell_id AND pv.month = pm.month{}{extra_joins} \
+         LEFT JOIN eff_wijken wk ON wk.wijk_code = CAST(pm.wijk_code AS VARCHAR) ORDER BY s.sid, pm.month",
+        row_select.join(", "),
+        assessments
+            .as_deref()
+            .map(|_| " LEFT JOIN eff_diag a ON a.diag_id = pm.diag_id")
+            .unwrap_or_default(),
     );
     let started = std::time::Instant::now();
     let cols = doubles(conn, &sql)?;
-    timing("effects: panel and features read", started);
+    timing("effects: panel read", started);
+    // Per person (by pid), per spell (by sid) and per assessment (by di): the columns of each.
+    let started = std::time::Instant::now();
+    let per_level = |select: &[String], sql_from: String| -> Result<Vec<Vec<f64>>, StoreError> {
+        if select.is_empty() {
+            return Ok(Vec::new());
+        }
+        doubles(
+            conn,
+            &format!("SELECT {} FROM {sql_from}", select.join(", ")),
+        )
+    };
+    let person_cols = per_level(
+        &level_select[Level::Person as usize],
+        format!(
+            "eff_persons p{}{} ORDER BY p.pid",
+            persons
+                .as_deref()
+                .map(|t| format!(
+                    " LEFT JOIN ads.{} pe ON pe.pseudonym = p.pseudonym",
+                    ident(t)
+                ))
+                .unwrap_or_default(),
+            if experience.is_some() {
+                " LEFT JOIN eff_exp ex ON ex.pseudonym = p.pseudonym"
+            } else {
+                ""
+            }
+        ),
+    )?;
+    let spell_cols = per_level(
+        &level_select[Level::Spell as usize],
+        format!(
+            "eff_spells s LEFT JOIN (SELECT DISTINCT ON (pseudonym, spell_id) * FROM ads.{spells} ORDER BY pseudonym, spell_id, start_date) sp ON sp.pseudonym = s.pseudonym AND sp.spell_id = s.spell_id \
+             LEFT JOIN eff_hist h ON h.pseudonym = s.pseudonym AND h.spell_id = s.spell_id ORDER BY s.sid"
+        ),
+    )?;
+    let diag_cols = per_level(
+        &level_select[Level::Assessment as usize],
+        "eff_diag a ORDER BY a.di".to_string(),
+    )?;
+    timing(
+        "effects: person, spell and assessment features read",
+        started,
+    );
+    let started = std::time::Instant::now();
     let n = cols.first().map_or(0, |c| c.len());
     if n == 0 {
         return Err(StoreError::Input("the person-month panel is empty".into()));
@@ -379,25 +478,39 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     // Expand: the fixed panel features, then per number its value (0 when missing) and a
     // missing indicator, per text feature an indicator for every level but the first and a
     // missing indicator; indicators that never occur are left out.
-    let base_cols = 8;
-    // Each output column: its name, the source column, and how a value maps to it.
+    let base_cols = 9;
+    // A feature's value in panel row i, read from the table it belongs to (NaN where the row
+    // has no assessment, as the LEFT JOIN gave).
+    let (pid_col, sid_col, di_col) = (&cols[0], &cols[1], &cols[8]);
+    let column = |level: Level, k: usize, absent: f64| -> Source<'_> {
+        match level {
+            Level::Row => Source::Row(&cols[base_cols + names.len() + k]),
+            Level::Person => Source::Indexed(&person_cols[k], pid_col, absent),
+            Level::Spell => Source::Indexed(&spell_cols[k], sid_col, absent),
+            Level::Assessment => Source::Indexed(&diag_cols[k], di_col, absent),
+        }
+    };
+    // Each output column: its name, its source, and how a value maps to it.
     #[derive(Clone, Copy)]
     enum Make {
         Value,
         Missing,
         Level(f64),
     }
-    let mut makers: Vec<(String, usize, Make)> = Vec::new();
+    let mut makers: Vec<(String, Source, Make)> = Vec::new();
     for (k, name) in names.iter().enumerate() {
-        makers.push((name.clone(), base_cols + k, Make::Value));
+        makers.push((name.clone(), Source::Row(&cols[base_cols + k]), Make::Value));
     }
-    for (k, spec) in specs.iter().enumerate() {
-        let src = base_cols + names.len() + k;
-        let c = &cols[src];
+    for (spec, level, k) in &specs {
+        let absent = match spec {
+            Spec::Number(_) => f64::NAN,
+            Spec::Text(..) => 0.0,
+        };
+        let src = column(*level, *k, absent);
         match spec {
             Spec::Number(name) => {
                 makers.push((name.clone(), src, Make::Value));
-                if c.iter().any(|v| !v.is_finite()) {
+                if (0..n).any(|i| !src.at(i).is_finite()) {
                     makers.push((format!("{name}_onbekend"), src, Make::Missing));
                 }
             }
@@ -405,7 +518,7 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
                 for (l, level) in levels.iter().enumerate().skip(1) {
                     makers.push((format!("{name}={level}"), src, Make::Level((l + 1) as f64)));
                 }
-                if c.contains(&0.0) {
+                if (0..n).any(|i| src.at(i) == 0.0) {
                     makers.push((format!("{name}_onbekend"), src, Make::Level(0.0)));
                 }
             }
@@ -436,6 +549,8 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
             };
         }
     }
+    timing("effects: feature columns chosen", started);
+    let started = std::time::Instant::now();
     // First start of each group per spell (provisions that start in a month on benefit).
     let groups: Vec<String> = conn
         .prepare(&format!("SELECT DISTINCT group_code FROM ads.{provisions} WHERE group_code IS NOT NULL ORDER BY 1"))?
@@ -488,6 +603,8 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
             )
         })
         .collect();
+    timing("effects: spells and first starts read", started);
+    let started = std::time::Instant::now();
     // The provision history of the spell as known that month: which groups started before it.
     // Consultants choose provisions on their view of a client's prospects, so earlier choices
     // carry part of that view (known at the time, so no leakage).
@@ -504,21 +621,32 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     let p_all = p + n_groups;
     let mut features = vec![0f32; n * p_all];
     // Row by row, so that the writes are contiguous (the reads walk ~70 columns in step).
-    let sources: Vec<(&[f64], Make)> = makers
-        .iter()
-        .map(|(_, src, make)| (cols[*src].as_slice(), *make))
-        .collect();
-    for (i, row) in features.chunks_exact_mut(p_all).enumerate() {
-        for (out, (c, make)) in row.iter_mut().zip(&sources) {
-            let v = c[i];
-            *out = match make {
-                Make::Value if v.is_finite() => v as f32,
-                Make::Value => 0.0,
-                Make::Missing => (!v.is_finite()) as u8 as f32,
-                Make::Level(code) => (v == *code) as u8 as f32,
-            };
+    // Blocks of rows on the available cores (each value depends on its own row only).
+    let sources: Vec<(Source, Make)> = makers.iter().map(|(_, src, make)| (*src, *make)).collect();
+    let fill = |first_row: usize, block: &mut [f32]| {
+        for (r, row) in block.chunks_exact_mut(p_all).enumerate() {
+            let i = first_row + r;
+            for (out, (c, make)) in row.iter_mut().zip(&sources) {
+                let v = c.at(i);
+                *out = match make {
+                    Make::Value if v.is_finite() => v as f32,
+                    Make::Value => 0.0,
+                    Make::Missing => (!v.is_finite()) as u8 as f32,
+                    Make::Level(code) => (v == *code) as u8 as f32,
+                };
+            }
         }
-    }
+    };
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |t| t.get())
+        .min(8);
+    let rows_per = n.div_ceil(workers).max(1);
+    std::thread::scope(|scope| {
+        for (b, block) in features.chunks_mut(rows_per * p_all).enumerate() {
+            let fill = &fill;
+            scope.spawn(move || fill(b * rows_per, block));
+        }
+    });
     for i in 0..n {
         if let Some(f) = first_by_spell.get(&(cols[1][i] as u32)) {
             let m = cols[2][i] as i32;
@@ -532,6 +660,7 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     for g in &groups {
         names.push(format!("eerder_{g}"));
     }
+    timing("effects: feature matrix", started);
     let keys = doubles(
         conn,
         "SELECT CAST(p.pid AS DOUBLE), CAST(rk.record_key % 4294967296 AS DOUBLE) FROM eff_persons p JOIN rk USING (pseudonym) ORDER BY p.pid",
