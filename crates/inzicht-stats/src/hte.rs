@@ -147,12 +147,12 @@ impl TLearner {
     }
 
     /// The mean effect over rows (each a feature row of `PanelData::features`).
-    pub fn effect<'a>(&self, rows: impl Iterator<Item = &'a [f32]>) -> Option<Cate> {
+    pub fn effect<R: AsRef<[f32]>>(&self, rows: impl Iterator<Item = R>) -> Option<Cate> {
         let q = self.cols.len() + 1;
         let (mut g1, mut g0) = (vec![0.0; q], vec![0.0; q]);
         let (mut m1, mut m0, mut n) = (0.0, 0.0, 0usize);
         for f in rows {
-            let x = self.design(f);
+            let x = self.design(f.as_ref());
             let (p1, p0) = (self.treated.predict(&x), self.control.predict(&x));
             for a in 0..q {
                 g1[a] += p1 * (1.0 - p1) * x[a];
@@ -300,7 +300,9 @@ pub fn t_learner(d: &PanelData, g: usize, opt: &HteOptions) -> GroupHte {
     let gather = |rows: &[(usize, bool)]| -> (Vec<f32>, Vec<bool>, Vec<u32>) {
         let mut f = Vec::with_capacity(rows.len() * p);
         for &(r, _) in rows {
-            f.extend_from_slice(&d.features[r * p..(r + 1) * p]);
+            let at = f.len();
+            f.resize(at + p, 0.0);
+            d.features.write_dense(r, &mut f[at..]);
         }
         (
             f,
@@ -481,7 +483,6 @@ fn subgroup_list(
     model: Option<&TLearner>,
     opt: &HteOptions,
 ) -> Vec<SubgroupCate> {
-    let p = d.feature_names.len();
     let mut sets: Vec<(String, String, RowTest)> =
         vec![("all".into(), "all".into(), Box::new(|_| true))];
     for (b, name) in AGE_BANDS.iter().enumerate() {
@@ -506,7 +507,7 @@ fn subgroup_list(
             let cate = if too_few {
                 None
             } else {
-                model.and_then(|m| m.effect(rows.iter().map(|&r| &d.features[r * p..(r + 1) * p])))
+                model.and_then(|m| m.effect(rows.iter().map(|&r| d.features.dense_row(r))))
             };
             SubgroupCate {
                 subset,
@@ -523,6 +524,7 @@ fn subgroup_list(
 mod tests {
     use super::*;
     use crate::provision::Exit;
+    use crate::sparse::Features;
 
     /// A panel where the effect of group 0 is known: the treated leave for work with
     /// probability 0.6 within a year when feature x = 1 and 0.3 when x = 0; controls 0.3 always.
@@ -539,7 +541,7 @@ mod tests {
             trede: vec![],
             wijk: vec![],
             wijken: vec![],
-            features: vec![],
+            features: Features::new(1),
             feature_names: vec!["x".into()],
             spell_exit_month: vec![],
             spell_exit: vec![],
@@ -565,7 +567,8 @@ mod tests {
             d.age.push(if x == 1 { 22 } else { 45 });
             d.trede.push(if x == 1 { 2 } else { 4 });
             d.wijk.push(0);
-            d.features.push(x as f32);
+            d.features.push(0, x as f32);
+            d.features.end_row();
             d.spell_exit_month.push(Some(if leaves { 16 } else { 40 }));
             d.spell_exit
                 .push(if leaves { Exit::Wsi } else { Exit::Competing });

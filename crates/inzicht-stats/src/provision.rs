@@ -31,6 +31,7 @@
 //! through disclosure control.
 
 use crate::rng::Rng;
+pub use crate::sparse::Features;
 use crate::{cox, dist, logistic, multiple, StatsError};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -63,8 +64,8 @@ pub struct PanelData {
     /// Wijk of the person that month: 0 = unknown, k = `wijken[k − 1]` (for a focus subgroup).
     pub wijk: Vec<u16>,
     pub wijken: Vec<String>,
-    /// Features as known that month, n × p row-major.
-    pub features: Vec<f32>,
+    /// Features as known that month, n × p, sparse rows (mostly indicators).
+    pub features: Features,
     pub feature_names: Vec<String>,
     /// Per spell: exit month and how.
     pub spell_exit_month: Vec<Option<i32>>,
@@ -323,7 +324,11 @@ pub fn outcome_within(d: &PanelData, row: usize, cap: i32) -> (f64, usize) {
 /// Estimates the effect of every provision group.
 pub fn estimate_all(d: &PanelData, opt: &EffectOptions) -> Result<Vec<GroupEffect>, StatsError> {
     let n = d.person.len();
-    if d.spell.len() != n || d.month.len() != n || d.features.len() != n * d.feature_names.len() {
+    if d.spell.len() != n
+        || d.month.len() != n
+        || d.features.n_rows() != n
+        || d.features.n_cols() != d.feature_names.len()
+    {
         return crate::err("the panel columns have different lengths");
     }
     // The groups are independent (each its own propensity model, matching and bootstrap with
@@ -474,21 +479,36 @@ fn prepare<'a>(
     // Drop features that are constant in the model sample or linear combinations of others
     // (missing indicators of variables from the same assessment often coincide), as R's glm
     // drops aliased columns: centred Gram matrix, pivots below the tolerance.
+    // Per column over the sample: how many rows are nonzero, and the smallest and largest
+    // nonzero value. A column is constant when it is 0 throughout, or nonzero in every row with
+    // one value.
+    let mut nonzero = vec![0usize; p];
+    let mut lo = vec![f32::INFINITY; p];
+    let mut hi = vec![f32::NEG_INFINITY; p];
+    for &r in &rows {
+        let (c, v) = d.features.row(r);
+        for (&j, &x) in c.iter().zip(v) {
+            let j = j as usize;
+            nonzero[j] += 1;
+            lo[j] = lo[j].min(x);
+            hi[j] = hi[j].max(x);
+        }
+    }
     let mut keep: Vec<usize> = (0..p)
-        .filter(|&j| {
-            let first = d.features[rows[0] * p + j];
-            rows.iter().any(|&r| d.features[r * p + j] != first)
-        })
+        .filter(|&j| nonzero[j] != 0 && (nonzero[j] < rows.len() || lo[j] != hi[j]))
         .collect();
+    // Position of each column in `keep` (usize::MAX: not kept).
+    let position = |keep: &[usize]| -> Vec<usize> {
+        let mut at = vec![usize::MAX; p];
+        for (a, &j) in keep.iter().enumerate() {
+            at[j] = a;
+        }
+        at
+    };
     {
         let q = keep.len();
+        let at = position(&keep);
         let mut mean = vec![0.0; q];
-        for &r in &rows {
-            for (a, &j) in keep.iter().enumerate() {
-                mean[a] += d.features[r * p + j] as f64;
-            }
-        }
-        mean.iter_mut().for_each(|m| *m /= rows.len() as f64);
         // Σ (x − m)(x − m)ᵀ = Σ x xᵀ − n·m·mᵀ, with Σ x xᵀ from each row's nonzero entries
         // only: the indicators and missing flags are mostly 0, so this costs about the share
         // of nonzeros squared of the dense sum. (Only the aliasing decision, with its relative
@@ -497,10 +517,12 @@ fn prepare<'a>(
         let mut nz: Vec<(usize, f64)> = Vec::with_capacity(q);
         for &r in &rows {
             nz.clear();
-            for (a, &j) in keep.iter().enumerate() {
-                let v = d.features[r * p + j];
-                if v != 0.0 {
-                    nz.push((a, v as f64));
+            let (c, v) = d.features.row(r);
+            for (&j, &x) in c.iter().zip(v) {
+                let a = at[j as usize];
+                if a != usize::MAX {
+                    nz.push((a, x as f64));
+                    mean[a] += x as f64;
                 }
             }
             for (i, &(a, va)) in nz.iter().enumerate() {
@@ -509,6 +531,7 @@ fn prepare<'a>(
                 }
             }
         }
+        mean.iter_mut().for_each(|m| *m /= rows.len() as f64);
         let n_rows = rows.len() as f64;
         for a in 0..q {
             for b in 0..=a {
@@ -525,25 +548,31 @@ fn prepare<'a>(
             .collect();
     }
     let names: Vec<String> = keep.iter().map(|&j| d.feature_names[j].clone()).collect();
-    let x: Vec<f64> = rows
-        .iter()
-        .flat_map(|&r| keep.iter().map(move |&j| d.features[r * p + j] as f64))
-        .collect();
+    let q = keep.len();
+    let at = position(&keep);
+    let mut x = vec![0.0f64; rows.len() * q];
+    for (i, &r) in rows.iter().enumerate() {
+        let (c, v) = d.features.row(r);
+        for (&j, &val) in c.iter().zip(v) {
+            let a = at[j as usize];
+            if a != usize::MAX {
+                x[i * q + a] = val as f64;
+            }
+        }
+    }
     let y: Vec<bool> = (0..rows.len()).map(|i| i < treated.len()).collect();
     let (lp_fn, warnings): (Box<dyn Fn(usize) -> f64 + 'a>, Vec<String>) =
         match logistic::fit_dropping(&x, &y, &names, None) {
             Ok((fit, kept)) => {
-                let beta = fit.beta.clone();
-                let cols: Vec<usize> = kept.iter().map(|&k| keep[k]).collect();
+                // The coefficient of every panel column (0 outside the model): the linear
+                // predictor is then a sum over the row's nonzero entries in column order.
+                let mut coef = vec![0.0; p];
+                for (&k, &b) in kept.iter().zip(&fit.beta[1..]) {
+                    coef[keep[k]] = b;
+                }
+                let intercept = fit.beta[0];
                 (
-                    Box::new(move |r: usize| {
-                        beta[0]
-                            + cols
-                                .iter()
-                                .zip(&beta[1..])
-                                .map(|(&j, b)| d.features[r * p + j] as f64 * b)
-                                .sum::<f64>()
-                    }),
+                    Box::new(move |r: usize| intercept + d.features.dot(r, &coef)),
                     fit.warnings,
                 )
             }
@@ -1365,19 +1394,26 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
         let mut ones = vec![0u64; p];
         let mut zeros = vec![0u64; p];
         let mut binary = vec![true; p];
+        // Over the nonzero entries only; the zeros of a column are the rows it is not
+        // stored in.
+        let mut nonzero = vec![0u64; p];
         for &r in rows {
-            for (j, v) in d.features[r * p..(r + 1) * p].iter().enumerate() {
-                if *v == 1.0 {
+            let (c, v) = d.features.row(r);
+            for (&j, &x) in c.iter().zip(v) {
+                let j = j as usize;
+                nonzero[j] += 1;
+                if x == 1.0 {
                     ones[j] += 1;
-                } else if *v == 0.0 {
-                    zeros[j] += 1;
                 } else {
                     binary[j] = false;
                 }
-                let v = *v as f64;
-                sum[j] += v;
-                sq[j] += v * v;
+                let x = x as f64;
+                sum[j] += x;
+                sq[j] += x * x;
             }
+        }
+        for (z, nz) in zeros.iter_mut().zip(&nonzero) {
+            *z = rows.len() as u64 - nz;
         }
         let n = rows.len() as f64;
         let mean_var = (0..p)

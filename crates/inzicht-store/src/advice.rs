@@ -133,7 +133,6 @@ pub fn fit_inputs(
         .enumerate()
         .map(|(i, p)| (p.clone(), i as u32))
         .collect();
-    let nf = d.feature_names.len();
     let pools: Vec<[Pool; 2]> = hte
         .iter()
         .map(|h| {
@@ -144,7 +143,7 @@ pub fn fit_inputs(
                         flat: rows
                             .iter()
                             .flat_map(|&(r, _)| {
-                                m.standardised(&d.features[r * nf..(r + 1) * nf])
+                                m.standardised(&d.features.dense_row(r))
                                     .into_iter()
                                     .map(|v| v as f32)
                             })
@@ -160,7 +159,7 @@ pub fn fit_inputs(
         .iter()
         .map(|r| {
             r.map(|row| LastMonth {
-                features: d.features[row * nf..(row + 1) * nf].to_vec(),
+                features: d.features.dense_row(row),
                 age: d.age[row],
                 trede: d.trede[row],
                 duration: d.duration[row],

@@ -14,7 +14,9 @@ use crate::table::Session;
 use crate::{ident, StoreError};
 use duckdb::arrow::array::{Array, Float64Array};
 use inzicht_protect::{combine_key_sums, CellInput, Protector, CELL_KEY_MODULUS};
-use inzicht_stats::provision::{self, EffectOptions, Estimate, Exit, GroupEffect, PanelData};
+use inzicht_stats::provision::{
+    self, EffectOptions, Estimate, Exit, Features, GroupEffect, PanelData,
+};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -88,6 +90,18 @@ enum Source<'a> {
 }
 
 impl Source<'_> {
+    /// The same column read the same way (one lookup serves all features made from it).
+    fn same(&self, other: &Source) -> bool {
+        match (self, other) {
+            (Source::Row(a), Source::Row(b)) => std::ptr::eq(*a, *b),
+            (Source::Indexed(a, i, x), Source::Indexed(b, j, y)) => {
+                std::ptr::eq(*a, *b) && std::ptr::eq(*i, *j) && x.to_bits() == y.to_bits()
+            }
+            _ => false,
+        }
+    }
+
+    #[inline]
     fn at(&self, i: usize) -> f64 {
         match self {
             Source::Row(c) => c[i],
@@ -619,43 +633,73 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     let mut names: Vec<String> = makers.iter().map(|(n, _, _)| n.clone()).collect();
     let p = makers.len();
     let p_all = p + n_groups;
-    let mut features = vec![0f32; n * p_all];
-    // Row by row, so that the writes are contiguous (the reads walk ~70 columns in step).
-    // Blocks of rows on the available cores (each value depends on its own row only).
-    let sources: Vec<(Source, Make)> = makers.iter().map(|(_, src, make)| (*src, *make)).collect();
-    let fill = |first_row: usize, block: &mut [f32]| {
-        for (r, row) in block.chunks_exact_mut(p_all).enumerate() {
-            let i = first_row + r;
-            for (out, (c, make)) in row.iter_mut().zip(&sources) {
-                let v = c.at(i);
-                *out = match make {
-                    Make::Value if v.is_finite() => v as f32,
-                    Make::Value => 0.0,
-                    Make::Missing => (!v.is_finite()) as u8 as f32,
-                    Make::Level(code) => (v == *code) as u8 as f32,
-                };
-            }
+    // Sparse rows (most columns are indicators, mostly 0), built in blocks of rows on the
+    // available cores (each value depends on its own row only) and joined in row order.
+    // Consecutive columns made from the same source (a value, its missing flag, the levels of
+    // a code) read it once per row.
+    let mut sources: Vec<(Source, Vec<Make>)> = Vec::new();
+    for (_, src, make) in &makers {
+        match sources.last_mut() {
+            Some((last, makes)) if last.same(src) => makes.push(*make),
+            _ => sources.push((*src, vec![*make])),
         }
+    }
+    let fill = |rows: std::ops::Range<usize>| -> Features {
+        let mut block = Features::new(p_all);
+        block.reserve(rows.len(), rows.len() * p_all / 3);
+        for i in rows {
+            let mut j = 0;
+            for (c, makes) in &sources {
+                let v = c.at(i);
+                for make in makes {
+                    block.push(
+                        j,
+                        match make {
+                            Make::Value if v.is_finite() => v as f32,
+                            Make::Value => 0.0,
+                            Make::Missing => (!v.is_finite()) as u8 as f32,
+                            Make::Level(code) => (v == *code) as u8 as f32,
+                        },
+                    );
+                    j += 1;
+                }
+            }
+            // Which groups started before this month in the spell.
+            if let Some(f) = first_by_spell.get(&(cols[1][i] as u32)) {
+                let m = cols[2][i] as i32;
+                for (g, start) in f.iter().enumerate() {
+                    if start.is_some_and(|s| s < m) {
+                        block.push(p + g, 1.0);
+                    }
+                }
+            }
+            block.end_row();
+        }
+        block
     };
     let workers = std::thread::available_parallelism()
         .map_or(1, |t| t.get())
         .min(8);
     let rows_per = n.div_ceil(workers).max(1);
-    std::thread::scope(|scope| {
-        for (b, block) in features.chunks_mut(rows_per * p_all).enumerate() {
-            let fill = &fill;
-            scope.spawn(move || fill(b * rows_per, block));
-        }
+    let blocks: Vec<Features> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|b| {
+                let fill = &fill;
+                scope.spawn(move || fill(b * rows_per..((b + 1) * rows_per).min(n)))
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
     });
-    for i in 0..n {
-        if let Some(f) = first_by_spell.get(&(cols[1][i] as u32)) {
-            let m = cols[2][i] as i32;
-            for (g, start) in f.iter().enumerate() {
-                if start.is_some_and(|s| s < m) {
-                    features[i * p_all + p + g] = 1.0;
-                }
-            }
-        }
+    if blocks.len() != workers {
+        return Err(StoreError::Internal(
+            "effects: building the feature matrix failed (a worker thread stopped)".into(),
+        ));
+    }
+    // The first block grows into the whole matrix; each later block is freed once copied.
+    let mut blocks = blocks.into_iter();
+    let mut features = blocks.next().unwrap_or_else(|| Features::new(p_all));
+    for b in blocks {
+        features.append(&b);
     }
     for g in &groups {
         names.push(format!("eerder_{g}"));
