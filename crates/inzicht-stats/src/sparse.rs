@@ -31,33 +31,11 @@ impl Features {
         }
     }
 
-    /// From a dense row-major `n × p` matrix.
-    pub fn from_dense(dense: &[f32], p: usize) -> Self {
-        let mut f = Features::new(p);
-        if p > 0 {
-            for row in dense.chunks_exact(p) {
-                f.push_dense_row(row);
-            }
-        }
-        f
-    }
-
     /// Room for `rows` more rows with `nonzeros` more entries.
     pub fn reserve(&mut self, rows: usize, nonzeros: usize) {
         self.start.reserve(rows);
         self.col.reserve(nonzeros);
         self.val.reserve(nonzeros);
-    }
-
-    /// Appends a row given densely (`row.len()` must be `p`).
-    pub fn push_dense_row(&mut self, row: &[f32]) {
-        for (j, &v) in row.iter().enumerate().take(self.p) {
-            if v != 0.0 {
-                self.col.push(j as u32);
-                self.val.push(v);
-            }
-        }
-        self.start.push(self.col.len());
     }
 
     /// Appends the entry (`j`, `v`) to the row being built; `j` must exceed the row's previous
@@ -121,16 +99,6 @@ impl Features {
         out
     }
 
-    /// The value at (`r`, `j`).
-    #[inline]
-    pub fn get(&self, r: usize, j: usize) -> f32 {
-        let (c, v) = self.row(r);
-        match c.binary_search(&(j as u32)) {
-            Ok(k) => v[k],
-            Err(_) => 0.0,
-        }
-    }
-
     /// `Σ_j x[r, j] · coef[j]` over the nonzero entries in column order (`coef` has length `p`;
     /// 0 for columns outside the model).
     #[inline]
@@ -148,31 +116,33 @@ impl Features {
 mod tests {
     use super::*;
 
-    #[test]
-    fn round_trips_and_reads_like_the_dense_matrix() {
-        let dense = [0.0, 1.5, 0.0, -2.0, 0.0, 0.0, 0.0, 0.0, 3.0, 0.0, -0.0, 1.0];
-        let f = Features::from_dense(&dense, 4);
-        assert_eq!(f.n_rows(), 3);
-        assert_eq!(f.nonzeros(), 4);
-        for r in 0..3 {
-            for j in 0..4 {
-                assert_eq!(f.get(r, j), dense[r * 4 + j]);
+    fn build(dense: &[f32], p: usize) -> Features {
+        let mut f = Features::new(p);
+        for row in dense.chunks_exact(p) {
+            for (j, &v) in row.iter().enumerate() {
+                f.push(j, v);
             }
+            f.end_row();
+        }
+        f
+    }
+
+    #[test]
+    fn reads_like_the_dense_matrix() {
+        let dense = [0.0, 1.5, 0.0, -2.0, 0.0, 0.0, 0.0, 0.0, 3.0, 0.0, -0.0, 1.0];
+        let f = build(&dense, 4);
+        assert_eq!(f.n_rows(), 3);
+        assert_eq!(f.nonzeros(), 4, "zeros, also -0, are not stored");
+        for r in 0..3 {
             assert_eq!(f.dense_row(r), dense[r * 4..r * 4 + 4].to_vec());
         }
         let coef = [0.5, -1.0, 2.0, 0.25];
-        let dense_dot: f64 = (0..4).map(|j| dense[8 + j] as f64 * coef[j]).sum();
-        assert_eq!(f.dot(2, &coef), dense_dot);
-        let mut g = Features::from_dense(&dense[..4], 4);
-        g.append(&Features::from_dense(&dense[4..], 4));
-        assert_eq!(g, f);
-        let mut h = Features::new(4);
         for r in 0..3 {
-            for j in 0..4 {
-                h.push(j, dense[r * 4 + j]);
-            }
-            h.end_row();
+            let dense_dot: f64 = (0..4).map(|j| dense[r * 4 + j] as f64 * coef[j]).sum();
+            assert_eq!(f.dot(r, &coef), dense_dot);
         }
-        assert_eq!(h, f);
+        let mut g = build(&dense[..4], 4);
+        g.append(&build(&dense[4..], 4));
+        assert_eq!(g, f);
     }
 }

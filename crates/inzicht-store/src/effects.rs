@@ -646,6 +646,7 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     }
     let fill = |rows: std::ops::Range<usize>| -> Features {
         let mut block = Features::new(p_all);
+        // About a quarter of the entries are nonzero.
         block.reserve(rows.len(), rows.len() * p_all / 3);
         for i in rows {
             let mut j = 0;
