@@ -715,6 +715,10 @@ pub struct Session {
     pub catalogue: Catalogue,
     pub snapshot: String,
     level_cache: std::cell::RefCell<HashMap<String, Vec<Option<String>>>>,
+    /// The column that identifies a person in `ads.person_month` and `rk`: `person_nr` (an
+    /// integer, so grouping and the record-key join are integer hash joins) or, in snapshots
+    /// loaded before it existed, `pseudonym`.
+    person_col: &'static str,
 }
 
 /// The snapshot's `load.json`.
@@ -757,10 +761,27 @@ impl Session {
         }
         let conn = Connection::open_in_memory()?;
         conn.execute_batch(&format!(
-            "ATTACH {} AS ads (READ_ONLY); CREATE TEMP TABLE rk AS SELECT pseudonym, record_key FROM read_parquet({});",
+            "ATTACH {} AS ads (READ_ONLY); CREATE TEMP TABLE rk AS SELECT * FROM read_parquet({});",
             literal(&dir.join("ads.duckdb").to_string_lossy()),
             literal(&rk.to_string_lossy())
         ))?;
+        let has_column = |table: &str, column: &str| -> Result<bool, StoreError> {
+            let n: i64 = conn.query_row(
+                "SELECT count(*) FROM duckdb_columns() WHERE database_name = ? AND table_name = ? AND column_name = ?",
+                duckdb::params![if table == "rk" { "temp" } else { "ads" }, table, column],
+                |r| r.get(0),
+            )?;
+            Ok(n > 0)
+        };
+        let person_col =
+            if has_column("person_month", "person_nr")? && has_column("rk", "person_nr")? {
+                "person_nr"
+            } else {
+                "pseudonym"
+            };
+        if person_col == "person_nr" {
+            crate::recordkeys::register_lookup(&conn)?;
+        }
         let tables: Vec<(String, String)> = load["tables"]
             .as_array()
             .map(|a| {
@@ -781,6 +802,7 @@ impl Session {
             catalogue,
             snapshot,
             level_cache: Default::default(),
+            person_col,
         })
     }
 
@@ -963,23 +985,48 @@ impl Session {
         }
         // Without protection (public data only) there are no record keys to join: the same
         // SQL without them is also the baseline of the protection benchmark.
-        let (rk, rk_join) = if protector.is_protected() {
+        // With protection, each person's record key: looked up by `record_key(person_nr)`
+        // (see recordkeys::RecordKeyLookup), or joined by pseudonym in older snapshots.
+        let person = self.person_col;
+        let (rk, rk_join) = if !protector.is_protected() {
+            ("CAST(0 AS BIGINT)", "")
+        } else if person == "person_nr" {
+            ("record_key(pp.person_nr)", "")
+        } else {
             (
                 "rk.record_key",
                 " LEFT JOIN rk ON rk.pseudonym = pp.pseudonym",
             )
-        } else {
-            ("CAST(0 AS BIGINT)", "")
         };
         // 1. The target group: the persons the filter selects, and the total.
         let population_sql = format!(
-            "WITH pp AS (SELECT p.pseudonym, count(*) AS records, sum(CAST({value_sql} AS DOUBLE)) AS v FROM {from} WHERE ({filter_sql}){value_filter} GROUP BY p.pseudonym)
+            "WITH pp AS (SELECT p.{person}, count(*) AS records, sum(CAST({value_sql} AS DOUBLE)) AS v FROM {from} WHERE ({filter_sql}){value_filter} GROUP BY p.{person})
              SELECT count(*), count({rk}), CAST(coalesce(sum({rk}), 0) % 4294967296 AS BIGINT),
                     CAST(coalesce(sum({rk}), 0) % 9223372036854775808 AS VARCHAR),
                     coalesce(min({rk}, {SKETCH_SIZE}), []),
                     coalesce(sum(records), 0), coalesce(max(records, 2), []), coalesce(sum(v), 0), coalesce(max(abs(v), 2), [])
              FROM pp{rk_join}"
         );
+        // INZICHT_TIMING=1: each step's wall time on stderr (for the protection benchmark).
+        let timing = std::env::var_os("INZICHT_TIMING").is_some();
+        let mut step = std::time::Instant::now();
+        let mut lap = |name: &str| {
+            if timing {
+                eprintln!(
+                    "table ({}): {name}: {:.2} ms",
+                    if protector.is_protected() {
+                        "protected"
+                    } else {
+                        "open"
+                    },
+                    step.elapsed().as_secs_f64() * 1e3
+                );
+            }
+            step = std::time::Instant::now();
+        };
+        if std::env::var_os("INZICHT_SQL").is_some() {
+            eprintln!("{population_sql};");
+        }
         let (total_raw, sketch) = self.conn.query_row(&population_sql, [], |r| {
             let n: i64 = r.get(0)?;
             let with_key: i64 = r.get(1)?;
@@ -1011,6 +1058,7 @@ impl Session {
                 self.snapshot
             )));
         }
+        lap("target group");
         // 2. The query log (before any number is computed for the user).
         if let Some(a) = asker {
             let fingerprint: String = Sha256::digest(query.canonical().as_bytes())
@@ -1026,6 +1074,7 @@ impl Session {
                 Decision::Answer { .. } => {}
             }
         }
+        lap("query log");
         // 3. The cells.
         let mut raw_cells: HashMap<Vec<Option<String>>, Raw> = HashMap::new();
         if !dims.is_empty() {
@@ -1043,13 +1092,16 @@ impl Session {
             let names: Vec<String> = (0..dims.len()).map(|i| format!("d{i}")).collect();
             let names = names.join(", ");
             let sql = format!(
-                "WITH base AS (SELECT p.pseudonym, {cols}, CAST({value_sql} AS DOUBLE) AS v FROM {from} WHERE ({filter_sql}){value_filter}),
-                 pp AS (SELECT {names}, pseudonym, count(*) AS records, sum(v) AS v FROM base GROUP BY ALL)
+                "WITH base AS (SELECT p.{person}, {cols}, CAST({value_sql} AS DOUBLE) AS v FROM {from} WHERE ({filter_sql}){value_filter}),
+                 pp AS (SELECT {names}, {person}, count(*) AS records, sum(v) AS v FROM base GROUP BY ALL)
                  SELECT {names}, count(*), CAST(coalesce(sum({rk}), 0) % 4294967296 AS BIGINT),
                         sum(records), max(records, 2), sum(v), max(abs(v), 2)
                  FROM pp{rk_join} GROUP BY {names}",
                 cols = dim_cols.join(", ")
             );
+            if std::env::var_os("INZICHT_SQL").is_some() {
+                eprintln!("{sql};");
+            }
             let k = dims.len();
             let mut stmt = self.conn.prepare(&sql)?;
             let rows = stmt.query_map([], |r| {
@@ -1074,6 +1126,7 @@ impl Session {
                 raw_cells.insert(key, raw);
             }
         }
+        lap("cells");
         // 4. Protection, over the full cross product of levels (plus any observed level outside
         // the domains).
         let mut keys: Vec<Vec<Option<String>>> = vec![Vec::new()];
@@ -1119,6 +1172,7 @@ impl Session {
                 flag: shown.flag,
             });
         }
+        lap("protect");
         let total_shown = total_raw.protect(&query.measure, protector);
         let all_suppressed = !cells.is_empty() && suppressed == cells.len()
             || cells.is_empty() && total_shown.flag == Flag::Suppressed;

@@ -231,13 +231,14 @@ fn csv_throughput(synth_dir: &Path, clients: u32) -> Result<Vec<String>, Failure
 /// without protection (no record keys, no query log) and with the default policy (record-key
 /// join, target-group sketch, query log, perturbation), in the same process and run.
 fn bench_protection(synth_dir: &Path, clients: u32, runs: usize) -> Result<Vec<String>, Failure> {
-    use inzicht_protect::{querylog::QueryLog, Policy, Protector};
+    use inzicht_protect::querylog::{QueryLog, SetSketch, SKETCH_SIZE};
+    use inzicht_protect::{Policy, Protector};
     use inzicht_store::table::{Asker, Measure, Session, TableQuery};
     let (base, key) = loaded_store(synth_dir, "protect")?;
     let session = Session::open(&base.join("store"), None, &key)?;
     let policy = Policy::default();
     let protector = Protector::new(policy.clone()).map_err(Failure::io)?;
-    let log = QueryLog::new(&base.join("geheim/query-log"), "bench");
+    let log_dir = base.join("geheim/query-log");
     let queries: Vec<(&str, TableQuery)> = vec![
         (
             "count by month",
@@ -274,25 +275,36 @@ fn bench_protection(synth_dir: &Path, clients: u32, runs: usize) -> Result<Vec<S
     ];
     let mut rows = Vec::new();
     let open = Protector::unprotected();
-    for (name, q) in &queries {
+    // Each protected run opens the log afresh and so reads it whole, as every `inzicht table`
+    // on the command line does (the web tool reads each entry once per session). The last
+    // row repeats the first query of a user with 1,000 earlier queries in the budget window.
+    let mut time_query = |name: &str, q: &TableQuery, user: &str| -> Result<(), Failure> {
         let mut plain = Vec::new();
         let mut safe = Vec::new();
+        // Interleaved, and in alternating order, so that drift of the machine and cache
+        // warmth fall on both sides alike.
         for i in 0..runs {
-            let t = Instant::now();
-            session
-                .run(q, &open, None)
-                .map_err(|e| Failure::io(e.to_string()))?;
-            plain.push(t.elapsed().as_secs_f64());
-            let asker = Asker {
-                log: &log,
-                policy: &policy,
-                now: 1_900_000_000 + i as u64,
-            };
-            let t = Instant::now();
-            session
-                .run(q, &protector, Some(&asker))
-                .map_err(|e| Failure::io(e.to_string()))?;
-            safe.push(t.elapsed().as_secs_f64());
+            for protected in [i % 2 == 0, i % 2 == 1] {
+                if protected {
+                    let log = QueryLog::new(&log_dir, user);
+                    let asker = Asker {
+                        log: &log,
+                        policy: &policy,
+                        now: 1_900_000_000 + i as u64,
+                    };
+                    let t = Instant::now();
+                    session
+                        .run(q, &protector, Some(&asker))
+                        .map_err(|e| Failure::io(e.to_string()))?;
+                    safe.push(t.elapsed().as_secs_f64());
+                } else {
+                    let t = Instant::now();
+                    session
+                        .run(q, &open, None)
+                        .map_err(|e| Failure::io(e.to_string()))?;
+                    plain.push(t.elapsed().as_secs_f64());
+                }
+            }
         }
         let (a, b) = (median(plain), median(safe));
         rows.push(format!(
@@ -301,6 +313,36 @@ fn bench_protection(synth_dir: &Path, clients: u32, runs: usize) -> Result<Vec<S
             a * 1e3,
             b / a
         ));
+        Ok(())
+    };
+    for (name, q) in &queries {
+        time_query(name, q, "bench")?;
+    }
+    {
+        // 1,000 earlier target groups of 100 to 100,000 persons, none near the first query's.
+        let history = QueryLog::new(&log_dir, "bench-history");
+        for i in 0..1_000u64 {
+            let keys: Vec<u64> = (0..SKETCH_SIZE as u64)
+                .map(|j| (i * 7_919 + j * 104_729) << 20)
+                .collect();
+            let mut sketch = SetSketch::from_keys(&keys);
+            sketch.n = 100 + i * 100;
+            history
+                .check_and_record(
+                    &policy,
+                    "earlier",
+                    &format!("q{i}"),
+                    &sketch,
+                    1_899_990_000 + i,
+                )
+                .map_err(Failure::io)?;
+        }
+        let (name, q) = &queries[1];
+        time_query(
+            &format!("{name}, by a user with 1,000 earlier queries"),
+            q,
+            "bench-history",
+        )?;
     }
     let _ = std::fs::remove_dir_all(&base);
     Ok(rows)
@@ -318,8 +360,27 @@ pub fn run(a: BenchArgs) -> Result<(), Failure> {
     if a.advice {
         return run_advice(&exe, &a);
     }
-    let out = a.out.clone().unwrap_or_else(|| "docs/benchmarks.md".into());
-    let mut rows = vec![bench_synth(&exe, 7_400, 5, "< 1 s")?];
+    const PARTS: &[&str] = &[
+        "synth",
+        "ingest",
+        "csv",
+        "protection",
+        "effects",
+        "store-patterns",
+        "survival",
+        "patterns",
+    ];
+    if let Some(bad) = a.only.iter().find(|p| !PARTS.contains(&p.as_str())) {
+        return Err(Failure::usage(format!(
+            "--only: unknown part '{bad}'; known: {}",
+            PARTS.join(", ")
+        )));
+    }
+    let want = |part: &str| a.only.is_empty() || a.only.iter().any(|p| p == part);
+    let mut rows = Vec::new();
+    if want("synth") {
+        rows.push(bench_synth(&exe, 7_400, 5, "< 1 s")?);
+    }
     let mut extra = Vec::new();
     let scales: &[(u32, usize)] = if a.large {
         &[(7_400, 3), (400_000, 1)]
@@ -332,7 +393,7 @@ pub fn run(a: BenchArgs) -> Result<(), Failure> {
             std::process::id()
         ));
         generate(&exe, clients, &dir)?;
-        if clients == 400_000 {
+        if clients == 400_000 && want("synth") {
             rows.push(bench_synth(&exe, 400_000, 1, "< 30 s, < 2 GB")?);
         }
         let target = if clients == 400_000 {
@@ -340,27 +401,48 @@ pub fn run(a: BenchArgs) -> Result<(), Failure> {
         } else {
             "< 2 s"
         };
-        rows.push(bench_ingest(&exe, &dir, clients, runs, target)?);
-        extra.extend(csv_throughput(&dir, clients)?);
-        extra.extend(bench_protection(
-            &dir,
-            clients,
-            if clients > 100_000 { 3 } else { 15 },
-        )?);
-        if clients < 100_000 {
+        if want("ingest") {
+            rows.push(bench_ingest(&exe, &dir, clients, runs, target)?);
+        }
+        if want("csv") {
+            extra.extend(csv_throughput(&dir, clients)?);
+        }
+        if want("protection") {
+            extra.extend(bench_protection(
+                &dir,
+                clients,
+                if clients > 100_000 { 5 } else { 31 },
+            )?);
+        }
+        if clients < 100_000 && want("effects") {
             extra.extend(bench_effects(&dir, clients)?);
+        }
+        if clients < 100_000 && want("store-patterns") {
             extra.extend(bench_patterns_store(&dir, clients)?);
         }
         let _ = std::fs::remove_dir_all(&dir);
-        extra.extend(bench_survival(
-            if clients > 100_000 { 400_000 } else { 7_400 },
-            if clients > 100_000 { 3 } else { 10 },
-        )?);
-        extra.extend(bench_patterns(
-            if clients > 100_000 { 400_000 } else { 7_400 },
-            if clients > 100_000 { 3 } else { 10 },
-        )?);
+        let n = if clients > 100_000 { 400_000 } else { 7_400 };
+        let repeats = if clients > 100_000 { 3 } else { 10 };
+        if want("survival") {
+            extra.extend(bench_survival(n, repeats)?);
+        }
+        if want("patterns") {
+            extra.extend(bench_patterns(n, repeats)?);
+        }
     }
+    if !a.only.is_empty() && a.out.is_none() {
+        for r in &rows {
+            println!(
+                "| {} | {} | {} | {:.2} s | {:.2} s | {:.0} MiB | {} |",
+                r.operation, r.scale, r.runs, r.seconds_median, r.seconds_min, r.peak_mib, r.target
+            );
+        }
+        for e in &extra {
+            print!("{e}");
+        }
+        return Ok(());
+    }
+    let out = a.out.clone().unwrap_or_else(|| "docs/benchmarks.md".into());
     let mut md = String::new();
     md.push_str("# Benchmarks\n\n");
     md.push_str("Written by `inzicht bench` (release build); regenerate with `cargo run --release -p inzicht -- bench --large`.\n");

@@ -237,6 +237,11 @@ pub struct BenchArgs {
     /// with the validation on the synthetic truth.
     #[arg(long, conflicts_with_all = ["large", "web"])]
     pub advice: bool,
+    /// Only these parts (comma-separated: synth, ingest, csv, protection, effects, store-patterns,
+    /// survival, patterns); prints the rows instead of writing the table, unless --out is given.
+    /// For working on one target; the published table comes from a full run.
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["web", "advice"])]
+    pub only: Vec<String>,
     /// With --web: seconds of concurrent load.
     #[arg(long, default_value_t = 60, requires = "web")]
     pub seconds: u64,
