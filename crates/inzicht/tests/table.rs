@@ -158,10 +158,14 @@ fn table_prints_the_envelope_lists_and_refuses() {
         String::from_utf8_lossy(&out.stdout)
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("Geweigerd"));
-    let logs: Vec<_> = std::fs::read_dir(w.root.join("geheim/query-log"))
+    // One user's log, and its summary file beside it.
+    let mut logs: Vec<String> = std::fs::read_dir(w.root.join("geheim/query-log"))
         .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(logs.len(), 1);
+    logs.sort();
+    assert_eq!(logs.len(), 2, "{logs:?}");
+    assert_eq!(format!("{}.summary", logs[0]), logs[1]);
 
     // The installation's policy beside the key file: a higher threshold is applied and
     // recorded; a threshold of 0 is refused with the file's name.
