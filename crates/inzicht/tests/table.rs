@@ -125,10 +125,14 @@ fn table_prints_the_envelope_lists_and_refuses() {
     // No pseudonym, BSN or record key anywhere in the output.
     let text = r.to_string();
     assert!(!text.contains("pseudonym") && !text.contains("record_key"));
+    // The snapshot id ends in the key id, 16 random hex digits, which hold a run of exactly
+    // nine decimal digits in about one load of 60: not a BSN, so left out of this scan.
+    let snapshot = r["meta"]["snapshot"].as_str().unwrap().to_string();
+    let text = text.replace(&snapshot, "");
     let bsn_like = text
         .split(|c: char| !c.is_ascii_digit())
         .any(|t| t.len() == 9);
-    assert!(!bsn_like);
+    assert!(!bsn_like, "{text}");
 
     // The human table: Dutch numbers, "x" for suppressed, the note on totals.
     let out = w.table(&["--by", "outflow", "--where", "year = 2023"]);
