@@ -788,10 +788,12 @@ pub fn run(
     timing("effects: estimate", started);
     let mut suppressed = 0usize;
     let mut total = 0usize;
+    let protect_started = std::time::Instant::now();
     let groups: Vec<Value> = effects
         .iter()
         .map(|g| protect_group(g, &data, protector, &mut total, &mut suppressed))
         .collect();
+    timing("effects: protection and output", protect_started);
     let mut out = serde_json::Map::new();
     out.insert("groups".into(), json!(groups));
     out.insert(

@@ -126,7 +126,7 @@ fn table_prints_the_envelope_lists_and_refuses() {
     let text = r.to_string();
     assert!(!text.contains("pseudonym") && !text.contains("record_key"));
     // The snapshot id ends in the key id, 16 random hex digits, which hold a run of exactly
-    // nine decimal digits in about one load of 60: not a BSN, so left out of this scan.
+    // nine decimal digits in about one load in 20: not a BSN, so left out of this scan.
     let snapshot = r["meta"]["snapshot"].as_str().unwrap().to_string();
     let text = text.replace(&snapshot, "");
     let bsn_like = text
