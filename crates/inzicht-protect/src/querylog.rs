@@ -344,20 +344,28 @@ fn file_name(user: &str) -> String {
     }
 }
 
+/// The log opened at byte `offset`; `None` when there is no log yet.
+fn open_at(path: &Path, offset: u64) -> Result<Option<std::fs::File>, String> {
+    use std::io::Seek;
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    file.seek(std::io::SeekFrom::Start(offset))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Some(file))
+}
+
 fn read_entries(path: &Path) -> Result<Vec<Entry>, String> {
     read_entries_from(path, 0).map(|(_, e)| e)
 }
 
 /// Entries from byte `offset` on; returns the offset after the last complete line.
 fn read_entries_from(path: &Path, offset: u64) -> Result<(u64, Vec<Entry>), String> {
-    use std::io::Seek;
-    let mut file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, Vec::new())),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
+    let Some(file) = open_at(path, offset)? else {
+        return Ok((0, Vec::new()));
     };
-    file.seek(std::io::SeekFrom::Start(offset))
-        .map_err(|e| format!("{}: {e}", path.display()))?;
     let mut out = Vec::new();
     let mut at = offset;
     let mut reader = std::io::BufReader::new(file);
@@ -389,14 +397,10 @@ fn read_entries_from(path: &Path, offset: u64) -> Result<(u64, Vec<Entry>), Stri
 /// Summaries of the entries from byte `offset` on; returns the offset after the last complete
 /// line. Lines this module did not write are parsed in full (and must still be entries).
 fn read_summaries_from(path: &Path, offset: u64) -> Result<(u64, Vec<Summary>), String> {
-    use std::io::{Read, Seek};
-    let mut file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, Vec::new())),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
+    use std::io::Read;
+    let Some(mut file) = open_at(path, offset)? else {
+        return Ok((0, Vec::new()));
     };
-    file.seek(std::io::SeekFrom::Start(offset))
-        .map_err(|e| format!("{}: {e}", path.display()))?;
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)
         .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -436,10 +440,9 @@ fn read_summaries_from(path: &Path, offset: u64) -> Result<(u64, Vec<Summary>), 
 
 /// The full entry of a summary, read from its line.
 fn read_entry(path: &Path, s: &Summary) -> Result<Entry, String> {
-    use std::io::{Read, Seek};
-    let mut file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    file.seek(std::io::SeekFrom::Start(s.offset))
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    use std::io::Read;
+    let mut file =
+        open_at(path, s.offset)?.ok_or_else(|| format!("{}: the log is gone", path.display()))?;
     let mut line = vec![0u8; s.len];
     file.read_exact(&mut line)
         .map_err(|e| format!("{}: {e}", path.display()))?;
