@@ -34,9 +34,10 @@ fn has(schema: &TableSchema, column: &str) -> bool {
 
 /// Fills `pseudonyms(person_key, pseudonym, person_nr)` in the ODS for every person key in any
 /// table. `person_nr` (1…n) is the rank of the pseudonym: a dense integer copy of it, so that
-/// grouping by person and joining the record keys in disclosure control are integer hash joins
-/// (a 32-character VARCHAR join was most of the protection overhead). Ranked by pseudonym, it
-/// carries no information about the BSN and is re-drawn whenever the key is rotated.
+/// grouping by person is an integer hash aggregate and disclosure control finds a person's
+/// record key by array index (`recordkeys::RecordKeyLookup`) instead of joining on a
+/// 32-character string. Ranked by pseudonym, it carries no information about the BSN and is
+/// re-drawn whenever the key is rotated.
 pub fn pseudonymise(
     conn: &Connection,
     schemas: &[TableSchema],

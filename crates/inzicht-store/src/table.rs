@@ -716,8 +716,9 @@ pub struct Session {
     pub snapshot: String,
     level_cache: std::cell::RefCell<HashMap<String, Vec<Option<String>>>>,
     /// The column that identifies a person in `ads.person_month` and `rk`: `person_nr` (an
-    /// integer, so grouping and the record-key join are integer hash joins) or, in snapshots
-    /// loaded before it existed, `pseudonym`.
+    /// integer: grouping by person is an integer hash aggregate and the record key an array
+    /// lookup, `record_key(person_nr)`) or, in snapshots loaded before it existed, `pseudonym`
+    /// (the record keys are then joined).
     person_col: &'static str,
 }
 
@@ -983,10 +984,10 @@ impl Session {
                 "the table would have {size} cells (more than {MAX_CELLS}); use fewer or coarser dimensions (for example age_band instead of age)"
             )));
         }
-        // Without protection (public data only) there are no record keys to join: the same
-        // SQL without them is also the baseline of the protection benchmark.
         // With protection, each person's record key: looked up by `record_key(person_nr)`
         // (see recordkeys::RecordKeyLookup), or joined by pseudonym in older snapshots.
+        // Without protection (public data only) there are none: the same SQL without them is
+        // also the baseline of the protection benchmark.
         let person = self.person_col;
         let (rk, rk_join) = if !protector.is_protected() {
             ("CAST(0 AS BIGINT)", "")
@@ -1001,11 +1002,11 @@ impl Session {
         // 1. The target group: the persons the filter selects, and the total.
         let population_sql = format!(
             "WITH pp AS (SELECT p.{person}, count(*) AS records, sum(CAST({value_sql} AS DOUBLE)) AS v FROM {from} WHERE ({filter_sql}){value_filter} GROUP BY p.{person})
-             SELECT count(*), count({rk}), CAST(coalesce(sum({rk}), 0) % 4294967296 AS BIGINT),
-                    CAST(coalesce(sum({rk}), 0) % 9223372036854775808 AS VARCHAR),
-                    coalesce(min({rk}, {SKETCH_SIZE}), []),
+             SELECT count(*), count(rk), CAST(coalesce(sum(rk), 0) % 4294967296 AS BIGINT),
+                    CAST(coalesce(sum(rk), 0) % 9223372036854775808 AS VARCHAR),
+                    coalesce(min(rk, {SKETCH_SIZE}), []),
                     coalesce(sum(records), 0), coalesce(max(records, 2), []), coalesce(sum(v), 0), coalesce(max(abs(v), 2), [])
-             FROM pp{rk_join}"
+             FROM (SELECT records, v, {rk} AS rk FROM pp{rk_join})"
         );
         // INZICHT_TIMING=1: each step's wall time on stderr (for the protection benchmark).
         let timing = std::env::var_os("INZICHT_TIMING").is_some();

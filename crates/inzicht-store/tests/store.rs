@@ -282,7 +282,35 @@ fn reloading_is_idempotent_a_new_export_adds_history_and_rotation_rekeys() {
             .map(Result::unwrap)
             .collect()
     };
+    // person_nr is the rank of the pseudonym (1…n, one per person) and is re-drawn with it,
+    // so that it cannot link snapshots across a rotation.
+    let person_nrs = |p: &Path| -> Vec<(i64, i64, bool)> {
+        let c = read_only(p);
+        c.prepare(
+            "SELECT count(DISTINCT person_nr), max(person_nr),
+                    bool_and(person_nr = rank) FROM (
+               SELECT DISTINCT pseudonym, person_nr, dense_rank() OVER (ORDER BY pseudonym) AS rank
+               FROM person_month)",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+    };
+    let person_nr_of = |p: &Path| -> Vec<(String, i64)> {
+        let c = read_only(p);
+        c.prepare("SELECT DISTINCT pseudonym, person_nr FROM person_month")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
     let before = pseudonyms(&w.store().join("ads.duckdb"));
+    let numbers_before = person_nrs(&w.store().join("ads.duckdb"));
+    let (n, max, ranks) = numbers_before[0];
+    assert!(n > 0 && n == max && ranks, "{numbers_before:?}");
     let id = inzicht_store::rotate_key(&w.store(), &w.key(), &mut |_| {}).unwrap();
     assert_eq!(store.current().as_deref(), Some(id.as_str()));
     let after = pseudonyms(&w.store().join("ads.duckdb"));
@@ -292,6 +320,30 @@ fn reloading_is_idempotent_a_new_export_adds_history_and_rotation_rekeys() {
         .filter(|p| after.binary_search(p).is_ok())
         .count();
     assert_eq!(overlap, 0, "every pseudonym changes with the key");
+    assert_eq!(person_nrs(&w.store().join("ads.duckdb")), numbers_before);
+    // The same persons, numbered afresh: most numbers now belong to someone else. (Matched
+    // through the ODS, which links both pseudonyms to the person key.)
+    let old_snapshot = store.resolve(Some(&second.load_id)).unwrap();
+    let new_snapshot = store.resolve(None).unwrap();
+    let by_person = |dir: &Path| -> std::collections::HashMap<String, i64> {
+        let ods = read_only(&dir.join("ods.duckdb"));
+        let nr: std::collections::HashMap<String, i64> =
+            person_nr_of(&dir.join("ads.duckdb")).into_iter().collect();
+        ods.prepare("SELECT person_key, pseudonym FROM pseudonyms")
+            .unwrap()
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .filter_map(|(k, p)| Some((k, *nr.get(&p)?)))
+            .collect()
+    };
+    let (a, b) = (by_person(&old_snapshot), by_person(&new_snapshot));
+    let kept = a.iter().filter(|(k, nr)| b.get(*k) == Some(nr)).count();
+    assert!(
+        kept * 10 < a.len(),
+        "{kept} of {} kept their number",
+        a.len()
+    );
     // The next load with the rotated key is consistent with the re-keyed snapshot.
     let third = w.ingest();
     assert!(third.new_snapshot, "a new key id means a new fingerprint");

@@ -411,7 +411,7 @@ pub fn run(a: BenchArgs) -> Result<(), Failure> {
             extra.extend(bench_protection(
                 &dir,
                 clients,
-                if clients > 100_000 { 5 } else { 31 },
+                if clients > 100_000 { 5 } else { 61 },
             )?);
         }
         if clients < 100_000 && want("effects") {
