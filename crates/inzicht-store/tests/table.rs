@@ -399,3 +399,40 @@ fn an_open_snapshot_keeps_answering_during_a_load_and_a_new_session_sees_the_nex
         .unwrap();
     assert_eq!(as_of.total.value, before.total.value);
 }
+
+#[test]
+fn a_snapshot_whose_record_keys_have_no_person_nr_gives_the_same_tables() {
+    // Snapshots loaded before `person_nr` existed have record-key files with only
+    // (pseudonym, record_key): the session then joins the keys by pseudonym. Same numbers.
+    let w = World::new(11, 600);
+    let queries = [
+        q(&["month"], None, Measure::Count),
+        q(&["wijk", "outflow"], Some("year = 2023"), Measure::Count),
+        q(&["sex"], Some("age > 40"), Measure::PersonMonths),
+    ];
+    let json = |s: &Session| -> Vec<String> {
+        queries
+            .iter()
+            .map(|query| {
+                s.run(query, &protector(), None)
+                    .unwrap()
+                    .to_json(serde_json::json!({}))
+                    .to_string()
+            })
+            .collect()
+    };
+    let session = w.session();
+    let with_person_nr = json(&session);
+    let path = inzicht_store::recordkeys::record_keys_path(&w.key(), &session.snapshot);
+    drop(session);
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let old = path.with_extension("old.parquet");
+    conn.execute_batch(&format!(
+        "COPY (SELECT pseudonym, record_key FROM read_parquet('{}')) TO '{}' (FORMAT parquet)",
+        path.display(),
+        old.display()
+    ))
+    .unwrap();
+    std::fs::rename(&old, &path).unwrap();
+    assert_eq!(json(&w.session()), with_person_nr);
+}
