@@ -475,8 +475,10 @@ fn read_summary_file(log: &Path, log_len: u64) -> Option<Vec<Summary>> {
     let mut out: Vec<Summary> = Vec::new();
     for line in text.split_inclusive('\n') {
         let s = Summary::from_index_line(line)?;
-        let expected = out.last().map_or(s.offset, |p| p.offset + p.len as u64);
-        if s.offset < expected || s.offset + s.len as u64 > log_len {
+        // Contiguous from the log's first byte: a line missing from the summary file (an
+        // entry hidden from the budget) makes it unusable, and the log is read instead.
+        let expected = out.last().map_or(0, |p| p.offset + p.len as u64);
+        if s.offset != expected || s.offset + s.len as u64 > log_len {
             return None;
         }
         out.push(s);
@@ -859,6 +861,16 @@ mod tests {
             .collect();
         std::fs::write(summary_path(&log), &edited).unwrap();
         assert!(verify(&log).unwrap_err().contains("summary file"));
+        // … a summary file with an entry left out is not used: the log is read instead …
+        let mut lines: Vec<String> = summary.lines().map(|l| format!("{l}\n")).collect();
+        let charged = lines
+            .iter()
+            .position(|l| l.split('\t').nth(5) == Some("1"))
+            .unwrap();
+        lines.remove(charged);
+        std::fs::write(summary_path(&log), lines.concat()).unwrap();
+        assert!(matches!(decide("a", 99, 5), Decision::Refuse(_)));
+        assert!(verify(&log).is_ok(), "rebuilt from the log");
         // … and garbage in it is ignored: rebuilt from the log.
         std::fs::write(summary_path(&log), "garbage\n").unwrap();
         assert!(matches!(decide("a", 100, 1), Decision::Answer { .. }));
