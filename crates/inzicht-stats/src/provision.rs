@@ -34,7 +34,7 @@ use crate::rng::Rng;
 pub use crate::sparse::Features;
 use crate::{cox, dist, logistic, multiple, StatsError};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 /// How a spell ended, for the outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -321,6 +321,34 @@ pub fn outcome_within(d: &PanelData, row: usize, cap: i32) -> (f64, usize) {
     outcome(d, row, false, cap)
 }
 
+/// With INZICHT_TIMING set, how long a phase of a group's estimate took (stderr; never data).
+struct Phase {
+    on: bool,
+    group: usize,
+    at: std::time::Instant,
+}
+
+impl Phase {
+    fn new(group: usize) -> Self {
+        Phase {
+            on: std::env::var_os("INZICHT_TIMING").is_some(),
+            group,
+            at: std::time::Instant::now(),
+        }
+    }
+
+    fn done(&mut self, what: &str) {
+        if self.on {
+            eprintln!(
+                "    effects group {}: {what}: {:.3} s",
+                self.group,
+                self.at.elapsed().as_secs_f64()
+            );
+        }
+        self.at = std::time::Instant::now();
+    }
+}
+
 /// Estimates the effect of every provision group.
 pub fn estimate_all(d: &PanelData, opt: &EffectOptions) -> Result<Vec<GroupEffect>, StatsError> {
     let n = d.person.len();
@@ -465,6 +493,7 @@ fn prepare<'a>(
             )],
         ));
     }
+    let mut phase = Phase::new(g);
     // Propensity model on treated + a deterministic sample of control months.
     let mut rng = Rng(opt.seed ^ (g as u64).wrapping_mul(0x51_7CC1_B727_220A));
     let want = (treated.len() * opt.ps_controls_per_treated).min(controls.len());
@@ -547,6 +576,10 @@ fn prepare<'a>(
             .map(|(_, &j)| j)
             .collect();
     }
+    phase.done(&format!(
+        "  prepare: sample and aliasing ({} rows)",
+        rows.len()
+    ));
     let names: Vec<String> = keep.iter().map(|&j| d.feature_names[j].clone()).collect();
     let q = keep.len();
     let at = position(&keep);
@@ -583,6 +616,7 @@ fn prepare<'a>(
                 )],
             ),
         };
+    phase.done(&format!("  prepare: propensity fit ({q} columns)"));
     let mut lp = vec![0.0; n];
     for &r in treated.iter().chain(&controls) {
         lp[r] = lp_fn(r);
@@ -592,6 +626,7 @@ fn prepare<'a>(
     let sd = (all.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (all.len() as f64 - 1.0))
         .sqrt();
     let width = opt.caliper * sd;
+    phase.done("  prepare: linear predictor");
     // Strata: (duration cell, year, age band).
     let key = |r: usize| -> (i32, i32, usize) {
         (
@@ -1080,6 +1115,115 @@ fn set_person_counts(
     }
 }
 
+/// The eligible control months of a group aggregated for the naive comparison: per subset (the
+/// whole risk set, then each subset that selects controls by their own row), the count of
+/// control months per (month of the spell, outcome time, cause) in that order, and the distinct
+/// persons behind them at each horizon (as [`PersonCounter`]).
+struct NaiveControls {
+    /// Index 0: the whole risk set; 1 + i: the i-th subset given to `new`.
+    cells: Vec<Vec<((i32, u16, u8), u64)>>,
+    persons: Vec<(Vec<u64>, Vec<u64>)>,
+}
+
+impl NaiveControls {
+    fn new(
+        d: &PanelData,
+        out: &Outcomes,
+        controls: &[usize],
+        subsets: &[&Subset],
+        horizons: &[i32],
+    ) -> Self {
+        let n_sets = 1 + subsets.len();
+        let (lo, hi) = controls
+            .iter()
+            .map(|&r| d.duration[r])
+            .fold((i32::MAX, i32::MIN), |(a, b), v| (a.min(v), b.max(v)));
+        // Dense counts: months of the spell × outcome time (0..=cap) × cause (0..=2).
+        let times = out.cap + 1;
+        let causes = 3usize;
+        let width = if controls.is_empty() {
+            0
+        } else {
+            (hi - lo + 1) as usize * times * causes
+        };
+        let mut dense = vec![0u64; n_sets * width];
+        // Per person and set: the first W/S/I exit time and the last time seen + 1 (0: not
+        // seen), as PersonCounter keeps them.
+        let n_persons = d.n_persons;
+        let mut first_wsi = vec![u16::MAX; n_persons * n_sets];
+        let mut last_seen = vec![0u16; n_persons * n_sets];
+        let mut member = Vec::with_capacity(n_sets);
+        for &r in controls {
+            let (t, c) = out.primary[r];
+            let cell = (d.duration[r] - lo) as usize * times * causes
+                + usize::from(t) * causes
+                + usize::from(c).min(causes - 1);
+            member.clear();
+            member.push(0);
+            member.extend(
+                subsets
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| (s.test)(r))
+                    .map(|(i, _)| i + 1),
+            );
+            let p = d.person[r] as usize * n_sets;
+            for &k in &member {
+                dense[k * width + cell] += 1;
+                let ls = &mut last_seen[p + k];
+                *ls = (*ls).max(t.saturating_add(1));
+                if c == 1 {
+                    let f = &mut first_wsi[p + k];
+                    *f = (*f).min(t);
+                }
+            }
+        }
+        let cells = (0..n_sets)
+            .map(|k| {
+                dense[k * width..(k + 1) * width]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &n)| n > 0)
+                    .map(|(i, &n)| {
+                        let dur = lo + (i / (times * causes)) as i32;
+                        let t = ((i / causes) % times) as u16;
+                        let c = (i % causes) as u8;
+                        ((dur, t, c), n)
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut persons = vec![(vec![0u64; horizons.len()], vec![0u64; horizons.len()]); n_sets];
+        for p in 0..n_persons {
+            for (k, (events, at_risk)) in persons.iter_mut().enumerate() {
+                let (f, ls) = (first_wsi[p * n_sets + k], last_seen[p * n_sets + k]);
+                if ls == 0 {
+                    continue;
+                }
+                for (j, &h) in horizons.iter().enumerate() {
+                    let h = h.max(0) as u16;
+                    if f != u16::MAX && f <= h {
+                        events[j] += 1;
+                    }
+                    if ls > h {
+                        at_risk[j] += 1;
+                    }
+                }
+            }
+        }
+        NaiveControls { cells, persons }
+    }
+
+    /// The cells of the subset at `slot` among those given to `new` (None: the whole risk set).
+    fn cells(&self, slot: Option<usize>) -> &[((i32, u16, u8), u64)] {
+        &self.cells[slot.map_or(0, |i| i + 1)]
+    }
+
+    fn persons(&self, slot: Option<usize>) -> &(Vec<u64>, Vec<u64>) {
+        &self.persons[slot.map_or(0, |i| i + 1)]
+    }
+}
+
 /// A filter on the treated row of a pair: the subset of an estimate.
 #[derive(Clone)]
 struct Subset<'a> {
@@ -1089,11 +1233,14 @@ struct Subset<'a> {
 }
 
 fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupEffect, StatsError> {
+    let mut phase = Phase::new(g);
     let (prep, warnings) = prepare(d, g, opt)?;
+    phase.done("prepare (propensity model, strata)");
     let horizons = opt.horizons;
     let ones = vec![1u32; d.n_persons];
     let mut scratch = MatchScratch::default();
     let pairs = match_all(d, &prep, &ones, &mut scratch);
+    phase.done("match");
     let n_matched = pairs.len();
     // Subsets: all, age band, trede, provision type.
     let mut subsets: Vec<Subset> = vec![Subset {
@@ -1175,6 +1322,7 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
     // Per subset and arm (treated, control): rows by outcome month, W/S/I exits, all exits
     // (primary rule), all exits (moving away competing).
     let mut counts = vec![ArmCounts::new(cap); 2 * subsets.len()];
+    phase.done("outcomes and subsets");
     for _ in 0..opt.bootstrap {
         copies.iter_mut().for_each(|c| *c = 0);
         for _ in 0..d.n_persons {
@@ -1204,6 +1352,7 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
             boot_moving[k].push(tm.iter().zip(&cm).map(|(a, b)| a - b).collect());
         }
     }
+    phase.done("bootstrap");
     let sd_of = |v: &[Vec<f64>], h: usize| -> f64 {
         let xs: Vec<f64> = v.iter().map(|r| r[h]).collect();
         let n = xs.len() as f64;
@@ -1246,28 +1395,33 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
     // months' distribution over the months of the spell.
     // Controls aggregated by (month of the spell, outcome time, cause): the naive arm of any
     // subset is then a weighted sum over a few thousand cells, not over every control month.
-    // Ordered maps: sums over them run in a fixed order, so the same data give the same bits.
-    let aggregate = |rows: &mut dyn Iterator<Item = usize>| -> BTreeMap<(i32, u16, u8), u64> {
-        let mut m: BTreeMap<(i32, u16, u8), u64> = BTreeMap::new();
-        for r in rows {
-            let (t, c) = outcomes.primary[r];
-            *m.entry((d.duration[r], t, c)).or_default() += 1;
-        }
-        m
-    };
-    let all_controls = aggregate(&mut prep.eligible_controls.iter().copied());
+    // One pass over the eligible control months fills the cells of every subset at once (the
+    // subsets by the control's own age band, trede or focus; "all" and the provision types
+    // share the whole risk set), together with the distinct persons behind them. The cells are
+    // read in (month of the spell, time, cause) order, so the sums run in a fixed order and the
+    // same data give the same bits.
+    let own_subsets: Vec<usize> = (0..subsets.len())
+        .filter(|&k| subsets[k].subset != "type" && subsets[k].subset != "all")
+        .collect();
+    let naive_controls = NaiveControls::new(
+        d,
+        &outcomes,
+        &prep.eligible_controls,
+        &own_subsets.iter().map(|&k| &subsets[k]).collect::<Vec<_>>(),
+        &horizons,
+    );
     let naive_arms = |t_rows: &[usize],
-                      controls: &BTreeMap<(i32, u16, u8), u64>|
+                      controls: &[((i32, u16, u8), u64)]|
      -> Option<(ArmSummary, ArmSummary)> {
         let mut nt: HashMap<i32, f64> = HashMap::new();
         let mut nc: HashMap<i32, f64> = HashMap::new();
         for &r in t_rows {
             *nt.entry(d.duration[r]).or_default() += 1.0;
         }
-        for (&(dur, _, _), &k) in controls {
+        for &((dur, _, _), k) in controls {
             *nc.entry(dur).or_default() += k as f64;
         }
-        let cells = controls.iter().filter_map(|(&(dur, t, c), &k)| {
+        let cells = controls.iter().filter_map(|&((dur, t, c), k)| {
             let w = nt.get(&dur)? / nc.get(&dur)?;
             Some(Cell {
                 t,
@@ -1282,6 +1436,7 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
         Some((t, c))
     };
     let mut counter = PersonCounter::new(d.n_persons);
+    let (mut naive_time, mut hr_time) = (0.0, 0.0);
     for (k, s) in subsets.iter().enumerate() {
         let sel: Vec<&Pair> = pairs.iter().filter(|p| (s.test)(p.0)).collect();
         let mut tp: Vec<u32> = sel.iter().map(|p| d.person[p.0]).collect();
@@ -1334,6 +1489,7 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
                     &matched_counts.1,
                 );
             }
+            let naive_started = std::time::Instant::now();
             // Naive: the treated months of the subset against every eligible control month
             // in the same subset (by the control's own age band / trede), without matching.
             let t_rows: Vec<usize> = prep
@@ -1342,37 +1498,24 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
                 .copied()
                 .filter(|&r| (s.test)(r))
                 .collect();
-            let own;
-            let controls = if s.subset == "type" || s.subset == "all" {
-                &all_controls
-            } else {
-                own = aggregate(
-                    &mut prep
-                        .eligible_controls
-                        .iter()
-                        .copied()
-                        .filter(|&r| (s.test)(r)),
-                );
-                &own
-            };
-            if let Some((t, c)) = naive_arms(&t_rows, controls) {
+            // Subsets of the treated by provision type compare with the whole risk set.
+            let slot = own_subsets.iter().position(|&j| j == k);
+            if let Some((t, c)) = naive_arms(&t_rows, naive_controls.cells(slot)) {
                 e.naive = horizon_rows(&t, &c, &[], true);
                 let tc = counter.count(d, &outcomes, t_rows.iter().copied(), &horizons);
-                let cc = counter.count(
-                    d,
-                    &outcomes,
-                    prep.eligible_controls
-                        .iter()
-                        .copied()
-                        .filter(|&r| s.subset == "type" || (s.test)(r)),
-                    &horizons,
-                );
-                set_person_counts(&mut e.naive, &tc, &cc);
+                let cc = naive_controls.persons(slot);
+                set_person_counts(&mut e.naive, &tc, cc);
             }
+            naive_time += naive_started.elapsed().as_secs_f64();
+            let hr_started = std::time::Instant::now();
             e.hazard_ratio = hazard_ratio(d, &owned);
+            hr_time += hr_started.elapsed().as_secs_f64();
         }
         estimates.push(e);
     }
+    phase.done(&format!(
+        "estimates per subset (of which naive {naive_time:.3} s, hazard ratio {hr_time:.3} s)"
+    ));
     let overall = estimates.remove(0);
     let (subgroups, types): (Vec<Estimate>, Vec<Estimate>) =
         estimates.into_iter().partition(|e| e.subset != "type");
@@ -1460,8 +1603,10 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
             }
         })
         .collect();
+    phase.done("balance");
     let (curve_treated, pt) = monthly_curve(d, &treated_w, horizons[2]);
     let (curve_control, pc) = monthly_curve(d, &matched_c, horizons[2]);
+    phase.done("curves");
     Ok(GroupEffect {
         group: d.groups[g].clone(),
         n_treated_months: prep.treated.len(),
