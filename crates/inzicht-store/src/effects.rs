@@ -40,6 +40,8 @@ pub(crate) const NOT_FEATURES: &[&str] = &[
     "end_reason_bus",
     "end_class",
 ];
+/// The expression that stands for "competences recorded by that month" (counted in Rust).
+const COMPETENCES: &str = "competences_known";
 /// Text features with more levels than this are left out of the propensity model.
 const MAX_LEVELS: usize = 12;
 
@@ -256,29 +258,41 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     // Competences recorded by that month, and work experience (baseline), where configured.
     let competences = table("competences").ok();
     let experience = table("experience").ok();
-    let mut extra_joins = String::new();
+    // Per person, the months in which each competence was recorded (i32::MIN: no date, so known
+    // throughout), sorted: a panel row's count is a binary search (joining every person-month
+    // to every competence of the person cost DuckDB a 2.6-million-row join at municipality
+    // scale). A row without a recorded date counts only where the table has no date column.
+    let mut competence_months: Option<Vec<Vec<i32>>> = None;
     if let Some(c) = &competences {
         let date_col = columns
             .iter()
             .find(|(t, col, ty)| t == c && ty == "DATE" && col != "month")
             .map(|(_, col, _)| col.clone());
-        let cond = date_col
-            .map(|d| format!(" AND c.{} <= last_day(pm.month)", ident(&d)))
-            .unwrap_or_default();
-        conn.execute_batch(&format!(
-            "CREATE OR REPLACE TEMP TABLE eff_comp AS
-               SELECT pm.pseudonym, pm.month, count(*) AS n
-               FROM ads.person_month pm JOIN ads.{} c ON c.pseudonym = pm.pseudonym{cond}
-               GROUP BY ALL",
-            ident(c)
-        ))?;
-        extra_joins.push_str(
-            " LEFT JOIN eff_comp ec ON ec.pseudonym = pm.pseudonym AND ec.month = pm.month",
-        );
-        feature_cols.push((
-            "coalesce(ec.n, 0)".into(),
-            "competenties_bekend|BIGINT".into(),
-        ));
+        let month = date_col
+            .map(|d| format!("CAST({} AS DOUBLE)", month_sql(&format!("c.{}", ident(&d)))))
+            .unwrap_or_else(|| format!("CAST({} AS DOUBLE)", i32::MIN));
+        let pm = doubles(
+            conn,
+            &format!(
+                "SELECT CAST(p.pid AS DOUBLE), {month} FROM ads.{} c JOIN eff_persons p ON p.pseudonym = c.pseudonym",
+                ident(c)
+            ),
+        )?;
+        let n_persons = conn.query_row("SELECT count(*) FROM eff_persons", [], |r| {
+            r.get::<_, i64>(0)
+        })? as usize;
+        let mut by_person = vec![Vec::new(); n_persons];
+        for (&pid, &m) in pm[0].iter().zip(&pm[1]) {
+            // NaN: a competence without a date in a table that has a date column (never known).
+            if m.is_finite() {
+                if let Some(v) = by_person.get_mut(pid as usize) {
+                    v.push(m as i32);
+                }
+            }
+        }
+        by_person.iter_mut().for_each(|v| v.sort_unstable());
+        competence_months = Some(by_person);
+        feature_cols.push((COMPETENCES.into(), "competenties_bekend|BIGINT".into()));
     }
     if let Some(e) = &experience {
         let years = columns
@@ -290,7 +304,6 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
             years.map(|y| format!(", sum({}) AS years", ident(&y))).unwrap_or(", NULL AS years".into()),
             ident(e)
         ))?;
-        extra_joins.push_str(" LEFT JOIN eff_exp ex ON ex.pseudonym = pm.pseudonym");
         feature_cols.push((
             "coalesce(ex.n, 0)".into(),
             "beroepen_ervaring|BIGINT".into(),
@@ -315,8 +328,9 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         "CAST(pm.age * pm.age / 100.0 AS DOUBLE)".into(),
         "CAST(year(pm.month) AS DOUBLE)".into(),
         // Provisions running at the start of the month (last month's count): this month's count
-        // would include the provision that starts now — information from after the choice.
-        "CAST(coalesce(pv.prev_active, 0) AS DOUBLE)".into(),
+        // would include the provision that starts now — information from after the choice. Read
+        // as this month's count and shifted by one month of the spell below.
+        "CAST(coalesce(pm.n_active_provisions, 0) AS DOUBLE)".into(),
     ];
     let names: Vec<String> = vec![
         "duur_maanden".into(),
@@ -359,9 +373,17 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         v.push(sql);
         v.len() - 1
     };
+    // The row-level column that Rust fills with the competence counts.
+    let mut competence_column = None;
     for (expr, name) in &numeric {
         let level = level_of(expr);
-        let k = push(level, format!("CAST({expr} AS DOUBLE)"));
+        let k = if expr == COMPETENCES {
+            let k = push(level, "CAST(0 AS DOUBLE)".into());
+            competence_column = Some(k);
+            k
+        } else {
+            push(level, format!("CAST({expr} AS DOUBLE)"))
+        };
         specs.push((Spec::Number(name.clone()), level, k));
     }
     let source_of = |expr: &str| -> Option<String> {
@@ -401,11 +423,7 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     conn.execute_batch(
         "CREATE OR REPLACE TEMP TABLE eff_wijken AS
            SELECT wijk_code, CAST(row_number() OVER (ORDER BY wijk_code) AS INTEGER) AS wid
-           FROM (SELECT DISTINCT CAST(wijk_code AS VARCHAR) AS wijk_code FROM ads.person_month WHERE wijk_code IS NOT NULL);
-         CREATE OR REPLACE TEMP TABLE eff_prev AS
-           SELECT pseudonym, spell_id, month,
-                  lag(n_active_provisions) OVER (PARTITION BY pseudonym, spell_id ORDER BY month) AS prev_active
-           FROM ads.person_month",
+           FROM (SELECT DISTINCT CAST(wijk_code AS VARCHAR) AS wijk_code FROM ads.person_month WHERE wijk_code IS NOT NULL)",
     )?;
     let wijken: Vec<String> = conn
         .prepare("SELECT wijk_code FROM eff_wijken ORDER BY wid")?
@@ -427,10 +445,11 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         },
     ]
     .join(", ");
+    // Unordered: DuckDB sorting ~25 columns of 670,000 rows cost more than sorting a
+    // permutation by (spell, month) here.
     let sql = format!(
-        "SELECT {base}, {} FROM ads.person_month pm JOIN eff_persons p ON p.pseudonym = pm.pseudonym JOIN eff_spells s ON s.pseudonym = pm.pseudonym AND s.spell_id = pm.spell_id \
-         LEFT JOIN eff_prev pv ON pv.pseudonym = pm.pseudonym AND pv.spell_id = pm.spell_id AND pv.month = pm.month{}{extra_joins} \
-         LEFT JOIN eff_wijken wk ON wk.wijk_code = CAST(pm.wijk_code AS VARCHAR) ORDER BY s.sid, pm.month",
+        "SELECT {base}, {} FROM ads.person_month pm JOIN eff_persons p ON p.pseudonym = pm.pseudonym JOIN eff_spells s ON s.pseudonym = pm.pseudonym AND s.spell_id = pm.spell_id{} \
+         LEFT JOIN eff_wijken wk ON wk.wijk_code = CAST(pm.wijk_code AS VARCHAR)",
         row_select.join(", "),
         assessments
             .as_deref()
@@ -438,7 +457,47 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
             .unwrap_or_default(),
     );
     let started = std::time::Instant::now();
-    let cols = doubles(conn, &sql)?;
+    let mut cols = doubles(conn, &sql)?;
+    // In (spell, month) order — the order `provision::PanelData` documents.
+    {
+        let (sid, month) = (&cols[1], &cols[2]);
+        let mut order: Vec<u32> = (0..sid.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| {
+            let (a, b) = (a as usize, b as usize);
+            sid[a]
+                .total_cmp(&sid[b])
+                .then(month[a].total_cmp(&month[b]))
+        });
+        for c in cols.iter_mut() {
+            *c = order.iter().map(|&i| c[i as usize]).collect();
+        }
+    }
+    // The provisions running at the start of the month: the count of the spell's previous
+    // panel month (0 in its first), as `lag() OVER (PARTITION BY spell ORDER BY month)`.
+    {
+        let (head, tail) = cols.split_at_mut(9);
+        let (sid, active) = (&head[1], &mut tail[5]);
+        for i in (0..active.len()).rev() {
+            active[i] = if i > 0 && sid[i - 1] == sid[i] {
+                active[i - 1]
+            } else {
+                0.0
+            };
+        }
+    }
+    if let (Some(k), Some(months)) = (competence_column, &competence_months) {
+        let (pid, month) = (&cols[0], &cols[2]);
+        let counts: Vec<f64> = pid
+            .iter()
+            .zip(month)
+            .map(|(&p, &m)| {
+                months
+                    .get(p as usize)
+                    .map_or(0.0, |v| v.partition_point(|&x| x as f64 <= m) as f64)
+            })
+            .collect();
+        cols[9 + names.len() + k] = counts;
+    }
     timing("effects: panel read", started);
     // Per person (by pid), per spell (by sid) and per assessment (by di): the columns of each.
     let started = std::time::Instant::now();
