@@ -48,6 +48,14 @@ impl Features {
         }
     }
 
+    /// Appends entries (columns ascending, above the row's previous column; no zeros) to the
+    /// row being built.
+    #[inline]
+    pub fn extend_row(&mut self, cols: &[u32], vals: &[f32]) {
+        self.col.extend_from_slice(cols);
+        self.val.extend_from_slice(vals);
+    }
+
     #[inline]
     pub fn end_row(&mut self) {
         self.start.push(self.col.len());

@@ -18,7 +18,6 @@ use inzicht_stats::provision::{
     self, EffectOptions, Estimate, Exit, Features, GroupEffect, PanelData,
 };
 use serde_json::{json, Value};
-use std::collections::HashMap;
 
 /// Columns that are not features: keys, geography, dates, and what is known only at the end of
 /// the data. Every other configured column of the persons table is used as a baseline
@@ -92,17 +91,6 @@ enum Source<'a> {
 }
 
 impl Source<'_> {
-    /// The same column read the same way (one lookup serves all features made from it).
-    fn same(&self, other: &Source) -> bool {
-        match (self, other) {
-            (Source::Row(a), Source::Row(b)) => std::ptr::eq(*a, *b),
-            (Source::Indexed(a, i, x), Source::Indexed(b, j, y)) => {
-                std::ptr::eq(*a, *b) && std::ptr::eq(*i, *j) && x.to_bits() == y.to_bits()
-            }
-            _ => false,
-        }
-    }
-
     #[inline]
     fn at(&self, i: usize) -> f64 {
         match self {
@@ -570,9 +558,14 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         Missing,
         Level(f64),
     }
-    let mut makers: Vec<(String, Source, Make)> = Vec::new();
+    let mut makers: Vec<(String, Source, Make, Level)> = Vec::new();
     for (k, name) in names.iter().enumerate() {
-        makers.push((name.clone(), Source::Row(&cols[base_cols + k]), Make::Value));
+        makers.push((
+            name.clone(),
+            Source::Row(&cols[base_cols + k]),
+            Make::Value,
+            Level::Row,
+        ));
     }
     for (spec, level, k) in &specs {
         let absent = match spec {
@@ -582,17 +575,22 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         let src = column(*level, *k, absent);
         match spec {
             Spec::Number(name) => {
-                makers.push((name.clone(), src, Make::Value));
+                makers.push((name.clone(), src, Make::Value, *level));
                 if (0..n).any(|i| !src.at(i).is_finite()) {
-                    makers.push((format!("{name}_onbekend"), src, Make::Missing));
+                    makers.push((format!("{name}_onbekend"), src, Make::Missing, *level));
                 }
             }
             Spec::Text(name, levels) => {
-                for (l, level) in levels.iter().enumerate().skip(1) {
-                    makers.push((format!("{name}={level}"), src, Make::Level((l + 1) as f64)));
+                for (l, value) in levels.iter().enumerate().skip(1) {
+                    makers.push((
+                        format!("{name}={value}"),
+                        src,
+                        Make::Level((l + 1) as f64),
+                        *level,
+                    ));
                 }
                 if (0..n).any(|i| src.at(i) == 0.0) {
-                    makers.push((format!("{name}_onbekend"), src, Make::Level(0.0)));
+                    makers.push((format!("{name}_onbekend"), src, Make::Level(0.0), *level));
                 }
             }
         }
@@ -682,50 +680,102 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     // Consultants choose provisions on their view of a client's prospects, so earlier choices
     // carry part of that view (known at the time, so no leakage).
     let n_groups = groups.len();
-    let mut first_by_spell: HashMap<u32, Vec<Option<i32>>> = HashMap::new();
+    let mut first_by_spell: Vec<Option<i32>> = vec![None; n_spells * n_groups];
     for &(sid, g, m, _) in &first_starts {
-        first_by_spell
-            .entry(sid)
-            .or_insert_with(|| vec![None; n_groups])[g] = Some(m);
-    }
-    // The feature matrix, row-major, built once: the made columns, then the provision history.
-    let mut names: Vec<String> = makers.iter().map(|(n, _, _)| n.clone()).collect();
-    let p = makers.len();
-    let p_all = p + n_groups;
-    // Sparse rows (most columns are indicators, mostly 0), built in blocks of rows on the
-    // available cores (each value depends on its own row only) and joined in row order.
-    // Consecutive columns made from the same source (a value, its missing flag, the levels of
-    // a code) read it once per row.
-    let mut sources: Vec<(Source, Vec<Make>)> = Vec::new();
-    for (_, src, make) in &makers {
-        match sources.last_mut() {
-            Some((last, makes)) if last.same(src) => makes.push(*make),
-            _ => sources.push((*src, vec![*make])),
+        if let Some(slot) = first_by_spell.get_mut(sid as usize * n_groups + g) {
+            *slot = Some(m);
         }
     }
+    // The feature matrix, row-major, built once: the made columns, then the provision history.
+    let mut names: Vec<String> = makers.iter().map(|(n, ..)| n.clone()).collect();
+    let p = makers.len();
+    let p_all = p + n_groups;
+    let make = |m: Make, v: f64| -> f32 {
+        match m {
+            Make::Value if v.is_finite() => v as f32,
+            Make::Value => 0.0,
+            Make::Missing => (!v.is_finite()) as u8 as f32,
+            Make::Level(code) => (v == code) as u8 as f32,
+        }
+    };
+    // Most columns describe the person, the spell or the assessment in force, not the month:
+    // their entries are made once per person, spell and assessment (with a last row for "none",
+    // a month before the first assessment) and copied into each panel row, instead of being
+    // made again for each of ~670,000 rows × ~175 columns.
+    let entity_levels = [Level::Person, Level::Spell, Level::Assessment];
+    let entity_rows: Vec<(Features, usize)> = entity_levels
+        .iter()
+        .map(|&level| {
+            let mine: Vec<(usize, Source, Make)> = makers
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.3 == level)
+                .map(|(j, m)| (j, m.1, m.2))
+                .collect();
+            let n_entities = mine
+                .iter()
+                .find_map(|(_, src, _)| match src {
+                    Source::Indexed(c, ..) => Some(c.len()),
+                    Source::Row(_) => None,
+                })
+                .unwrap_or(0);
+            let mut rows = Features::new(p_all);
+            for e in 0..=n_entities {
+                for &(j, src, m) in &mine {
+                    let v = match src {
+                        Source::Indexed(c, _, absent) => c.get(e).copied().unwrap_or(absent),
+                        Source::Row(_) => f64::NAN,
+                    };
+                    rows.push(j, make(m, v));
+                }
+                rows.end_row();
+            }
+            (rows, n_entities)
+        })
+        .collect();
+    // Runs of consecutive columns of one level, in column order.
+    let mut segments: Vec<(Level, usize, usize)> = Vec::new();
+    for (j, m) in makers.iter().enumerate() {
+        match segments.last_mut() {
+            Some((level, _, end)) if *level == m.3 => *end = j + 1,
+            _ => segments.push((m.3, j, j + 1)),
+        }
+    }
+    let index_cols = [pid_col, sid_col, di_col];
+    // The entity row of panel row `i` at a level (the "none" row where it has none).
+    let entity_of = |l: usize, i: usize| -> usize {
+        let k = index_cols[l][i];
+        let n_entities = entity_rows[l].1;
+        if k.is_finite() && k >= 0.0 && (k as usize) < n_entities {
+            k as usize
+        } else {
+            n_entities
+        }
+    };
     let fill = |rows: std::ops::Range<usize>| -> Features {
         let mut block = Features::new(p_all);
         // About a quarter of the entries are nonzero.
         block.reserve(rows.len(), rows.len() * p_all / 3);
         for i in rows {
-            let mut j = 0;
-            for (c, makes) in &sources {
-                let v = c.at(i);
-                for make in makes {
-                    block.push(
-                        j,
-                        match make {
-                            Make::Value if v.is_finite() => v as f32,
-                            Make::Value => 0.0,
-                            Make::Missing => (!v.is_finite()) as u8 as f32,
-                            Make::Level(code) => (v == *code) as u8 as f32,
-                        },
-                    );
-                    j += 1;
+            for &(level, a, b) in &segments {
+                match level {
+                    Level::Row => {
+                        for (j, (_, src, m, _)) in makers.iter().enumerate().take(b).skip(a) {
+                            block.push(j, make(*m, src.at(i)));
+                        }
+                    }
+                    _ => {
+                        let l = level as usize - 1;
+                        let (c, v) = entity_rows[l].0.row(entity_of(l, i));
+                        let lo = c.partition_point(|&x| (x as usize) < a);
+                        let hi = lo + c[lo..].partition_point(|&x| (x as usize) < b);
+                        block.extend_row(&c[lo..hi], &v[lo..hi]);
+                    }
                 }
             }
             // Which groups started before this month in the spell.
-            if let Some(f) = first_by_spell.get(&(cols[1][i] as u32)) {
+            let sid = cols[1][i] as usize;
+            if let Some(f) = first_by_spell.get(sid * n_groups..(sid + 1) * n_groups) {
                 let m = cols[2][i] as i32;
                 for (g, start) in f.iter().enumerate() {
                     if start.is_some_and(|s| s < m) {
