@@ -594,9 +594,11 @@ fn prepare<'a>(
         }
     }
     let y: Vec<bool> = (0..rows.len()).map(|i| i < treated.len()).collect();
+    let mut iterations = 0;
     let (lp_fn, warnings): (Box<dyn Fn(usize) -> f64 + 'a>, Vec<String>) =
         match logistic::fit_dropping(&x, &y, &names, None) {
             Ok((fit, kept)) => {
+                iterations = fit.iterations;
                 // The coefficient of every panel column (0 outside the model): the linear
                 // predictor is then a sum over the row's nonzero entries in column order.
                 let mut coef = vec![0.0; p];
@@ -616,7 +618,9 @@ fn prepare<'a>(
                 )],
             ),
         };
-    phase.done(&format!("  prepare: propensity fit ({q} columns)"));
+    phase.done(&format!(
+        "  prepare: propensity fit ({q} columns, {iterations} iterations)"
+    ));
     let mut lp = vec![0.0; n];
     for &r in treated.iter().chain(&controls) {
         lp[r] = lp_fn(r);
