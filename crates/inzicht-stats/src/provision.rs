@@ -1119,13 +1119,16 @@ fn set_person_counts(
     }
 }
 
+/// (month of the spell, outcome time, cause) and the number of control months in that cell.
+type ControlCell = ((i32, u16, u8), u64);
+
 /// The eligible control months of a group aggregated for the naive comparison: per subset (the
 /// whole risk set, then each subset that selects controls by their own row), the count of
 /// control months per (month of the spell, outcome time, cause) in that order, and the distinct
 /// persons behind them at each horizon (as [`PersonCounter`]).
 struct NaiveControls {
     /// Index 0: the whole risk set; 1 + i: the i-th subset given to `new`.
-    cells: Vec<Vec<((i32, u16, u8), u64)>>,
+    cells: Vec<Vec<ControlCell>>,
     persons: Vec<(Vec<u64>, Vec<u64>)>,
 }
 
@@ -1219,7 +1222,7 @@ impl NaiveControls {
     }
 
     /// The cells of the subset at `slot` among those given to `new` (None: the whole risk set).
-    fn cells(&self, slot: Option<usize>) -> &[((i32, u16, u8), u64)] {
+    fn cells(&self, slot: Option<usize>) -> &[ControlCell] {
         &self.cells[slot.map_or(0, |i| i + 1)]
     }
 
@@ -1414,31 +1417,30 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
         &own_subsets.iter().map(|&k| &subsets[k]).collect::<Vec<_>>(),
         &horizons,
     );
-    let naive_arms = |t_rows: &[usize],
-                      controls: &[((i32, u16, u8), u64)]|
-     -> Option<(ArmSummary, ArmSummary)> {
-        let mut nt: HashMap<i32, f64> = HashMap::new();
-        let mut nc: HashMap<i32, f64> = HashMap::new();
-        for &r in t_rows {
-            *nt.entry(d.duration[r]).or_default() += 1.0;
-        }
-        for &((dur, _, _), k) in controls {
-            *nc.entry(dur).or_default() += k as f64;
-        }
-        let cells = controls.iter().filter_map(|&((dur, t, c), k)| {
-            let w = nt.get(&dur)? / nc.get(&dur)?;
-            Some(Cell {
-                t,
-                c,
-                w: w * k as f64,
-                w2: w * w * k as f64,
-                count: k,
-            })
-        });
-        let c = arm_cells(outcomes.cap, cells, &horizons, true)?;
-        let t = arm(&outcomes, t_rows.iter().copied(), false, &horizons, true)?;
-        Some((t, c))
-    };
+    let naive_arms =
+        |t_rows: &[usize], controls: &[ControlCell]| -> Option<(ArmSummary, ArmSummary)> {
+            let mut nt: HashMap<i32, f64> = HashMap::new();
+            let mut nc: HashMap<i32, f64> = HashMap::new();
+            for &r in t_rows {
+                *nt.entry(d.duration[r]).or_default() += 1.0;
+            }
+            for &((dur, _, _), k) in controls {
+                *nc.entry(dur).or_default() += k as f64;
+            }
+            let cells = controls.iter().filter_map(|&((dur, t, c), k)| {
+                let w = nt.get(&dur)? / nc.get(&dur)?;
+                Some(Cell {
+                    t,
+                    c,
+                    w: w * k as f64,
+                    w2: w * w * k as f64,
+                    count: k,
+                })
+            });
+            let c = arm_cells(outcomes.cap, cells, &horizons, true)?;
+            let t = arm(&outcomes, t_rows.iter().copied(), false, &horizons, true)?;
+            Some((t, c))
+        };
     let mut counter = PersonCounter::new(d.n_persons);
     let (mut naive_time, mut hr_time) = (0.0, 0.0);
     for (k, s) in subsets.iter().enumerate() {

@@ -240,3 +240,79 @@ fn effect_results_never_rest_on_fewer_than_the_threshold() {
     }
     assert!(too_few > 0 && shown > 0, "too few {too_few}, shown {shown}");
 }
+
+/// The effects panel's order, its running-provisions lag and its competence counts are made in
+/// Rust (docs/effects.md, "How it is computed"); here they are checked, row by row, against
+/// the SQL they replaced: `lag(n_active_provisions) OVER (PARTITION BY pseudonym, spell_id
+/// ORDER BY month)` and a join of every person-month to the competences recorded by its last
+/// day.
+#[test]
+fn the_panel_features_made_in_rust_equal_their_sql_definitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = common::loaded_store(dir.path(), 5, 1_500, "4d");
+    let store = dir.path().join("store");
+    let session = Session::open(&store, None, &key).unwrap();
+    let data = inzicht_store::effects::load(&session).unwrap();
+    drop(session);
+    let d = &data.panel;
+    let col = |name: &str| d.feature_names.iter().position(|n| n == name).unwrap();
+    let (lag_col, comp_col) = (col("lopende_voorzieningen"), col("competenties_bekend"));
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    conn.execute_batch(&format!(
+        "ATTACH '{}' AS ads (READ_ONLY)",
+        store.join("ads.duckdb").display()
+    ))
+    .unwrap();
+    let mut stmt = conn
+        .prepare(
+            "WITH pm AS (
+               SELECT pseudonym, month, coalesce(lag(n_active_provisions) OVER (PARTITION BY pseudonym, spell_id ORDER BY month), 0) AS prev
+               FROM ads.person_month),
+             comp AS (
+               SELECT pm.pseudonym, pm.month, count(*) AS n FROM ads.person_month pm
+               JOIN ads.competenties_klant c ON c.pseudonym = pm.pseudonym AND c.vastgesteld_op <= last_day(pm.month)
+               GROUP BY ALL)
+             SELECT CAST(dense_rank() OVER (ORDER BY pm.pseudonym) - 1 AS BIGINT),
+                    CAST(year(pm.month) * 12 + month(pm.month) - 1 AS BIGINT),
+                    CAST(pm.prev AS DOUBLE), CAST(coalesce(comp.n, 0) AS DOUBLE)
+             FROM pm LEFT JOIN comp USING (pseudonym, month)",
+        )
+        .unwrap();
+    let expected: std::collections::HashMap<(i64, i64), (f64, f64)> = stmt
+        .query_map([], |r| Ok(((r.get(0)?, r.get(1)?), (r.get(2)?, r.get(3)?))))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        expected.len(),
+        d.person.len(),
+        "one panel row per person-month"
+    );
+    let mut with_competences = 0;
+    let mut with_running = 0;
+    for i in 0..d.person.len() {
+        if i > 0 {
+            assert!(
+                (d.spell[i - 1], d.month[i - 1]) < (d.spell[i], d.month[i]),
+                "row {i}: the panel is in (spell, month) order"
+            );
+        }
+        let dense = d.features.dense_row(i);
+        let (lag, comp) = expected[&(i64::from(d.person[i]), i64::from(d.month[i]))];
+        assert_eq!(
+            f64::from(dense[lag_col]),
+            lag,
+            "row {i}: running provisions"
+        );
+        assert_eq!(
+            f64::from(dense[comp_col]),
+            comp,
+            "row {i}: competences known"
+        );
+        with_competences += usize::from(comp > 0.0);
+        with_running += usize::from(lag > 0.0);
+    }
+    // The comparison is not vacuous: both features vary.
+    assert!(with_competences > 1_000 && with_competences < d.person.len());
+    assert!(with_running > 1_000 && with_running < d.person.len());
+}
