@@ -175,8 +175,11 @@ pub fn build(
                 select.push(format!("t.{}", ident(&c.name)));
             }
         }
+        // Rows in pseudonym order, not the export's (whose order could be lined up with the
+        // ODS): `person_nr` is the pseudonym's rank, so sorting by it gives that order with an
+        // integer sort instead of a 32-character string sort.
         let order = if s.kind.has_person() {
-            " ORDER BY ps.pseudonym"
+            " ORDER BY ps.person_nr"
         } else {
             ""
         };
@@ -208,6 +211,11 @@ pub const PANEL_ASSESSMENT_FEATURES: &[&str] = &["trede", "loonwaarde", "uren_be
 /// known at the end of that month (its `diag_id`, date and key features; no information from
 /// later) and the provision groups active in that month. Where two spells touch the same month
 /// (one ends, the next starts), the row describes the spell that started last.
+///
+/// Persons are carried through the intermediate tables as `person_nr` (an integer) and meet
+/// their pseudonym, wijk and birth date only in the final join: partitioning, grouping and
+/// joining ~670,000 month rows on the case system's text key cost about a third of the panel's
+/// time at municipality scale.
 fn panel(
     conn: &Connection,
     schemas: &[TableSchema],
@@ -231,10 +239,11 @@ fn panel(
         // spells: the de-duplication window runs on those persons' months alone (a window over
         // every person-month was the slowest step at national scale).
         "CREATE OR REPLACE TEMP TABLE months_all AS
-         SELECT s.person_key, sid.spell_id, s.start_date, s.end_date, {end_class} AS end_class, {end_bus} AS end_bus,
+         SELECT ps.person_nr, sid.spell_id, s.start_date, s.end_date, {end_class} AS end_class, {end_bus} AS end_bus,
                 CAST(m.month AS DATE) AS month, last_day(CAST(m.month AS DATE)) AS month_end,
                 n.several_spells
-         FROM {spells} s JOIN spell_ids sid ON sid._source_file = s._source_file AND sid._source_line = s._source_line
+         FROM {spells} s JOIN pseudonyms ps ON ps.person_key = s.person_key
+              JOIN spell_ids sid ON sid._source_file = s._source_file AND sid._source_line = s._source_line
               JOIN (SELECT person_key, count(*) > 1 AS several_spells FROM {spells} GROUP BY person_key) n ON n.person_key = s.person_key,
               LATERAL (SELECT unnest(generate_series(date_trunc('month', greatest(s.start_date, DATE {start_day})),
                                                      date_trunc('month', least(coalesce(s.end_date, DATE {end_day}), DATE {end_day})),
@@ -244,7 +253,7 @@ fn panel(
          SELECT * EXCLUDE (several_spells) FROM months_all WHERE NOT several_spells
          UNION ALL
          SELECT * EXCLUDE (several_spells) FROM months_all WHERE several_spells
-         QUALIFY row_number() OVER (PARTITION BY person_key, month ORDER BY start_date DESC) = 1;
+         QUALIFY row_number() OVER (PARTITION BY person_nr, month ORDER BY start_date DESC) = 1;
          DROP TABLE months_all;",
         spells = ident(&spells.name),
         end_class = col_or_null(spells, "end_class"),
@@ -262,7 +271,7 @@ fn panel(
         "area.wijk_code".into(),
         "area.buurt_code".into(),
     ];
-    let mut joins = String::from(" JOIN pseudonyms ps ON ps.person_key = m.person_key LEFT JOIN person_area area ON area.person_key = m.person_key");
+    let mut joins = String::from(" JOIN pseudonyms ps ON ps.person_nr = m.person_nr LEFT JOIN person_area area ON area.person_key = ps.person_key");
     if let Some(p) = first(schemas, Kind::Persons) {
         if has(p, "birth_date") {
             select.push(
@@ -272,7 +281,7 @@ fn panel(
         if has(p, "sex") {
             select.push("p.sex".into());
         }
-        joins.push_str(&format!(" LEFT JOIN (SELECT * FROM {} QUALIFY row_number() OVER (PARTITION BY person_key ORDER BY _source_line) = 1) p ON p.person_key = m.person_key", ident(&p.name)));
+        joins.push_str(&format!(" LEFT JOIN (SELECT * FROM {} QUALIFY row_number() OVER (PARTITION BY person_key ORDER BY _source_line) = 1) p ON p.person_key = ps.person_key", ident(&p.name)));
     }
     let mut from = "months m".to_string();
     if let Some(a) = first(schemas, Kind::Assessments) {
@@ -283,13 +292,13 @@ fn panel(
         sql.push_str(&format!(
             "CREATE OR REPLACE TEMP TABLE months_diag AS
              SELECT * EXCLUDE (kind, t, diag_event) FROM (
-               SELECT *, last_value(diag_event IGNORE NULLS) OVER (PARTITION BY person_key ORDER BY t, kind, diag_event ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS diag_id
+               SELECT *, last_value(diag_event IGNORE NULLS) OVER (PARTITION BY person_nr ORDER BY t, kind, diag_event ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS diag_id
                FROM (
-                 SELECT person_key, spell_id, start_date, end_date, end_class, end_bus, month, month_end,
+                 SELECT person_nr, spell_id, start_date, end_date, end_class, end_bus, month, month_end,
                         month_end AS t, 1 AS kind, CAST(NULL AS BIGINT) AS diag_event FROM months
                  UNION ALL
-                 SELECT a.person_key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, a.event_date, 0, did.diag_id
-                 FROM {a} a JOIN diag_ids did ON did._source_file = a._source_file AND did._source_line = a._source_line
+                 SELECT ps.person_nr, NULL, NULL, NULL, NULL, NULL, NULL, NULL, a.event_date, 0, did.diag_id
+                 FROM {a} a JOIN pseudonyms ps ON ps.person_key = a.person_key JOIN diag_ids did ON did._source_file = a._source_file AND did._source_line = a._source_line
                  WHERE a.event_date <= DATE {end_day}))
              WHERE kind = 1;
              CREATE OR REPLACE TEMP TABLE diag_panel AS
@@ -317,8 +326,8 @@ fn panel(
         };
         sql.push_str(&format!(
             "CREATE OR REPLACE TEMP TABLE provision_months AS
-             SELECT person_key, CAST(pm.month AS DATE) AS month, list(DISTINCT {group} ORDER BY {group}) AS active_groups, count(*) AS n_active
-             FROM {v},
+             SELECT ps.person_nr, CAST(pm.month AS DATE) AS month, list(DISTINCT {group} ORDER BY {group}) AS active_groups, count(*) AS n_active
+             FROM {v} JOIN pseudonyms ps USING (person_key),
                   LATERAL (SELECT unnest(generate_series(date_trunc('month', start_date), date_trunc('month', least(coalesce(end_date, DATE {end_day}), DATE {end_day})), INTERVAL 1 MONTH)) AS month) pm
              WHERE start_date <= DATE {end_day}
              GROUP BY ALL;",
@@ -327,7 +336,7 @@ fn panel(
         select.push("pv.active_groups".into());
         select.push("CAST(coalesce(pv.n_active, 0) AS INTEGER) AS n_active_provisions".into());
         joins.push_str(
-            " LEFT JOIN provision_months pv ON pv.person_key = m.person_key AND pv.month = m.month",
+            " LEFT JOIN provision_months pv ON pv.person_nr = m.person_nr AND pv.month = m.month",
         );
     }
     sql.push_str(&format!(
