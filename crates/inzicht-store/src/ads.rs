@@ -234,20 +234,59 @@ fn panel(
             "NULL".to_string()
         }
     };
-    let mut sql = format!(
+    let assessments = first(schemas, Kind::Assessments);
+    let first_month = format!("date_trunc('month', greatest(s.start_date, DATE {start_day}))");
+    let last_month =
+        format!("date_trunc('month', least(coalesce(s.end_date, DATE {end_day}), DATE {end_day}))");
+    let mut sql = String::new();
+    // The assessment in force in a month is the latest (by date, then diag_id) with
+    // event_date ≤ the month's last day: per person a step function of the month. It is found
+    // as intervals — per person and month of an assessment the latest of that month, in force
+    // from that month until the next such month, and "none" before the first — and each spell
+    // is cut at the interval boundaries before its months are generated, so that every month
+    // is born with its diag_id. (A running last_value over the person's months and assessment
+    // events, which this replaces with the same result, sorted all 36 million month rows at
+    // national scale: the panel's slowest step.)
+    let (diag_column, diag_join, piece_start, piece_end) = if let Some(a) = assessments {
+        sql.push_str(&format!(
+            "CREATE OR REPLACE TEMP TABLE diag_last AS
+             SELECT ps.person_nr, CAST(date_trunc('month', a.event_date) AS DATE) AS from_m,
+                    arg_max(did.diag_id, (a.event_date, did.diag_id)) AS diag_id
+             FROM {a} a JOIN pseudonyms ps ON ps.person_key = a.person_key
+                  JOIN diag_ids did ON did._source_file = a._source_file AND did._source_line = a._source_line
+             WHERE a.event_date <= DATE {end_day}
+             GROUP BY ALL;
+             CREATE OR REPLACE TEMP TABLE diag_intervals AS
+             SELECT person_nr, from_m, lead(from_m, 1, DATE '9999-12-01') OVER (PARTITION BY person_nr ORDER BY from_m) AS to_m, diag_id
+             FROM diag_last
+             UNION ALL
+             SELECT person_nr, DATE '0001-01-01', min(from_m), NULL FROM diag_last GROUP BY person_nr;
+             DROP TABLE diag_last;",
+            a = ident(&a.name)
+        ));
+        (
+            ", iv.diag_id",
+            format!(
+                " LEFT JOIN diag_intervals iv ON iv.person_nr = ps.person_nr AND iv.from_m <= {last_month} AND iv.to_m > {first_month}"
+            ),
+            format!("greatest({first_month}, coalesce(iv.from_m, DATE '0001-01-01'))"),
+            format!("least({last_month}, coalesce(iv.to_m, DATE '9999-12-01') - INTERVAL 1 MONTH)"),
+        )
+    } else {
+        ("", String::new(), first_month.clone(), last_month.clone())
+    };
+    sql.push_str(&format!(
         // Two spells of one person can touch the same month only if the person has several
         // spells: the de-duplication window runs on those persons' months alone (a window over
         // every person-month was the slowest step at national scale).
         "CREATE OR REPLACE TEMP TABLE months_all AS
          SELECT ps.person_nr, sid.spell_id, s.start_date, s.end_date, {end_class} AS end_class, {end_bus} AS end_bus,
-                CAST(m.month AS DATE) AS month, last_day(CAST(m.month AS DATE)) AS month_end,
+                CAST(m.month AS DATE) AS month, last_day(CAST(m.month AS DATE)) AS month_end{diag_column},
                 n.several_spells
          FROM {spells} s JOIN pseudonyms ps ON ps.person_key = s.person_key
               JOIN spell_ids sid ON sid._source_file = s._source_file AND sid._source_line = s._source_line
-              JOIN (SELECT person_key, count(*) > 1 AS several_spells FROM {spells} GROUP BY person_key) n ON n.person_key = s.person_key,
-              LATERAL (SELECT unnest(generate_series(date_trunc('month', greatest(s.start_date, DATE {start_day})),
-                                                     date_trunc('month', least(coalesce(s.end_date, DATE {end_day}), DATE {end_day})),
-                                                     INTERVAL 1 MONTH)) AS month) m
+              JOIN (SELECT person_key, count(*) > 1 AS several_spells FROM {spells} GROUP BY person_key) n ON n.person_key = s.person_key{diag_join},
+              LATERAL (SELECT unnest(generate_series({piece_start}, {piece_end}, INTERVAL 1 MONTH)) AS month) m
          WHERE coalesce(s.end_date, DATE {end_day}) >= DATE {start_day} AND s.start_date <= DATE {end_day};
          CREATE OR REPLACE TEMP TABLE months AS
          SELECT * EXCLUDE (several_spells) FROM months_all WHERE NOT several_spells
@@ -258,7 +297,7 @@ fn panel(
         spells = ident(&spells.name),
         end_class = col_or_null(spells, "end_class"),
         end_bus = col_or_null(spells, "end_reason_bus"),
-    );
+    ));
     let mut select = vec![
         "ps.pseudonym".to_string(),
         "ps.person_nr".into(),
@@ -283,25 +322,9 @@ fn panel(
         }
         joins.push_str(&format!(" LEFT JOIN (SELECT * FROM {} QUALIFY row_number() OVER (PARTITION BY person_key ORDER BY _source_line) = 1) p ON p.person_key = ps.person_key", ident(&p.name)));
     }
-    let mut from = "months m".to_string();
-    if let Some(a) = first(schemas, Kind::Assessments) {
-        // The latest assessment with event_date ≤ the month's last day, as a running
-        // last_value over the person's months and assessment events in date order (an assessment
-        // on the last day of a month sorts before that month). Equivalent to an ASOF join, and
-        // several times faster at national scale.
+    if let Some(a) = assessments {
         sql.push_str(&format!(
-            "CREATE OR REPLACE TEMP TABLE months_diag AS
-             SELECT * EXCLUDE (kind, t, diag_event) FROM (
-               SELECT *, last_value(diag_event IGNORE NULLS) OVER (PARTITION BY person_nr ORDER BY t, kind, diag_event ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS diag_id
-               FROM (
-                 SELECT person_nr, spell_id, start_date, end_date, end_class, end_bus, month, month_end,
-                        month_end AS t, 1 AS kind, CAST(NULL AS BIGINT) AS diag_event FROM months
-                 UNION ALL
-                 SELECT ps.person_nr, NULL, NULL, NULL, NULL, NULL, NULL, NULL, a.event_date, 0, did.diag_id
-                 FROM {a} a JOIN pseudonyms ps ON ps.person_key = a.person_key JOIN diag_ids did ON did._source_file = a._source_file AND did._source_line = a._source_line
-                 WHERE a.event_date <= DATE {end_day}))
-             WHERE kind = 1;
-             CREATE OR REPLACE TEMP TABLE diag_panel AS
+            "CREATE OR REPLACE TEMP TABLE diag_panel AS
              SELECT did.diag_id, a.event_date{feats} FROM {a} a JOIN diag_ids did ON did._source_file = a._source_file AND did._source_line = a._source_line;",
             a = ident(&a.name),
             feats = PANEL_ASSESSMENT_FEATURES
@@ -310,7 +333,6 @@ fn panel(
                 .map(|f| format!(", a.{}", ident(f)))
                 .collect::<String>(),
         ));
-        from = "months_diag m".to_string();
         select.push("m.diag_id".into());
         select.push("d.event_date AS diag_date".into());
         for f in PANEL_ASSESSMENT_FEATURES.iter().filter(|f| has(a, f)) {
@@ -340,7 +362,7 @@ fn panel(
         );
     }
     sql.push_str(&format!(
-        "CREATE TABLE ads.person_month AS SELECT {} FROM {from}{joins};",
+        "CREATE TABLE ads.person_month AS SELECT {} FROM months m{joins};",
         select.join(", ")
     ));
     if std::env::var_os("INZICHT_SQL").is_some() {
