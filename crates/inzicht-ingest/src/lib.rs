@@ -10,6 +10,7 @@
 //! fuzzed with fast builds); no row is dropped or changed without a record of it.
 
 pub mod config;
+pub mod fasthash;
 pub mod frame;
 pub mod pipeline;
 pub mod read;

@@ -4,12 +4,13 @@ use crate::config::{
     parse_date_format, parse_delimiter, DateFormat, FieldType, Format, IngestConfig, Kind,
     SourceConfig,
 };
+use crate::fasthash::{FastMap, FastSet};
 use crate::read::csv::{CsvOptions, CsvReader, EncodingChoice};
 use crate::read::xlsx::XlsxReader;
 use crate::read::{RawRecord, ReadError, RecordSource};
 use inzicht_domain::{bsn, codes, Date};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
@@ -182,18 +183,18 @@ struct ProvisionType {
 
 #[derive(Default)]
 struct CodeLists {
-    end_reasons: HashMap<String, EndReason>,
-    provision_types: HashMap<String, ProvisionType>,
-    inflow_reasons: HashMap<String, String>,
+    end_reasons: FastMap<String, EndReason>,
+    provision_types: FastMap<String, ProvisionType>,
+    inflow_reasons: FastMap<String, String>,
 }
 
 /// State shared across sources: who exists, and their spells.
 #[derive(Default)]
 struct Linkage {
     persons_loaded: bool,
-    persons: HashSet<String>,
+    persons: FastSet<String>,
     spells_loaded: bool,
-    spells: HashMap<String, Vec<(Date, Option<Date>)>>,
+    spells: FastMap<String, Vec<(Date, Option<Date>)>>,
 }
 
 fn class_name(c: codes::EndReasonClass) -> &'static str {
@@ -595,8 +596,8 @@ struct SourcePlan<'a> {
     date_format: DateFormat,
     comma: bool,
     /// Column index → allowed values (upper-case key → listed form).
-    codes: HashMap<usize, HashMap<String, String>>,
-    field_index: HashMap<&'static str, usize>,
+    codes: FastMap<usize, FastMap<String, String>>,
+    field_index: FastMap<&'static str, usize>,
 }
 
 fn plan<'a>(
@@ -608,7 +609,7 @@ fn plan<'a>(
     let mut slots = Vec::new();
     let mut columns = Vec::new();
     let mut used = HashSet::new();
-    let mut field_index = HashMap::new();
+    let mut field_index = FastMap::default();
     for (field, _, ty) in s.kind.fields() {
         if let Some(col) = s.fields.get(*field) {
             let index = column_index(header, col, path, &what)?;
@@ -693,7 +694,7 @@ fn plan<'a>(
             source_column: h.clone(),
         });
     }
-    let mut codes = HashMap::new();
+    let mut codes = FastMap::default();
     for (col, values) in &s.codes {
         let index = column_index(header, col, path, &what)?;
         codes.insert(
@@ -730,7 +731,7 @@ fn validate_row(
     r: &RawRecord,
     lists: &CodeLists,
     link: &Linkage,
-    seen: &mut HashSet<(u64, u64)>,
+    seen: &mut FastSet<(u64, u64)>,
 ) -> Result<RowOutcome, Rejection> {
     let kind = p.cfg.kind;
     if r.fields.len() != header.len() {
@@ -745,7 +746,8 @@ fn validate_row(
         ));
     }
     let mut normalisations = Vec::new();
-    let mut cells: Vec<String> = Vec::with_capacity(r.fields.len());
+    // The trimmed fields, borrowed from the record (no copy per field).
+    let mut cells: Vec<&str> = Vec::with_capacity(r.fields.len());
     for (i, f) in r.fields.iter().enumerate() {
         let t = f.trim();
         if t.len() != f.len() && !t.is_empty() {
@@ -756,14 +758,9 @@ fn validate_row(
                 t.to_string(),
             ));
         }
-        cells.push(t.to_string());
+        cells.push(t);
     }
-    let field = |name: &str| {
-        p.field_index
-            .get(name)
-            .map(|&i| cells[i].as_str())
-            .unwrap_or("")
-    };
+    let field = |name: &str| p.field_index.get(name).map(|&i| cells[i]).unwrap_or("");
     let col_of = |name: &str| {
         p.field_index
             .get(name)
@@ -781,7 +778,7 @@ fn validate_row(
         }
     }
     // 2. dates.
-    let mut dates: HashMap<usize, Date> = HashMap::new();
+    let mut dates: FastMap<usize, Date> = FastMap::default();
     for slot in &p.slots {
         let (index, is_date) = match slot {
             Slot::Canonical {
@@ -798,7 +795,7 @@ fn validate_row(
         if !is_date || cells[index].is_empty() {
             continue;
         }
-        match parse_date(&cells[index], p.date_format) {
+        match parse_date(cells[index], p.date_format) {
             Some(d) if (1900..=2100).contains(&d.year) => {
                 dates.insert(index, d);
             }
@@ -832,7 +829,7 @@ fn validate_row(
     // 4. codes.
     let mut end_reason: Option<&EndReason> = None;
     let mut provision_type: Option<&ProvisionType> = None;
-    let mut coded: HashMap<usize, String> = HashMap::new();
+    let mut coded: FastMap<usize, String> = FastMap::default();
     // A canonical code checked against a code list: a case difference is normalised and
     // counted, an unknown code quarantines the row.
     let mut lookup = |name: &str,
@@ -873,13 +870,13 @@ fn validate_row(
         provision_type = lists.provision_types.get(&field("type").to_uppercase());
     }
     for (index, allowed) in &p.codes {
-        let v = &cells[*index];
+        let v: &str = cells[*index];
         if v.is_empty() {
             continue;
         }
         let items: Vec<&str> = match &p.cfg.list_separator {
             Some(sep) if !sep.is_empty() => v.split(sep.as_str()).map(str::trim).collect(),
-            _ => vec![v.as_str()],
+            _ => vec![v],
         };
         let mut canonical = Vec::with_capacity(items.len());
         for item in items {
@@ -895,24 +892,24 @@ fn validate_row(
             }
         }
         let joined = canonical.join(p.cfg.list_separator.as_deref().unwrap_or(""));
-        if &joined != v {
+        if joined != v {
             normalisations.push((
                 header[*index].clone(),
                 "mixed_case",
-                v.clone(),
+                v.to_string(),
                 joined.clone(),
             ));
             coded.insert(*index, joined);
         }
     }
     // Numbers.
-    let mut numbers: HashMap<usize, Value> = HashMap::new();
+    let mut numbers: FastMap<usize, Value> = FastMap::default();
     for slot in &p.slots {
         let (index, ty) = match slot {
             Slot::Canonical { ty, index, .. } | Slot::Feature { ty, index } => (*index, *ty),
             _ => continue,
         };
-        let v = coded.get(&index).unwrap_or(&cells[index]);
+        let v: &str = coded.get(&index).map_or(cells[index], String::as_str);
         if v.is_empty() {
             continue;
         }
@@ -1020,7 +1017,7 @@ fn validate_row(
         .iter()
         .map(|slot| match slot {
             Slot::Canonical { ty, index, .. } | Slot::Feature { ty, index } => {
-                let v = coded.get(index).unwrap_or(&cells[*index]);
+                let v: &str = coded.get(index).map_or(cells[*index], String::as_str);
                 if v.is_empty() {
                     Value::Null
                 } else {
@@ -1029,17 +1026,17 @@ fn validate_row(
                             .get(index)
                             .map(|d| Value::Date(*d))
                             .unwrap_or(Value::Null),
-                        FieldType::Text => Value::Text(v.clone()),
+                        FieldType::Text => Value::Text(v.to_string()),
                         _ => numbers.get(index).cloned().unwrap_or(Value::Null),
                     }
                 }
             }
             Slot::Ods { index } => {
-                let v = coded.get(index).unwrap_or(&cells[*index]);
+                let v: &str = coded.get(index).map_or(cells[*index], String::as_str);
                 if v.is_empty() {
                     Value::Null
                 } else {
-                    Value::Text(v.clone())
+                    Value::Text(v.to_string())
                 }
             }
             Slot::EndReasonBus => end_reason
@@ -1120,7 +1117,7 @@ pub fn run(
                 normalisations: BTreeMap::new(),
                 blank_lines_skipped: 0,
             };
-            let mut seen = HashSet::new();
+            let mut seen = FastSet::default();
             while let Some(r) = src.next_record() {
                 let r = r?;
                 fr.rows_read += 1;
