@@ -104,14 +104,14 @@ pub fn build(
     let postcodes = first(schemas, Kind::Postcodes);
     match (persons, postcodes) {
         (Some(p), Some(pc)) if has(p, "postcode") => conn.execute_batch(&format!(
-            "CREATE OR REPLACE TEMP TABLE person_area AS
+            "CREATE OR REPLACE TABLE person_area AS
              SELECT p.person_key, any_value(pc.buurt) AS buurt_code, any_value(pc.wijk) AS wijk_code
              FROM {p} p LEFT JOIN {pc} pc ON pc.postcode = upper(replace(p.postcode, ' ', ''))
              GROUP BY p.person_key",
             p = ident(&p.name),
             pc = ident(&pc.name)
         ))?,
-        _ => conn.execute_batch("CREATE OR REPLACE TEMP TABLE person_area (person_key VARCHAR, buurt_code VARCHAR, wijk_code VARCHAR)")?,
+        _ => conn.execute_batch("CREATE OR REPLACE TABLE person_area (person_key VARCHAR, buurt_code VARCHAR, wijk_code VARCHAR)")?,
     }
     // Ordinal spell ids: one per dossier (main applicant and partner share it), kept in the ODS.
     if let Some(s) = first(schemas, Kind::Spells) {
@@ -135,63 +135,81 @@ pub fn build(
             ident(&a.name)
         ))?;
     }
-    for s in schemas {
-        let t = ident(&s.name);
-        let mut select: Vec<String> = Vec::new();
-        let mut joins = String::new();
-        if s.kind.has_person() {
-            select.push("ps.pseudonym".into());
-            joins.push_str(" JOIN pseudonyms ps ON ps.person_key = t.person_key LEFT JOIN person_area area ON area.person_key = t.person_key");
-            if let Some(d) = main_date(s.kind) {
-                select.push(format!("CAST(date_trunc('month', t.{d}) AS DATE) AS month"));
+    // The person-month panel is built on a second connection while this one copies the tables:
+    // both only read the ODS and each writes its own ADS tables (the panel's intermediate tables
+    // are temporary, so private to its connection), and DuckDB runs many of these statements on
+    // one core; side by side they keep both busy.
+    let panel_conn = conn.try_clone()?;
+    let (tables, panel_result) = std::thread::scope(|scope| {
+        let panel_job = scope.spawn(move || {
+            let _g = TimeIt("panel", std::time::Instant::now());
+            panel(&panel_conn, schemas, data_start, data_end)
+        });
+        let tables = (|| -> Result<(), StoreError> {
+            for s in schemas {
+                let t = ident(&s.name);
+                let mut select: Vec<String> = Vec::new();
+                let mut joins = String::new();
+                if s.kind.has_person() {
+                    select.push("ps.pseudonym".into());
+                    joins.push_str(" JOIN pseudonyms ps ON ps.person_key = t.person_key LEFT JOIN person_area area ON area.person_key = t.person_key");
+                    if let Some(d) = main_date(s.kind) {
+                        select.push(format!("CAST(date_trunc('month', t.{d}) AS DATE) AS month"));
+                    }
+                    select.push("area.wijk_code".into());
+                    select.push("area.buurt_code".into());
+                }
+                if s.kind == Kind::Persons {
+                    if has(s, "birth_date") {
+                        select.push(format!("CAST(date_part('year', age(DATE {end_day}, t.birth_date)) AS INTEGER) AS age_at_data_end"));
+                    }
+                    if has(s, "partner_key") {
+                        select.push("pp.pseudonym AS partner_pseudonym".into());
+                        joins.push_str(" LEFT JOIN pseudonyms pp ON pp.person_key = t.partner_key");
+                    }
+                }
+                if s.kind == Kind::Assessments {
+                    select.push("did.diag_id".into());
+                    joins.push_str(" JOIN diag_ids did ON did._source_file = t._source_file AND did._source_line = t._source_line");
+                }
+                if s.kind == Kind::Spells {
+                    select.push("sid.spell_id".into());
+                    joins.push_str(" JOIN spell_ids sid ON sid._source_file = t._source_file AND sid._source_line = t._source_line");
+                }
+                for c in &s.columns {
+                    let keep = match c.role {
+                        Role::Ods => false,
+                        Role::Canonical => !IDENTIFYING.contains(&c.name.as_str()),
+                        Role::Derived | Role::Feature => true,
+                    };
+                    if keep {
+                        select.push(format!("t.{}", ident(&c.name)));
+                    }
+                }
+                // Rows in pseudonym order, not the export's (whose order could be lined up with the
+                // ODS): `person_nr` is the pseudonym's rank, so sorting by it gives that order with an
+                // integer sort instead of a 32-character string sort.
+                let order = if s.kind.has_person() {
+                    " ORDER BY ps.person_nr"
+                } else {
+                    ""
+                };
+                conn.execute_batch(&format!(
+                    "CREATE TABLE ads.{t} AS SELECT {} FROM {t} t{joins}{order}",
+                    select.join(", ")
+                ))?;
             }
-            select.push("area.wijk_code".into());
-            select.push("area.buurt_code".into());
-        }
-        if s.kind == Kind::Persons {
-            if has(s, "birth_date") {
-                select.push(format!("CAST(date_part('year', age(DATE {end_day}, t.birth_date)) AS INTEGER) AS age_at_data_end"));
-            }
-            if has(s, "partner_key") {
-                select.push("pp.pseudonym AS partner_pseudonym".into());
-                joins.push_str(" LEFT JOIN pseudonyms pp ON pp.person_key = t.partner_key");
-            }
-        }
-        if s.kind == Kind::Assessments {
-            select.push("did.diag_id".into());
-            joins.push_str(" JOIN diag_ids did ON did._source_file = t._source_file AND did._source_line = t._source_line");
-        }
-        if s.kind == Kind::Spells {
-            select.push("sid.spell_id".into());
-            joins.push_str(" JOIN spell_ids sid ON sid._source_file = t._source_file AND sid._source_line = t._source_line");
-        }
-        for c in &s.columns {
-            let keep = match c.role {
-                Role::Ods => false,
-                Role::Canonical => !IDENTIFYING.contains(&c.name.as_str()),
-                Role::Derived | Role::Feature => true,
-            };
-            if keep {
-                select.push(format!("t.{}", ident(&c.name)));
-            }
-        }
-        // Rows in pseudonym order, not the export's (whose order could be lined up with the
-        // ODS): `person_nr` is the pseudonym's rank, so sorting by it gives that order with an
-        // integer sort instead of a 32-character string sort.
-        let order = if s.kind.has_person() {
-            " ORDER BY ps.person_nr"
-        } else {
-            ""
-        };
-        conn.execute_batch(&format!(
-            "CREATE TABLE ads.{t} AS SELECT {} FROM {t} t{joins}{order}",
-            select.join(", ")
-        ))?;
-    }
-    {
-        let _g = TimeIt("panel", std::time::Instant::now());
-        panel(conn, schemas, data_start, data_end)?;
-    }
+            Ok(())
+        })();
+        let panel_result = panel_job.join().unwrap_or_else(|_| {
+            Err(StoreError::Internal(
+                "building the person-month panel stopped unexpectedly".into(),
+            ))
+        });
+        (tables, panel_result)
+    });
+    tables?;
+    panel_result?;
     conn.execute_batch(&format!(
         "CREATE TABLE ads.about AS SELECT {} AS data_start, {} AS data_end, 'Gepseudonimiseerd: geen BSN, naam, adres of geboortedatum. Pseudonym = HMAC-SHA-256 (128 bits) onder een sleutel buiten de opslag.' AS note",
         literal(&data_start.to_string()),

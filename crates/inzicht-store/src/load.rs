@@ -353,7 +353,8 @@ fn build_snapshot(
     progress("datakwaliteit");
     let q = quality::compute(&conn, &schemas, &rec)?;
     phase("quality report");
-    conn.execute_batch("DETACH ads; CHECKPOINT;")?;
+    // person_area (person key → wijk, buurt) served the ADS build and the quality report.
+    conn.execute_batch("DROP TABLE IF EXISTS person_area; DETACH ads; CHECKPOINT;")?;
     drop(conn);
     phase("checkpoint");
     let _ = std::fs::remove_dir_all(dir.join("spill"));
@@ -447,7 +448,7 @@ pub fn rotate_key(
             .ok_or_else(|| StoreError::Internal("load.json lacks data_end".into()))?;
         progress("analysebestand opnieuw opbouwen");
         ads::build(&conn, &schemas, data_start, data_end)?;
-        conn.execute_batch("DETACH ads; CHECKPOINT;")?;
+        conn.execute_batch("DROP TABLE IF EXISTS person_area; DETACH ads; CHECKPOINT;")?;
         drop(conn);
         let _ = std::fs::remove_dir_all(tmp.join("spill"));
         let mut l = load.clone();
