@@ -1170,6 +1170,7 @@ pub fn run(
                         sink.row(&file, r.line, &out.values)
                             .map_err(IngestError::Sink)?;
                         fr.rows_loaded += 1;
+                        src.recycle(r);
                     }
                     Err(rej) => {
                         fr.rows_quarantined += 1;

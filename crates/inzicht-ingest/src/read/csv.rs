@@ -56,6 +56,9 @@ impl Default for CsvOptions {
     }
 }
 
+/// At most this many emptied fields are kept for reuse (a few records' worth).
+const SPARE_FIELDS: usize = 65_536;
+
 pub struct CsvReader {
     path: PathBuf,
     input: Box<dyn Read>,
@@ -71,6 +74,10 @@ pub struct CsvReader {
     // Parser state.
     fields: Vec<String>,
     field: String,
+    /// Emptied fields and field lists of records handed back (`recycle`), reused so that a
+    /// record does not cost an allocation per field (bounded: at most `SPARE_FIELDS`).
+    spare_fields: Vec<String>,
+    spare_records: Vec<Vec<String>>,
     in_quotes: bool,
     quoted_field: bool,
     line: u64,
@@ -152,6 +159,8 @@ impl CsvReader {
             eof: false,
             fields: Vec::new(),
             field: String::new(),
+            spare_fields: Vec::new(),
+            spare_records: Vec::new(),
             in_quotes: false,
             quoted_field: false,
             line: 1,
@@ -250,13 +259,15 @@ impl CsvReader {
     }
 
     fn end_field(&mut self) {
-        self.fields.push(std::mem::take(&mut self.field));
+        let next = self.spare_fields.pop().unwrap_or_default();
+        self.fields.push(std::mem::replace(&mut self.field, next));
         self.quoted_field = false;
     }
 
     fn end_record(&mut self) {
         self.end_field();
-        let fields = std::mem::take(&mut self.fields);
+        let next = self.spare_records.pop().unwrap_or_default();
+        let fields = std::mem::replace(&mut self.fields, next);
         if fields.len() == 1 && fields[0].is_empty() {
             self.blank += 1;
         } else {
@@ -393,6 +404,17 @@ impl RecordSource for CsvReader {
 
     fn blank_lines(&self) -> u64 {
         self.blank
+    }
+
+    fn recycle(&mut self, mut record: RawRecord) {
+        if self.spare_fields.len() + record.fields.len() > SPARE_FIELDS {
+            return;
+        }
+        for mut f in record.fields.drain(..) {
+            f.clear();
+            self.spare_fields.push(f);
+        }
+        self.spare_records.push(record.fields);
     }
 
     fn describe(&self) -> String {

@@ -65,6 +65,9 @@ pub trait RecordSource {
     }
     /// How the file was decoded, for the reconciliation (`utf-8`, `windows-1252`, `xlsx`, …).
     fn describe(&self) -> String;
+    /// Hands a record back once it has been used, so that a reader can reuse its allocations
+    /// for the next records (optional; the default drops it).
+    fn recycle(&mut self, _record: RawRecord) {}
 }
 
 /// Entry points shared by the fuzz targets (`fuzz/`) and the corpus replay test.
