@@ -1088,20 +1088,38 @@ impl PersonCounter {
         let mut at_risk = vec![0u64; horizons.len()];
         for &p in &self.touched {
             let p = p as usize;
-            for (k, &h) in horizons.iter().enumerate() {
-                let h = h.max(0) as u16;
-                if self.first_wsi[p] != u16::MAX && self.first_wsi[p] <= h {
-                    events[k] += 1;
-                }
-                if self.last_seen[p] > h {
-                    at_risk[k] += 1;
-                }
-            }
+            tally_person(
+                self.first_wsi[p],
+                self.last_seen[p],
+                horizons,
+                &mut events,
+                &mut at_risk,
+            );
             self.first_wsi[p] = u16::MAX;
             self.last_seen[p] = 0;
         }
         self.touched.clear();
         (events, at_risk)
+    }
+}
+
+/// Adds one person to the per-horizon counts: an event by horizon h when the first W/S/I exit
+/// is at or before h; at risk at h when last seen after h (`last_seen` is time + 1, 0: never).
+fn tally_person(
+    first_wsi: u16,
+    last_seen: u16,
+    horizons: &[i32],
+    events: &mut [u64],
+    at_risk: &mut [u64],
+) {
+    for (k, &h) in horizons.iter().enumerate() {
+        let h = h.max(0) as u16;
+        if first_wsi != u16::MAX && first_wsi <= h {
+            events[k] += 1;
+        }
+        if last_seen > h {
+            at_risk[k] += 1;
+        }
     }
 }
 
@@ -1204,17 +1222,8 @@ impl NaiveControls {
         for p in 0..n_persons {
             for (k, (events, at_risk)) in persons.iter_mut().enumerate() {
                 let (f, ls) = (first_wsi[p * n_sets + k], last_seen[p * n_sets + k]);
-                if ls == 0 {
-                    continue;
-                }
-                for (j, &h) in horizons.iter().enumerate() {
-                    let h = h.max(0) as u16;
-                    if f != u16::MAX && f <= h {
-                        events[j] += 1;
-                    }
-                    if ls > h {
-                        at_risk[j] += 1;
-                    }
+                if ls != 0 {
+                    tally_person(f, ls, horizons, events, at_risk);
                 }
             }
         }

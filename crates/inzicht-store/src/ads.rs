@@ -145,62 +145,7 @@ pub fn build(
             let _g = TimeIt("panel", std::time::Instant::now());
             panel(&panel_conn, schemas, data_start, data_end)
         });
-        let tables = (|| -> Result<(), StoreError> {
-            for s in schemas {
-                let t = ident(&s.name);
-                let mut select: Vec<String> = Vec::new();
-                let mut joins = String::new();
-                if s.kind.has_person() {
-                    select.push("ps.pseudonym".into());
-                    joins.push_str(" JOIN pseudonyms ps ON ps.person_key = t.person_key LEFT JOIN person_area area ON area.person_key = t.person_key");
-                    if let Some(d) = main_date(s.kind) {
-                        select.push(format!("CAST(date_trunc('month', t.{d}) AS DATE) AS month"));
-                    }
-                    select.push("area.wijk_code".into());
-                    select.push("area.buurt_code".into());
-                }
-                if s.kind == Kind::Persons {
-                    if has(s, "birth_date") {
-                        select.push(format!("CAST(date_part('year', age(DATE {end_day}, t.birth_date)) AS INTEGER) AS age_at_data_end"));
-                    }
-                    if has(s, "partner_key") {
-                        select.push("pp.pseudonym AS partner_pseudonym".into());
-                        joins.push_str(" LEFT JOIN pseudonyms pp ON pp.person_key = t.partner_key");
-                    }
-                }
-                if s.kind == Kind::Assessments {
-                    select.push("did.diag_id".into());
-                    joins.push_str(" JOIN diag_ids did ON did._source_file = t._source_file AND did._source_line = t._source_line");
-                }
-                if s.kind == Kind::Spells {
-                    select.push("sid.spell_id".into());
-                    joins.push_str(" JOIN spell_ids sid ON sid._source_file = t._source_file AND sid._source_line = t._source_line");
-                }
-                for c in &s.columns {
-                    let keep = match c.role {
-                        Role::Ods => false,
-                        Role::Canonical => !IDENTIFYING.contains(&c.name.as_str()),
-                        Role::Derived | Role::Feature => true,
-                    };
-                    if keep {
-                        select.push(format!("t.{}", ident(&c.name)));
-                    }
-                }
-                // Rows in pseudonym order, not the export's (whose order could be lined up with the
-                // ODS): `person_nr` is the pseudonym's rank, so sorting by it gives that order with an
-                // integer sort instead of a 32-character string sort.
-                let order = if s.kind.has_person() {
-                    " ORDER BY ps.person_nr"
-                } else {
-                    ""
-                };
-                conn.execute_batch(&format!(
-                    "CREATE TABLE ads.{t} AS SELECT {} FROM {t} t{joins}{order}",
-                    select.join(", ")
-                ))?;
-            }
-            Ok(())
-        })();
+        let tables = copy_tables(conn, schemas, &end_day);
         let panel_result = panel_job.join().unwrap_or_else(|_| {
             Err(StoreError::Internal(
                 "building the person-month panel stopped unexpectedly".into(),
@@ -215,6 +160,70 @@ pub fn build(
         literal(&data_start.to_string()),
         literal(&data_end.to_string())
     ))?;
+    Ok(())
+}
+
+/// Copies every source table into the ADS: pseudonym instead of the person key, month, wijk and
+/// buurt, age instead of birth date, ordinal ids instead of case-system keys, and only the
+/// columns the allow-list lets cross.
+fn copy_tables(
+    conn: &Connection,
+    schemas: &[TableSchema],
+    end_day: &str,
+) -> Result<(), StoreError> {
+    for s in schemas {
+        let t = ident(&s.name);
+        let mut select: Vec<String> = Vec::new();
+        let mut joins = String::new();
+        if s.kind.has_person() {
+            select.push("ps.pseudonym".into());
+            joins.push_str(" JOIN pseudonyms ps ON ps.person_key = t.person_key LEFT JOIN person_area area ON area.person_key = t.person_key");
+            if let Some(d) = main_date(s.kind) {
+                select.push(format!("CAST(date_trunc('month', t.{d}) AS DATE) AS month"));
+            }
+            select.push("area.wijk_code".into());
+            select.push("area.buurt_code".into());
+        }
+        if s.kind == Kind::Persons {
+            if has(s, "birth_date") {
+                select.push(format!("CAST(date_part('year', age(DATE {end_day}, t.birth_date)) AS INTEGER) AS age_at_data_end"));
+            }
+            if has(s, "partner_key") {
+                select.push("pp.pseudonym AS partner_pseudonym".into());
+                joins.push_str(" LEFT JOIN pseudonyms pp ON pp.person_key = t.partner_key");
+            }
+        }
+        if s.kind == Kind::Assessments {
+            select.push("did.diag_id".into());
+            joins.push_str(" JOIN diag_ids did ON did._source_file = t._source_file AND did._source_line = t._source_line");
+        }
+        if s.kind == Kind::Spells {
+            select.push("sid.spell_id".into());
+            joins.push_str(" JOIN spell_ids sid ON sid._source_file = t._source_file AND sid._source_line = t._source_line");
+        }
+        for c in &s.columns {
+            let keep = match c.role {
+                Role::Ods => false,
+                Role::Canonical => !IDENTIFYING.contains(&c.name.as_str()),
+                Role::Derived | Role::Feature => true,
+            };
+            if keep {
+                select.push(format!("t.{}", ident(&c.name)));
+            }
+        }
+        // Rows in pseudonym order, not the export's (whose order could be lined up with the
+        // ODS): `person_nr` is the pseudonym's rank, so sorting by it gives that order with an
+        // integer sort instead of a 32-character string sort.
+        let order = if s.kind.has_person() {
+            " ORDER BY ps.person_nr"
+        } else {
+            ""
+        };
+        conn.execute_batch(&format!(
+            "CREATE TABLE ads.{t} AS SELECT {} FROM {t} t{joins}{order}",
+            select.join(", ")
+        ))?;
+    }
     Ok(())
 }
 

@@ -175,6 +175,9 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         exit_m = month_sql("end_date"),
         start_m = month_sql("start_date"),
     ))?;
+    let n_persons = conn.query_row("SELECT count(*) FROM eff_persons", [], |r| {
+        r.get::<_, i64>(0)
+    })? as usize;
     timing("effects: persons and spells", t0);
     let t0 = std::time::Instant::now();
     // Features: panel columns, then assessment and person features as configured.
@@ -266,9 +269,6 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
                 ident(c)
             ),
         )?;
-        let n_persons = conn.query_row("SELECT count(*) FROM eff_persons", [], |r| {
-            r.get::<_, i64>(0)
-        })? as usize;
         let mut by_person = vec![Vec::new(); n_persons];
         for (&pid, &m) in pm[0].iter().zip(&pm[1]) {
             // NaN: a competence without a date in a table that has a date column (never known).
@@ -435,6 +435,8 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     .join(", ");
     // Unordered: DuckDB sorting ~25 columns of 670,000 rows cost more than sorting a
     // permutation by (spell, month) here.
+    // The panel query's columns: the `base` ones, then `row_select`.
+    let base_cols = 9;
     let sql = format!(
         "SELECT {base}, {} FROM ads.person_month pm JOIN eff_persons p ON p.pseudonym = pm.pseudonym JOIN eff_spells s ON s.pseudonym = pm.pseudonym AND s.spell_id = pm.spell_id{} \
          LEFT JOIN eff_wijken wk ON wk.wijk_code = CAST(pm.wijk_code AS VARCHAR)",
@@ -463,7 +465,7 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     // The provisions running at the start of the month: the count of the spell's previous
     // panel month (0 in its first), as `lag() OVER (PARTITION BY spell ORDER BY month)`.
     {
-        let (head, tail) = cols.split_at_mut(9);
+        let (head, tail) = cols.split_at_mut(base_cols);
         let (sid, active) = (&head[1], &mut tail[5]);
         for i in (0..active.len()).rev() {
             active[i] = if i > 0 && sid[i - 1] == sid[i] {
@@ -484,7 +486,7 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
                     .map_or(0.0, |v| v.partition_point(|&x| x as f64 <= m) as f64)
             })
             .collect();
-        cols[9 + names.len() + k] = counts;
+        cols[base_cols + names.len() + k] = counts;
     }
     timing("effects: panel read", started);
     // Per person (by pid), per spell (by sid) and per assessment (by di): the columns of each.
@@ -539,7 +541,6 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     // Expand: the fixed panel features, then per number its value (0 when missing) and a
     // missing indicator, per text feature an indicator for every level but the first and a
     // missing indicator; indicators that never occur are left out.
-    let base_cols = 9;
     // A feature's value in panel row i, read from the table it belongs to (NaN where the row
     // has no assessment, as the LEFT JOIN gave).
     let (pid_col, sid_col, di_col) = (&cols[0], &cols[1], &cols[8]);
@@ -819,8 +820,7 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         conn,
         "SELECT CAST(p.pid AS DOUBLE), CAST(rk.record_key % 4294967296 AS DOUBLE) FROM eff_persons p JOIN rk USING (pseudonym) ORDER BY p.pid",
     )?;
-    let n_persons: i64 = conn.query_row("SELECT count(*) FROM eff_persons", [], |r| r.get(0))?;
-    if keys[0].len() as i64 != n_persons {
+    if keys[0].len() != n_persons {
         return Err(StoreError::Input(
             "the record-key file does not belong to this snapshot (persons without a record key): give the key file the snapshot was loaded with".into(),
         ));
@@ -850,7 +850,7 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
             groups,
             types,
             data_end,
-            n_persons: n_persons as usize,
+            n_persons,
         },
         record_keys,
     })
