@@ -2089,7 +2089,7 @@ pub fn effects_form(lang: Lang, p: &Params, wijken: &[(String, String)], csrf: &
         html::input("leeftijd_min", &t("Leeftijd vanaf", "Age from"), "number", p.get("leeftijd_min").unwrap_or(""), ""),
         html::input("leeftijd_max", &t("Leeftijd tot en met", "Age up to"), "number", p.get("leeftijd_max").unwrap_or(""), ""),
         html::select("wijk", &t("Wijk", "District"), &wijk_opts, p.get("wijk").unwrap_or("")),
-        html::submit(&t("Bereken (duurt ongeveer een halve minuut)", "Compute (takes about half a minute)")),
+        html::submit(&t("Bereken (duurt enkele seconden)", "Compute (takes a few seconds)")),
     )
 }
 
