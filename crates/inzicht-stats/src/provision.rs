@@ -286,6 +286,15 @@ struct Prepared {
     control_scores: Vec<Vec<f64>>,
     control_persons: Vec<Vec<u32>>,
     control_offset: Vec<usize>,
+    /// Per stratum, parallel to its treated: their persons, and the offset of the stratum's
+    /// first treated in one flat numbering of all stratum treated. [`match_all`] reports pairs
+    /// in these flat numberings (slots), so that the bootstrap reads each pair's outcomes from
+    /// small arrays in slot order instead of from arrays over every panel row.
+    treated_persons: Vec<Vec<u32>>,
+    treated_offset: Vec<usize>,
+    /// Flat slot → panel row, for the treated and for the controls.
+    treated_slot_row: Vec<usize>,
+    control_slot_row: Vec<usize>,
     width: f64,
     eligible_controls: Vec<usize>,
     start_type: Vec<u32>,
@@ -483,6 +492,10 @@ fn prepare<'a>(
                 control_scores: vec![],
                 control_persons: vec![],
                 control_offset: vec![],
+                treated_persons: vec![],
+                treated_offset: vec![],
+                treated_slot_row: vec![],
+                control_slot_row: vec![],
                 width: 0.0,
                 eligible_controls: controls,
                 start_type,
@@ -666,12 +679,27 @@ fn prepare<'a>(
         .iter()
         .map(|(_, c)| c.iter().map(|c| d.person[c.row]).collect())
         .collect();
+    let treated_persons = strata
+        .iter()
+        .map(|(t, _)| t.iter().map(|t| d.person[t.row]).collect())
+        .collect();
     let mut control_offset = Vec::with_capacity(strata.len());
-    let mut total = 0;
-    for (_, c) in &strata {
-        control_offset.push(total);
-        total += c.len();
+    let mut treated_offset = Vec::with_capacity(strata.len());
+    let (mut n_t, mut n_c) = (0, 0);
+    for (t, c) in &strata {
+        treated_offset.push(n_t);
+        control_offset.push(n_c);
+        n_t += t.len();
+        n_c += c.len();
     }
+    let treated_slot_row = strata
+        .iter()
+        .flat_map(|(t, _)| t.iter().map(|t| t.row))
+        .collect();
+    let control_slot_row = strata
+        .iter()
+        .flat_map(|(_, c)| c.iter().map(|c| c.row))
+        .collect();
     Ok((
         Prepared {
             treated,
@@ -679,6 +707,10 @@ fn prepare<'a>(
             control_scores,
             control_persons,
             control_offset,
+            treated_persons,
+            treated_offset,
+            treated_slot_row,
+            control_slot_row,
             width,
             eligible_controls: controls,
             start_type,
@@ -689,19 +721,17 @@ fn prepare<'a>(
 
 /// Greedy nearest-neighbour matching within each stratum; `copies[person]` is the bootstrap
 /// multiplicity (1 for the estimate itself). A copy of a control month serves one treated copy.
+/// The pairs are written to `out` as (treated slot, control slot) in the flat numberings of
+/// [`Prepared`], stratum by stratum and treated by treated ([`Prepared::rows`] turns them into
+/// panel rows).
 ///
 /// How many copies of each control month are used is kept in `scratch` (one slot per stratum
 /// control, all zero between calls): only the slots a treated client looked at are touched and
 /// reset, so a bootstrap replicate costs in proportion to the treated and the controls within
 /// their caliper, not to the hundreds of thousands of eligible control months.
-fn match_all(
-    d: &PanelData,
-    prep: &Prepared,
-    copies: &[u32],
-    scratch: &mut MatchScratch,
-) -> Vec<Pair> {
-    let mut pairs = Vec::new();
-    let total: usize = prep.strata.iter().map(|s| s.1.len()).sum();
+fn match_all(prep: &Prepared, copies: &[u32], scratch: &mut MatchScratch, out: &mut Vec<SlotPair>) {
+    out.clear();
+    let total = prep.control_slot_row.len();
     let used = &mut scratch.used;
     if used.len() < total {
         used.resize(total, 0);
@@ -711,10 +741,14 @@ fn match_all(
         let scores = &prep.control_scores[s];
         let persons = &prep.control_persons[s];
         let offset = prep.control_offset[s];
-        for t in ts {
-            let t_person = d.person[t.row];
-            for _ in 0..copies[t_person as usize] {
-                let pos = scores.partition_point(|&v| v < t.lp);
+        let t_offset = prep.treated_offset[s];
+        for (i, (t, &t_person)) in ts.iter().zip(&prep.treated_persons[s]).enumerate() {
+            let n_copies = copies[t_person as usize];
+            if n_copies == 0 {
+                continue;
+            }
+            let pos = scores.partition_point(|&v| v < t.lp);
+            for _ in 0..n_copies {
                 let mut best: Option<(f64, usize, usize)> = None;
                 let mut consider = |k: usize| -> bool {
                     let dist = (scores[k] - t.lp).abs();
@@ -752,12 +786,12 @@ fn match_all(
                     }
                     hi += 1;
                 }
-                if let Some((_, row, k)) = best {
+                if let Some((_, _, k)) = best {
                     if used[offset + k] == 0 {
                         touched.push(offset + k);
                     }
                     used[offset + k] += 1;
-                    pairs.push((t.row, row));
+                    out.push(((t_offset + i) as u32, (offset + k) as u32));
                 }
             }
         }
@@ -766,7 +800,24 @@ fn match_all(
         used[i] = 0;
     }
     touched.clear();
-    pairs
+}
+
+/// A matched pair as (treated slot, control slot) of [`Prepared`].
+type SlotPair = (u32, u32);
+
+impl Prepared {
+    /// The panel rows of matched pairs.
+    fn rows(&self, slots: &[SlotPair]) -> Vec<Pair> {
+        slots
+            .iter()
+            .map(|&(t, c)| {
+                (
+                    self.treated_slot_row[t as usize],
+                    self.control_slot_row[c as usize],
+                )
+            })
+            .collect()
+    }
 }
 
 /// Reusable scratch space of [`match_all`].
@@ -1255,7 +1306,9 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
     let horizons = opt.horizons;
     let ones = vec![1u32; d.n_persons];
     let mut scratch = MatchScratch::default();
-    let pairs = match_all(d, &prep, &ones, &mut scratch);
+    let mut slots = Vec::new();
+    match_all(&prep, &ones, &mut scratch, &mut slots);
+    let pairs = prep.rows(&slots);
     phase.done("match");
     let n_matched = pairs.len();
     // Subsets: all, age band, trede, provision type.
@@ -1315,20 +1368,25 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
     // Bootstrap: persons resampled, matching redone. Each replicate adds every pair to the
     // counts of all subsets its treated row belongs to in one pass (the per-subset CIFs are
     // then the same Aalen–Johansen sums as `arm`, on the same integer counts).
-    let mut treated_index = vec![u32::MAX; d.person.len()];
-    for (i, &r) in prep.treated.iter().enumerate() {
-        treated_index[r] = i as u32;
-    }
-    let member_of: Vec<Vec<u16>> = prep
-        .treated
-        .iter()
-        .map(|&r| {
+    // Per treated slot, the subsets its row belongs to (flat, with offsets), and per treated and
+    // control slot its outcomes under both rules: read in slot order, the pairs of a replicate
+    // then touch small arrays instead of arrays over every panel row.
+    let mut member_ptr = Vec::with_capacity(prep.treated_slot_row.len() + 1);
+    let mut members: Vec<u16> = Vec::new();
+    member_ptr.push(0);
+    for &r in &prep.treated_slot_row {
+        members.extend(
             (0..subsets.len())
                 .filter(|&k| (subsets[k].test)(r))
-                .map(|k| k as u16)
-                .collect()
-        })
-        .collect();
+                .map(|k| k as u16),
+        );
+        member_ptr.push(members.len());
+    }
+    let slot_outcome = |r: &usize| (outcomes.primary[*r], outcomes.moving[*r].1);
+    let treated_outcome: Vec<((u16, u8), u8)> =
+        prep.treated_slot_row.iter().map(slot_outcome).collect();
+    let control_outcome: Vec<((u16, u8), u8)> =
+        prep.control_slot_row.iter().map(slot_outcome).collect();
     let cap = outcomes.cap;
     let mut boot_primary: Vec<Vec<Vec<f64>>> = vec![vec![]; subsets.len()];
     let mut boot_moving: Vec<Vec<Vec<f64>>> = vec![vec![]; subsets.len()];
@@ -1344,13 +1402,15 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
         for _ in 0..d.n_persons {
             copies[rng.below(d.n_persons as u64) as usize] += 1;
         }
-        let bp = match_all(d, &prep, &copies, &mut scratch);
+        match_all(&prep, &copies, &mut scratch, &mut slots);
         counts.iter_mut().for_each(ArmCounts::clear);
-        for &(t, c) in &bp {
-            for &k in &member_of[treated_index[t] as usize] {
+        for &(t, c) in &slots {
+            let (t, c) = (t as usize, c as usize);
+            let (to, co) = (treated_outcome[t], control_outcome[c]);
+            for &k in &members[member_ptr[t]..member_ptr[t + 1]] {
                 let k = usize::from(k);
-                counts[2 * k].add(outcomes.primary[t], outcomes.moving[t].1);
-                counts[2 * k + 1].add(outcomes.primary[c], outcomes.moving[c].1);
+                counts[2 * k].add(to.0, to.1);
+                counts[2 * k + 1].add(co.0, co.1);
             }
         }
         for k in 0..subsets.len() {
