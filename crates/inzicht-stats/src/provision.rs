@@ -607,11 +607,12 @@ fn prepare<'a>(
         }
     }
     let y: Vec<bool> = (0..rows.len()).map(|i| i < treated.len()).collect();
-    let mut iterations = 0;
+    let (mut iterations, mut updates) = (0, 0);
     let (lp_fn, warnings): (Box<dyn Fn(usize) -> f64 + 'a>, Vec<String>) =
-        match logistic::fit_dropping(&x, &y, &names, None) {
+        match logistic::fit_dropping(&x, &y, &names, None, false) {
             Ok((fit, kept)) => {
                 iterations = fit.iterations;
+                updates = fit.information_updates;
                 // The coefficient of every panel column (0 outside the model): the linear
                 // predictor is then a sum over the row's nonzero entries in column order.
                 let mut coef = vec![0.0; p];
@@ -632,7 +633,7 @@ fn prepare<'a>(
             ),
         };
     phase.done(&format!(
-        "  prepare: propensity fit ({q} columns, {iterations} iterations)"
+        "  prepare: propensity fit ({q} columns, {iterations} iterations, {updates} with a fresh information matrix)"
     ));
     let mut lp = vec![0.0; n];
     for &r in treated.iter().chain(&controls) {
