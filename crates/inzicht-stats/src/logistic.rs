@@ -383,7 +383,9 @@ fn fit_impl(
         };
         let step = linalg::chol_solve(l, q, &grad);
         let decrement: f64 = grad.iter().zip(&step).map(|(g, s)| g * s).sum();
-        if !fresh && !(decrement <= last_decrement / 20.0) {
+        // (A NaN decrement also drops the reused factor.)
+        let shrunk = decrement <= last_decrement / 20.0;
+        if !fresh && !shrunk {
             factor = None;
             continue;
         }
