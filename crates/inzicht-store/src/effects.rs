@@ -65,7 +65,11 @@ fn doubles(conn: &duckdb::Connection, sql: &str) -> Result<Vec<Vec<f64>>, StoreE
                 .ok_or_else(|| {
                     StoreError::Internal(format!("effects: column {j} is not DOUBLE"))
                 })?;
-            col.extend((0..a.len()).map(|i| if a.is_null(i) { f64::NAN } else { a.value(i) }));
+            if a.null_count() == 0 {
+                col.extend_from_slice(a.values());
+            } else {
+                col.extend((0..a.len()).map(|i| if a.is_null(i) { f64::NAN } else { a.value(i) }));
+            }
         }
     }
     Ok(cols)
@@ -164,14 +168,14 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
            SELECT pseudonym, CAST(row_number() OVER (ORDER BY pseudonym) - 1 AS INTEGER) AS pid
            FROM (SELECT DISTINCT pseudonym FROM ads.person_month);
          CREATE OR REPLACE TEMP TABLE eff_spells AS
-           SELECT pseudonym, spell_id,
-                  CAST(row_number() OVER (ORDER BY pseudonym, spell_id) - 1 AS INTEGER) AS sid,
+           SELECT s.pseudonym, spell_id, p.pid,
+                  CAST(row_number() OVER (ORDER BY s.pseudonym, spell_id) - 1 AS INTEGER) AS sid,
                   {exit_m} AS exit_m, coalesce(end_class, 'unknown') AS exit_class,
                   end_date IS NOT NULL AS ended, {start_m} AS start_m
            FROM (SELECT pseudonym, spell_id, max(end_date) AS end_date, max(end_class) AS end_class,
                         min(start_date) AS start_date
                  FROM ads.{spells} GROUP BY pseudonym, spell_id) s
-           WHERE EXISTS (SELECT 1 FROM eff_persons p WHERE p.pseudonym = s.pseudonym);",
+           JOIN eff_persons p ON p.pseudonym = s.pseudonym;",
         exit_m = month_sql("end_date"),
         start_m = month_sql("start_date"),
     ))?;
@@ -418,7 +422,7 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         .query_map([], |r| r.get::<_, String>(0))?
         .collect::<Result<_, _>>()?;
     let base = [
-        "CAST(p.pid AS DOUBLE)",
+        "CAST(s.pid AS DOUBLE)",
         "CAST(s.sid AS DOUBLE)",
         &format!("CAST({} AS DOUBLE)", month_sql("pm.month")),
         "CAST(pm.duration_months AS DOUBLE)",
@@ -438,7 +442,7 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     // The panel query's columns: the `base` ones, then `row_select`.
     let base_cols = 9;
     let sql = format!(
-        "SELECT {base}, {} FROM ads.person_month pm JOIN eff_persons p ON p.pseudonym = pm.pseudonym JOIN eff_spells s ON s.pseudonym = pm.pseudonym AND s.spell_id = pm.spell_id{} \
+        "SELECT {base}, {} FROM ads.person_month pm JOIN eff_spells s ON s.pseudonym = pm.pseudonym AND s.spell_id = pm.spell_id{} \
          LEFT JOIN eff_wijken wk ON wk.wijk_code = CAST(pm.wijk_code AS VARCHAR)",
         row_select.join(", "),
         assessments
@@ -446,8 +450,12 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
             .map(|_| " LEFT JOIN eff_diag a ON a.diag_id = pm.diag_id")
             .unwrap_or_default(),
     );
+    if std::env::var_os("INZICHT_SQL").is_some() {
+        eprintln!("effects panel query: {sql}");
+    }
     let started = std::time::Instant::now();
     let mut cols = doubles(conn, &sql)?;
+    timing("effects: panel read: query", started);
     // In (spell, month) order — the order `provision::PanelData` documents.
     {
         let (sid, month) = (&cols[1], &cols[2]);
@@ -458,6 +466,7 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
                 .total_cmp(&sid[b])
                 .then(month[a].total_cmp(&month[b]))
         });
+        timing("effects: panel read: order", started);
         for c in cols.iter_mut() {
             *c = order.iter().map(|&i| c[i as usize]).collect();
         }
