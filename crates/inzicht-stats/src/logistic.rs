@@ -416,8 +416,9 @@ fn fit_impl(
         // uses 1e-8): Newton converges quadratically, so the error left after that step is of
         // the order of the step squared. A chord step only shrinks the error by a factor, so it
         // stops the iteration once its own Newton decrement (the squared distance to the
-        // maximum in the information's metric) is below 1e-6 of that tolerance: the estimate
-        // is then within about 1e-9 of its standard error of the maximum.
+        // maximum in the information's metric, i.e. in squared standard errors) is below 1e-6
+        // of that tolerance: the estimate is then within 1e-9·√|ℓ| standard errors of the
+        // maximum (about 1e-7 for a propensity model on 20,000 months).
         if (fresh && change <= tol) || decrement <= 1e-6 * tol {
             converged = true;
             break;

@@ -199,23 +199,18 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
             .collect()
     };
     let assess_cols = cols_of(&assessments);
-    // Each assessment item as last recorded up to the assessment in force (last observation
-    // carried forward per item): an empty field in the latest assessment does not erase what an
-    // earlier one recorded.
+    // Each assessment item is used as last recorded up to the assessment in force (last
+    // observation carried forward per item, within the person, in the order of event date and
+    // assessment id): an empty field in the latest assessment does not erase what an earlier
+    // one recorded. The items are read as recorded and carried forward in Rust below (DuckDB's
+    // `last_value(… IGNORE NULLS)` window per item cost more than the rest of reading them).
     if let Some(a) = &assessments {
-        let locf: Vec<String> = assess_cols
+        let items: String = assess_cols
             .iter()
-            .map(|(c, _)| {
-                format!(
-                    "last_value({c} IGNORE NULLS) OVER (PARTITION BY pseudonym ORDER BY event_date, diag_id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS {c}",
-                    c = ident(c)
-                )
-            })
+            .map(|(c, _)| format!(", {}", ident(c)))
             .collect();
         conn.execute_batch(&format!(
-            "CREATE OR REPLACE TEMP TABLE eff_diag AS SELECT diag_id, CAST(row_number() OVER (ORDER BY diag_id) - 1 AS INTEGER) AS di{}{} FROM ads.{}",
-            if locf.is_empty() { "" } else { ", " },
-            locf.join(", "),
+            "CREATE OR REPLACE TEMP TABLE eff_diag AS SELECT diag_id, pseudonym, event_date, CAST(row_number() OVER (ORDER BY diag_id) - 1 AS INTEGER) AS di{items} FROM ads.{}",
             ident(a)
         ))?;
     }
@@ -534,10 +529,44 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
              LEFT JOIN eff_hist h ON h.pseudonym = s.pseudonym AND h.spell_id = s.spell_id ORDER BY s.sid"
         ),
     )?;
-    let diag_cols = per_level(
+    let mut diag_cols = per_level(
         &level_select[Level::Assessment as usize],
         "eff_diag a ORDER BY a.di".to_string(),
     )?;
+    if !diag_cols.is_empty() {
+        // Last observation carried forward: in each person's assessments in (event date,
+        // assessment id) order, a missing item (NaN for a number, 0 — no level — for text)
+        // takes the value of the person's latest earlier assessment that has one, as
+        // `last_value(item IGNORE NULLS) OVER (PARTITION BY pseudonym ORDER BY event_date,
+        // diag_id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)`.
+        let order = doubles(
+            conn,
+            "SELECT CAST(a.di AS DOUBLE), CAST(p.pid AS DOUBLE) FROM eff_diag a JOIN eff_persons p ON p.pseudonym = a.pseudonym ORDER BY p.pid, a.event_date, a.diag_id",
+        )?;
+        let (di, pid) = (&order[0], &order[1]);
+        for (spec, level, k) in &specs {
+            if *level != Level::Assessment {
+                continue;
+            }
+            let missing = |v: f64| match spec {
+                Spec::Number(_) => !v.is_finite(),
+                Spec::Text(..) => v == 0.0,
+            };
+            let Some(col) = diag_cols.get_mut(*k) else {
+                continue;
+            };
+            for i in 1..di.len() {
+                if pid[i] != pid[i - 1] {
+                    continue;
+                }
+                let (now, before) = (di[i] as usize, di[i - 1] as usize);
+                if now < col.len() && before < col.len() && missing(col[now]) {
+                    // `before` has already carried its own value forward.
+                    col[now] = col[before];
+                }
+            }
+        }
+    }
     timing(
         "effects: person, spell and assessment features read",
         started,

@@ -316,3 +316,90 @@ fn the_panel_features_made_in_rust_equal_their_sql_definitions() {
     assert!(with_competences > 1_000 && with_competences < d.person.len());
     assert!(with_running > 1_000 && with_running < d.person.len());
 }
+
+/// The assessment items in force are carried forward per item in Rust (docs/effects.md); here
+/// they are checked, row by row, against the SQL window they replaced, for a number (its
+/// value and missing flag) and a text item (a level's indicator and its missing flag).
+#[test]
+fn the_assessment_items_carried_forward_equal_the_sql_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = common::loaded_store(dir.path(), 7, 1_500, "4e");
+    let store = dir.path().join("store");
+    let session = Session::open(&store, None, &key).unwrap();
+    let data = inzicht_store::effects::load(&session).unwrap();
+    drop(session);
+    let d = &data.panel;
+    let col = |name: &str| {
+        d.feature_names
+            .iter()
+            .position(|n| n == name)
+            .unwrap_or_else(|| panic!("no feature {name} in {:?}", d.feature_names))
+    };
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    conn.execute_batch(&format!(
+        "ATTACH '{}' AS ads (READ_ONLY)",
+        store.join("ads.duckdb").display()
+    ))
+    .unwrap();
+    let levels: Vec<String> = conn
+        .prepare("SELECT DISTINCT reden_ontheffing FROM ads.diagnoses WHERE reden_ontheffing IS NOT NULL ORDER BY 1")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(levels.len() >= 2, "levels {levels:?}");
+    let (m_col, m_missing) = (col("motivatie"), col("motivatie_onbekend"));
+    let (r_level, r_missing) = (
+        col(&format!("reden_ontheffing={}", levels[1])),
+        col("reden_ontheffing_onbekend"),
+    );
+    let w = "OVER (PARTITION BY pseudonym ORDER BY event_date, diag_id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)";
+    let mut stmt = conn
+        .prepare(&format!(
+            "WITH l AS (
+               SELECT diag_id,
+                      CAST(last_value(motivatie IGNORE NULLS) {w} AS DOUBLE) AS m,
+                      last_value(reden_ontheffing IGNORE NULLS) {w} AS r,
+                      (motivatie IS NULL AND m IS NOT NULL) OR (reden_ontheffing IS NULL AND r IS NOT NULL) AS carried
+               FROM ads.diagnoses)
+             SELECT CAST(dense_rank() OVER (ORDER BY pm.pseudonym) - 1 AS BIGINT),
+                    CAST(year(pm.month) * 12 + month(pm.month) - 1 AS BIGINT),
+                    l.m, l.r, coalesce(l.carried, false)
+             FROM ads.person_month pm LEFT JOIN l ON l.diag_id = pm.diag_id"
+        ))
+        .unwrap();
+    type Expected = (Option<f64>, Option<String>, bool);
+    let expected: std::collections::HashMap<(i64, i64), Expected> = stmt
+        .query_map([], |r| {
+            Ok(((r.get(0)?, r.get(1)?), (r.get(2)?, r.get(3)?, r.get(4)?)))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(expected.len(), d.person.len());
+    let mut carried = 0;
+    for i in 0..d.person.len() {
+        let dense = d.features.dense_row(i);
+        let (m, r, c) = &expected[&(i64::from(d.person[i]), i64::from(d.month[i]))];
+        assert_eq!(dense[m_col], m.unwrap_or(0.0) as f32, "row {i}: motivatie");
+        assert_eq!(
+            dense[m_missing],
+            f32::from(u8::from(m.is_none())),
+            "row {i}: motivatie missing"
+        );
+        assert_eq!(
+            dense[r_level],
+            f32::from(u8::from(r.as_deref() == Some(levels[1].as_str()))),
+            "row {i}: reden_ontheffing level"
+        );
+        assert_eq!(
+            dense[r_missing],
+            f32::from(u8::from(r.is_none())),
+            "row {i}: reden_ontheffing missing"
+        );
+        carried += usize::from(*c);
+    }
+    // Not vacuous: many rows hold an item carried forward from an earlier assessment.
+    assert!(carried > 1_000, "{carried} rows with a carried item");
+}
