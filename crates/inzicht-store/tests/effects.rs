@@ -241,6 +241,31 @@ fn effect_results_never_rest_on_fewer_than_the_threshold() {
     assert!(too_few > 0 && shown > 0, "too few {too_few}, shown {shown}");
 }
 
+/// A loaded synthetic store's effects data, and a connection with its ADS attached (for the
+/// SQL the Rust replaced). The temporary directory must live as long as both.
+fn effects_data_and_ads(
+    seed: u64,
+    secret_byte: &str,
+) -> (
+    tempfile::TempDir,
+    inzicht_store::effects::EffectData,
+    duckdb::Connection,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let key = common::loaded_store(dir.path(), seed, 1_500, secret_byte);
+    let store = dir.path().join("store");
+    let session = Session::open(&store, None, &key).unwrap();
+    let data = inzicht_store::effects::load(&session).unwrap();
+    drop(session);
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    conn.execute_batch(&format!(
+        "ATTACH '{}' AS ads (READ_ONLY)",
+        store.join("ads.duckdb").display()
+    ))
+    .unwrap();
+    (dir, data, conn)
+}
+
 /// The effects panel's order, its running-provisions lag and its competence counts are made in
 /// Rust (docs/effects.md, "How it is computed"); here they are checked, row by row, against
 /// the SQL they replaced: `lag(n_active_provisions) OVER (PARTITION BY pseudonym, spell_id
@@ -248,21 +273,10 @@ fn effect_results_never_rest_on_fewer_than_the_threshold() {
 /// day.
 #[test]
 fn the_panel_features_made_in_rust_equal_their_sql_definitions() {
-    let dir = tempfile::tempdir().unwrap();
-    let key = common::loaded_store(dir.path(), 5, 1_500, "4d");
-    let store = dir.path().join("store");
-    let session = Session::open(&store, None, &key).unwrap();
-    let data = inzicht_store::effects::load(&session).unwrap();
-    drop(session);
+    let (_dir, data, conn) = effects_data_and_ads(5, "4d");
     let d = &data.panel;
     let col = |name: &str| d.feature_names.iter().position(|n| n == name).unwrap();
     let (lag_col, comp_col) = (col("lopende_voorzieningen"), col("competenties_bekend"));
-    let conn = duckdb::Connection::open_in_memory().unwrap();
-    conn.execute_batch(&format!(
-        "ATTACH '{}' AS ads (READ_ONLY)",
-        store.join("ads.duckdb").display()
-    ))
-    .unwrap();
     let mut stmt = conn
         .prepare(
             "WITH pm AS (
@@ -322,12 +336,7 @@ fn the_panel_features_made_in_rust_equal_their_sql_definitions() {
 /// value and missing flag) and a text item (a level's indicator and its missing flag).
 #[test]
 fn the_assessment_items_carried_forward_equal_the_sql_window() {
-    let dir = tempfile::tempdir().unwrap();
-    let key = common::loaded_store(dir.path(), 7, 1_500, "4e");
-    let store = dir.path().join("store");
-    let session = Session::open(&store, None, &key).unwrap();
-    let data = inzicht_store::effects::load(&session).unwrap();
-    drop(session);
+    let (_dir, data, conn) = effects_data_and_ads(7, "4e");
     let d = &data.panel;
     let col = |name: &str| {
         d.feature_names
@@ -335,12 +344,6 @@ fn the_assessment_items_carried_forward_equal_the_sql_window() {
             .position(|n| n == name)
             .unwrap_or_else(|| panic!("no feature {name} in {:?}", d.feature_names))
     };
-    let conn = duckdb::Connection::open_in_memory().unwrap();
-    conn.execute_batch(&format!(
-        "ATTACH '{}' AS ads (READ_ONLY)",
-        store.join("ads.duckdb").display()
-    ))
-    .unwrap();
     let levels: Vec<String> = conn
         .prepare("SELECT DISTINCT reden_ontheffing FROM ads.diagnoses WHERE reden_ontheffing IS NOT NULL ORDER BY 1")
         .unwrap()
