@@ -280,21 +280,20 @@ struct Prepared {
     treated: Vec<usize>,
     /// Per stratum: (treated sorted by descending lp, controls sorted by lp).
     strata: Vec<(Vec<Cand>, Vec<Cand>)>,
-    /// Per stratum, parallel to its controls: their scores, their persons, and the offset of
-    /// the stratum's first control in one flat numbering of all stratum controls (for the
-    /// matching's scratch space).
-    control_scores: Vec<Vec<f64>>,
-    control_persons: Vec<Vec<u32>>,
+    /// The stratum treated and the stratum controls each numbered in one flat order, stratum
+    /// by stratum ("slots"): stratum s's controls are slots `control_offset[s]..` (in its lp
+    /// order) and its treated slots `treated_offset[s]..`. [`match_all`] reports pairs as
+    /// slots and keeps its scratch space per control slot, so that the bootstrap reads each
+    /// pair's outcomes from small arrays in slot order instead of from arrays over every panel
+    /// row. Per slot: the controls' scores and persons, the treated's persons, and the panel
+    /// rows of both.
     control_offset: Vec<usize>,
-    /// Per stratum, parallel to its treated: their persons, and the offset of the stratum's
-    /// first treated in one flat numbering of all stratum treated. [`match_all`] reports pairs
-    /// in these flat numberings (slots), so that the bootstrap reads each pair's outcomes from
-    /// small arrays in slot order instead of from arrays over every panel row.
-    treated_persons: Vec<Vec<u32>>,
     treated_offset: Vec<usize>,
-    /// Flat slot → panel row, for the treated and for the controls.
-    treated_slot_row: Vec<usize>,
+    control_score: Vec<f64>,
+    control_person: Vec<u32>,
+    treated_person: Vec<u32>,
     control_slot_row: Vec<usize>,
+    treated_slot_row: Vec<usize>,
     width: f64,
     eligible_controls: Vec<usize>,
     start_type: Vec<u32>,
@@ -489,13 +488,13 @@ fn prepare<'a>(
             Prepared {
                 treated,
                 strata: vec![],
-                control_scores: vec![],
-                control_persons: vec![],
                 control_offset: vec![],
-                treated_persons: vec![],
                 treated_offset: vec![],
-                treated_slot_row: vec![],
+                control_score: vec![],
+                control_person: vec![],
+                treated_person: vec![],
                 control_slot_row: vec![],
+                treated_slot_row: vec![],
                 width: 0.0,
                 eligible_controls: controls,
                 start_type,
@@ -672,18 +671,6 @@ fn prepare<'a>(
         t.sort_by(|a, b| b.lp.total_cmp(&a.lp).then(a.row.cmp(&b.row)));
         c.sort_by(|a, b| a.lp.total_cmp(&b.lp).then(a.row.cmp(&b.row)));
     }
-    let control_scores = strata
-        .iter()
-        .map(|(_, c)| c.iter().map(|c| c.lp).collect())
-        .collect();
-    let control_persons = strata
-        .iter()
-        .map(|(_, c)| c.iter().map(|c| d.person[c.row]).collect())
-        .collect();
-    let treated_persons = strata
-        .iter()
-        .map(|(t, _)| t.iter().map(|t| d.person[t.row]).collect())
-        .collect();
     let mut control_offset = Vec::with_capacity(strata.len());
     let mut treated_offset = Vec::with_capacity(strata.len());
     let (mut n_t, mut n_c) = (0, 0);
@@ -693,25 +680,24 @@ fn prepare<'a>(
         n_t += t.len();
         n_c += c.len();
     }
-    let treated_slot_row = strata
-        .iter()
-        .flat_map(|(t, _)| t.iter().map(|t| t.row))
-        .collect();
-    let control_slot_row = strata
-        .iter()
-        .flat_map(|(_, c)| c.iter().map(|c| c.row))
-        .collect();
+    let controls_flat = || strata.iter().flat_map(|(_, c)| c.iter());
+    let treated_flat = || strata.iter().flat_map(|(t, _)| t.iter());
+    let control_score = controls_flat().map(|c| c.lp).collect();
+    let control_person = controls_flat().map(|c| d.person[c.row]).collect();
+    let treated_person = treated_flat().map(|t| d.person[t.row]).collect();
+    let control_slot_row = controls_flat().map(|c| c.row).collect();
+    let treated_slot_row = treated_flat().map(|t| t.row).collect();
     Ok((
         Prepared {
             treated,
             strata,
-            control_scores,
-            control_persons,
             control_offset,
-            treated_persons,
             treated_offset,
-            treated_slot_row,
+            control_score,
+            control_person,
+            treated_person,
             control_slot_row,
+            treated_slot_row,
             width,
             eligible_controls: controls,
             start_type,
@@ -739,11 +725,12 @@ fn match_all(prep: &Prepared, copies: &[u32], scratch: &mut MatchScratch, out: &
     }
     let touched = &mut scratch.touched;
     for (s, (ts, cs)) in prep.strata.iter().enumerate() {
-        let scores = &prep.control_scores[s];
-        let persons = &prep.control_persons[s];
         let offset = prep.control_offset[s];
         let t_offset = prep.treated_offset[s];
-        for (i, (t, &t_person)) in ts.iter().zip(&prep.treated_persons[s]).enumerate() {
+        let scores = &prep.control_score[offset..offset + cs.len()];
+        let persons = &prep.control_person[offset..offset + cs.len()];
+        let t_persons = &prep.treated_person[t_offset..t_offset + ts.len()];
+        for (i, (t, &t_person)) in ts.iter().zip(t_persons).enumerate() {
             let n_copies = copies[t_person as usize];
             if n_copies == 0 {
                 continue;
