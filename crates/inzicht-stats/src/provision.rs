@@ -31,7 +31,7 @@
 //! through disclosure control.
 
 use crate::rng::Rng;
-pub use crate::sparse::Features;
+pub use crate::sparse::{Block, Features};
 use crate::{cox, dist, logistic, multiple, StatsError};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -451,8 +451,8 @@ pub fn estimate_all(d: &PanelData, opt: &EffectOptions) -> Result<Vec<GroupEffec
     Ok(out)
 }
 
-fn prepare<'a>(
-    d: &'a PanelData,
+fn prepare(
+    d: &PanelData,
     g: usize,
     opt: &EffectOptions,
 ) -> Result<(Prepared, Vec<String>), StatsError> {
@@ -526,14 +526,14 @@ fn prepare<'a>(
     let mut nonzero = vec![0usize; p];
     let mut lo = vec![f32::INFINITY; p];
     let mut hi = vec![f32::NEG_INFINITY; p];
-    for &r in &rows {
-        let (c, v) = d.features.row(r);
-        for (&j, &x) in c.iter().zip(v) {
-            let j = j as usize;
+    // The sample's rows as a plain matrix: the passes below read each row three times.
+    let sample_x = d.features.gather(&rows);
+    for i in 0..rows.len() {
+        sample_x.for_each(i, |j, x| {
             nonzero[j] += 1;
             lo[j] = lo[j].min(x);
             hi[j] = hi[j].max(x);
-        }
+        });
     }
     let mut keep: Vec<usize> = (0..p)
         .filter(|&j| nonzero[j] != 0 && (nonzero[j] < rows.len() || lo[j] != hi[j]))
@@ -556,16 +556,15 @@ fn prepare<'a>(
         // tolerance of 1e-9, reads this matrix.)
         let mut gram = vec![0.0; q * q];
         let mut nz: Vec<(usize, f64)> = Vec::with_capacity(q);
-        for &r in &rows {
+        for i in 0..rows.len() {
             nz.clear();
-            let (c, v) = d.features.row(r);
-            for (&j, &x) in c.iter().zip(v) {
-                let a = at[j as usize];
+            sample_x.for_each(i, |j, x| {
+                let a = at[j];
                 if a != usize::MAX {
                     nz.push((a, x as f64));
                     mean[a] += x as f64;
                 }
-            }
+            });
             for (i, &(a, va)) in nz.iter().enumerate() {
                 for &(b, vb) in &nz[..=i] {
                     gram[a * q + b] += va * vb;
@@ -596,36 +595,32 @@ fn prepare<'a>(
     let q = keep.len();
     let at = position(&keep);
     let mut x = vec![0.0f64; rows.len() * q];
-    for (i, &r) in rows.iter().enumerate() {
-        let (c, v) = d.features.row(r);
-        for (&j, &val) in c.iter().zip(v) {
-            let a = at[j as usize];
+    for i in 0..rows.len() {
+        sample_x.for_each(i, |j, val| {
+            let a = at[j];
             if a != usize::MAX {
                 x[i * q + a] = val as f64;
             }
-        }
+        });
     }
     let y: Vec<bool> = (0..rows.len()).map(|i| i < treated.len()).collect();
     let (mut iterations, mut updates) = (0, 0);
-    let (lp_fn, warnings): (Box<dyn Fn(usize) -> f64 + 'a>, Vec<String>) =
+    drop(sample_x);
+    let (model, warnings): (Option<(f64, Vec<f64>)>, Vec<String>) =
         match logistic::fit_dropping(&x, &y, &names, None, false) {
             Ok((fit, kept)) => {
                 iterations = fit.iterations;
                 updates = fit.information_updates;
                 // The coefficient of every panel column (0 outside the model): the linear
-                // predictor is then a sum over the row's nonzero entries in column order.
+                // predictor is then a sum over the row's nonzero entries.
                 let mut coef = vec![0.0; p];
                 for (&k, &b) in kept.iter().zip(&fit.beta[1..]) {
                     coef[keep[k]] = b;
                 }
-                let intercept = fit.beta[0];
-                (
-                    Box::new(move |r: usize| intercept + d.features.dot(r, &coef)),
-                    fit.warnings,
-                )
+                (Some((fit.beta[0], coef)), fit.warnings)
             }
             Err(e) => (
-                Box::new(|_| 0.0),
+                None,
                 vec![format!(
                     "propensity model not estimable ({e}); matched on the strata only"
                 )],
@@ -634,10 +629,16 @@ fn prepare<'a>(
     phase.done(&format!(
         "  prepare: propensity fit ({q} columns, {iterations} iterations, {updates} with a fresh information matrix)"
     ));
-    let mut lp = vec![0.0; n];
-    for &r in treated.iter().chain(&controls) {
-        lp[r] = lp_fn(r);
-    }
+    // Every row's linear predictor (only those of the treated and eligible controls are read).
+    let lp: Vec<f64> = match &model {
+        Some((intercept, coef)) => d
+            .features
+            .dot_all(coef)
+            .into_iter()
+            .map(|s| intercept + s)
+            .collect(),
+        None => vec![0.0; n],
+    };
     let all: Vec<f64> = treated.iter().chain(&controls).map(|&r| lp[r]).collect();
     let mean = all.iter().sum::<f64>() / all.len() as f64;
     let sd = (all.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (all.len() as f64 - 1.0))
@@ -652,19 +653,38 @@ fn prepare<'a>(
             age_band(d.age[r]),
         )
     };
-    let mut map: HashMap<(i32, i32, usize), usize> = Default::default();
+    // The strata are numbered in the order of their first treated month. A stratum's number is
+    // looked up in a table over (year, duration cell, age band) of the treated's years: a hash
+    // lookup for each of the ~600,000 eligible control months cost more than the rest of this.
+    let first_year = treated.iter().map(|&r| key(r).1).min().unwrap_or(0);
+    let last_year = treated.iter().map(|&r| key(r).1).max().unwrap_or(0);
+    const CELLS: usize = 20 * AGE_BANDS.len();
+    let cell_of = |(dur, year, band): (i32, i32, usize)| -> Option<usize> {
+        (first_year..=last_year).contains(&year).then(|| {
+            (year - first_year) as usize * CELLS
+                + dur.clamp(0, 19) as usize * AGE_BANDS.len()
+                + band
+        })
+    };
+    let mut stratum_of = vec![u32::MAX; (last_year - first_year + 1) as usize * CELLS];
     let mut strata: Vec<(Vec<Cand>, Vec<Cand>)> = Vec::new();
     for &r in &treated {
-        let k = key(r);
-        let idx = *map.entry(k).or_insert_with(|| {
+        let Some(cell) = cell_of(key(r)) else {
+            continue;
+        };
+        if stratum_of[cell] == u32::MAX {
+            stratum_of[cell] = strata.len() as u32;
             strata.push((vec![], vec![]));
-            strata.len() - 1
-        });
-        strata[idx].0.push(Cand { lp: lp[r], row: r });
+        }
+        strata[stratum_of[cell] as usize]
+            .0
+            .push(Cand { lp: lp[r], row: r });
     }
     for &r in &controls {
-        if let Some(&idx) = map.get(&key(r)) {
-            strata[idx].1.push(Cand { lp: lp[r], row: r });
+        if let Some(&idx) = cell_of(key(r)).and_then(|c| stratum_of.get(c)) {
+            if idx != u32::MAX {
+                strata[idx as usize].1.push(Cand { lp: lp[r], row: r });
+            }
         }
     }
     for (t, c) in &mut strata {
@@ -1595,47 +1615,24 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
         binary: Vec<bool>,
     }
     let moments = |rows: &[usize]| -> Moments {
-        let mut sum = vec![0.0; p];
-        let mut sq = vec![0.0; p];
-        let mut ones = vec![0u64; p];
-        let mut zeros = vec![0u64; p];
-        let mut binary = vec![true; p];
-        // Over the nonzero entries only; the zeros of a column are the rows it is not
-        // stored in.
-        let mut nonzero = vec![0u64; p];
-        for &r in rows {
-            let (c, v) = d.features.row(r);
-            for (&j, &x) in c.iter().zip(v) {
-                let j = j as usize;
-                nonzero[j] += 1;
-                if x == 1.0 {
-                    ones[j] += 1;
-                } else {
-                    binary[j] = false;
-                }
-                let x = x as f64;
-                sum[j] += x;
-                sq[j] += x * x;
-            }
-        }
-        for (z, nz) in zeros.iter_mut().zip(&nonzero) {
-            *z = rows.len() as u64 - nz;
-        }
+        let c = d.features.column_sums(rows);
         let n = rows.len() as f64;
         let mean_var = (0..p)
             .map(|j| {
                 if n < 2.0 {
                     return (f64::NAN, f64::NAN);
                 }
-                let m = sum[j] / n;
-                (m, ((sq[j] - n * m * m) / (n - 1.0)).max(0.0))
+                let m = c.sum[j] / n;
+                (m, ((c.sum_sq[j] - n * m * m) / (n - 1.0)).max(0.0))
             })
             .collect();
+        // The zeros of a column are the rows it holds no nonzero in.
+        let zeros = c.nonzero.iter().map(|&nz| c.rows - nz).collect();
         Moments {
             mean_var,
-            ones,
+            ones: c.ones,
             zeros,
-            binary,
+            binary: c.binary,
         }
     };
     let (before_t, before_c) = (moments(&prep.treated), moments(&prep.eligible_controls));

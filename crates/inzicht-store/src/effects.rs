@@ -15,7 +15,7 @@ use crate::{ident, StoreError};
 use duckdb::arrow::array::{Array, Float64Array};
 use inzicht_protect::{combine_key_sums, CellInput, Protector, CELL_KEY_MODULUS};
 use inzicht_stats::provision::{
-    self, EffectOptions, Estimate, Exit, Features, GroupEffect, PanelData,
+    self, Block, EffectOptions, Estimate, Exit, Features, GroupEffect, PanelData,
 };
 use serde_json::{json, Value};
 
@@ -738,40 +738,10 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         }
     };
     // Most columns describe the person, the spell or the assessment in force, not the month:
-    // their entries are made once per person, spell and assessment (with a last row for "none",
-    // a month before the first assessment) and copied into each panel row, instead of being
-    // made again for each of ~670,000 rows × ~175 columns.
-    let entity_levels = [Level::Person, Level::Spell, Level::Assessment];
-    let entity_rows: Vec<(Features, usize)> = entity_levels
-        .iter()
-        .map(|&level| {
-            let mine: Vec<(usize, Source, Make)> = makers
-                .iter()
-                .enumerate()
-                .filter(|(_, m)| m.3 == level)
-                .map(|(j, m)| (j, m.1, m.2))
-                .collect();
-            let n_entities = mine
-                .iter()
-                .find_map(|(_, src, _)| match src {
-                    Source::Indexed(c, ..) => Some(c.len()),
-                    Source::Row(_) => None,
-                })
-                .unwrap_or(0);
-            let mut rows = Features::new(p_all);
-            for e in 0..=n_entities {
-                for &(j, src, m) in &mine {
-                    let v = match src {
-                        Source::Indexed(c, _, absent) => c.get(e).copied().unwrap_or(absent),
-                        Source::Row(_) => f64::NAN,
-                    };
-                    rows.push(j, make(m, v));
-                }
-                rows.end_row();
-            }
-            (rows, n_entities)
-        })
-        .collect();
+    // they are stored once per person, spell and assessment (with a last row for "none", a
+    // month before the first assessment), and each panel row stores only its own columns and
+    // the index of its entity at each level (`Features::factored`), instead of ~670,000 rows ×
+    // ~44 stored entries.
     // Runs of consecutive columns of one level, in column order.
     let mut segments: Vec<(Level, usize, usize)> = Vec::new();
     for (j, m) in makers.iter().enumerate() {
@@ -780,36 +750,74 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
             _ => segments.push((m.3, j, j + 1)),
         }
     }
-    let index_cols = [pid_col, sid_col, di_col];
-    // The entity row of panel row `i` at a level (the "none" row where it has none).
-    let entity_of = |l: usize, i: usize| -> usize {
-        let k = index_cols[l][i];
-        let n_entities = entity_rows[l].1;
-        if k.is_finite() && k >= 0.0 && (k as usize) < n_entities {
-            k as usize
-        } else {
-            n_entities
+    let entity_levels = [Level::Person, Level::Spell, Level::Assessment];
+    // Per level, how many entities its columns are read from (the "none" row is one more).
+    let n_entities: Vec<usize> = entity_levels
+        .iter()
+        .map(|&level| {
+            makers
+                .iter()
+                .filter(|m| m.3 == level)
+                .find_map(|m| match m.1 {
+                    Source::Indexed(c, ..) => Some(c.len()),
+                    Source::Row(_) => None,
+                })
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut blocks: Vec<Block> = Vec::with_capacity(segments.len() + 1);
+    for &(level, a, b) in &segments {
+        if level == Level::Row {
+            blocks.push(Block::Own { cols: a..b });
+            continue;
         }
-    };
+        let l = level as usize - 1;
+        let mut table = Features::new(p_all);
+        for e in 0..=n_entities[l] {
+            for (j, (_, src, m, _)) in makers.iter().enumerate().take(b).skip(a) {
+                let v = match src {
+                    Source::Indexed(c, _, absent) => c.get(e).copied().unwrap_or(*absent),
+                    Source::Row(_) => f64::NAN,
+                };
+                table.push(j, make(*m, v));
+            }
+            table.end_row();
+        }
+        blocks.push(Block::Shared {
+            cols: a..b,
+            level: l,
+            table,
+        });
+    }
+    blocks.push(Block::Own { cols: p..p_all });
+    let index_cols = [pid_col, sid_col, di_col];
+    // The entity row of each panel row at each level (the "none" row where it has none).
+    let index: Vec<Vec<u32>> = (0..entity_levels.len())
+        .map(|l| {
+            index_cols[l]
+                .iter()
+                .map(|&k| {
+                    if k.is_finite() && k >= 0.0 && (k as usize) < n_entities[l] {
+                        k as u32
+                    } else {
+                        n_entities[l] as u32
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let own_segments: Vec<(usize, usize)> = segments
+        .iter()
+        .filter(|s| s.0 == Level::Row)
+        .map(|s| (s.1, s.2))
+        .collect();
     let fill = |rows: std::ops::Range<usize>| -> Features {
         let mut block = Features::new(p_all);
-        // About a quarter of the entries are nonzero.
-        block.reserve(rows.len(), rows.len() * p_all / 3);
+        block.reserve(rows.len(), rows.len() * (own_segments.len() * 4 + n_groups));
         for i in rows {
-            for &(level, a, b) in &segments {
-                match level {
-                    Level::Row => {
-                        for (j, (_, src, m, _)) in makers.iter().enumerate().take(b).skip(a) {
-                            block.push(j, make(*m, src.at(i)));
-                        }
-                    }
-                    _ => {
-                        let l = level as usize - 1;
-                        let (c, v) = entity_rows[l].0.row(entity_of(l, i));
-                        let lo = c.partition_point(|&x| (x as usize) < a);
-                        let hi = lo + c[lo..].partition_point(|&x| (x as usize) < b);
-                        block.extend_row(&c[lo..hi], &v[lo..hi]);
-                    }
+            for &(a, b) in &own_segments {
+                for (j, (_, src, m, _)) in makers.iter().enumerate().take(b).skip(a) {
+                    block.push(j, make(*m, src.at(i)));
                 }
             }
             // Which groups started before this month in the spell.
@@ -830,7 +838,7 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         .map_or(1, |t| t.get())
         .min(8);
     let rows_per = n.div_ceil(workers).max(1);
-    let blocks: Vec<Features> = std::thread::scope(|scope| {
+    let parts: Vec<Features> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|b| {
                 let fill = &fill;
@@ -839,17 +847,19 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
             .collect();
         handles.into_iter().filter_map(|h| h.join().ok()).collect()
     });
-    if blocks.len() != workers {
+    if parts.len() != workers {
         return Err(StoreError::Internal(
             "effects: building the feature matrix failed (a worker thread stopped)".into(),
         ));
     }
-    // The first block grows into the whole matrix; each later block is freed once copied.
-    let mut blocks = blocks.into_iter();
-    let mut features = blocks.next().unwrap_or_else(|| Features::new(p_all));
-    for b in blocks {
-        features.append(&b);
+    // The first part grows into the rows' own entries; each later part is freed once copied.
+    let mut parts = parts.into_iter();
+    let mut own = parts.next().unwrap_or_else(|| Features::new(p_all));
+    for b in parts {
+        own.append(&b);
     }
+    let features = Features::factored(own, blocks, index)
+        .map_err(|e| StoreError::Internal(format!("effects: the feature matrix: {e}")))?;
     for g in &groups {
         names.push(format!("eerder_{g}"));
     }
