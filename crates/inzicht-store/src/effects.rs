@@ -163,12 +163,26 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         .ok_or_else(|| StoreError::Internal(format!("ads.about.data_end '{data_end}'")))?
         .0;
     let t0 = std::time::Instant::now();
+    // The panel's integer person key (`person_nr`, the pseudonym's rank) joins the person-months
+    // to their spells without comparing strings; snapshots from before it existed join on the
+    // pseudonym.
+    let has_person_nr: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM duckdb_columns() WHERE database_name = 'ads' AND table_name = 'person_month' AND column_name = 'person_nr'",
+        [],
+        |r| r.get(0),
+    )?;
+    let person_key = if has_person_nr {
+        "person_nr"
+    } else {
+        "pseudonym"
+    };
     conn.execute_batch(&format!(
         "CREATE OR REPLACE TEMP TABLE eff_persons AS
-           SELECT pseudonym, CAST(row_number() OVER (ORDER BY pseudonym) - 1 AS INTEGER) AS pid
-           FROM (SELECT DISTINCT pseudonym FROM ads.person_month);
+           SELECT pseudonym, {person_key} AS person_key,
+                  CAST(row_number() OVER (ORDER BY pseudonym) - 1 AS INTEGER) AS pid
+           FROM (SELECT DISTINCT pseudonym, {person_key} FROM ads.person_month);
          CREATE OR REPLACE TEMP TABLE eff_spells AS
-           SELECT s.pseudonym, spell_id, p.pid,
+           SELECT s.pseudonym, spell_id, p.pid, p.person_key,
                   CAST(row_number() OVER (ORDER BY s.pseudonym, spell_id) - 1 AS INTEGER) AS sid,
                   {exit_m} AS exit_m, coalesce(end_class, 'unknown') AS exit_class,
                   end_date IS NOT NULL AS ended, {start_m} AS start_m
@@ -308,17 +322,12 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     // indices of its person, spell and assessment — and each feature from the table it belongs
     // to (persons, spells, assessments carried forward), once per entity: joining them into
     // every person-month in SQL made DuckDB sort and carry ~70 columns over 670,000 rows.
-    let mut row_select = vec![
-        "CAST(pm.duration_months AS DOUBLE)".to_string(),
-        "CAST(ln(1 + pm.duration_months) AS DOUBLE)".into(),
-        "CAST(pm.age AS DOUBLE)".into(),
-        "CAST(pm.age * pm.age / 100.0 AS DOUBLE)".into(),
-        "CAST(year(pm.month) AS DOUBLE)".into(),
-        // Provisions running at the start of the month (last month's count): this month's count
-        // would include the provision that starts now — information from after the choice. Read
-        // as this month's count and shifted by one month of the spell below.
-        "CAST(coalesce(pm.n_active_provisions, 0) AS DOUBLE)".into(),
-    ];
+    // The panel's own features: duration, its log, age, age squared / 100, year (made in Rust
+    // from the base columns below), and the provisions running at the start of the month (last
+    // month's count): this month's count would include the provision that starts now —
+    // information from after the choice. Read as this month's count and shifted by one month of
+    // the spell below.
+    let mut row_select = vec!["CAST(coalesce(pm.n_active_provisions, 0) AS DOUBLE)".to_string()];
     let names: Vec<String> = vec![
         "duur_maanden".into(),
         "log_duur".into(),
@@ -365,7 +374,8 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     for (expr, name) in &numeric {
         let level = level_of(expr);
         let k = if expr == COMPETENCES {
-            let k = push(level, "CAST(0 AS DOUBLE)".into());
+            // Filled in Rust: not read.
+            let k = push(level, String::new());
             competence_column = Some(k);
             k
         } else {
@@ -406,7 +416,8 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         );
         specs.push((Spec::Text(name.clone(), levels), level, k));
     }
-    row_select.extend(std::mem::take(&mut level_select[Level::Row as usize]));
+    let row_extra = std::mem::take(&mut level_select[Level::Row as usize]);
+    row_select.extend(row_extra.iter().filter(|e| !e.is_empty()).cloned());
     conn.execute_batch(
         "CREATE OR REPLACE TEMP TABLE eff_wijken AS
            SELECT wijk_code, CAST(row_number() OVER (ORDER BY wijk_code) AS INTEGER) AS wid
@@ -437,7 +448,7 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     // The panel query's columns: the `base` ones, then `row_select`.
     let base_cols = 9;
     let sql = format!(
-        "SELECT {base}, {} FROM ads.person_month pm JOIN eff_spells s ON s.pseudonym = pm.pseudonym AND s.spell_id = pm.spell_id{} \
+        "SELECT {base}, {} FROM ads.person_month pm JOIN eff_spells s ON s.person_key = pm.{person_key} AND s.spell_id = pm.spell_id{} \
          LEFT JOIN eff_wijken wk ON wk.wijk_code = CAST(pm.wijk_code AS VARCHAR)",
         row_select.join(", "),
         assessments
@@ -449,21 +460,56 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         eprintln!("effects panel query: {sql}");
     }
     let started = std::time::Instant::now();
-    let mut cols = doubles(conn, &sql)?;
+    let read = doubles(conn, &sql)?;
     timing("effects: panel read: query", started);
-    // In (spell, month) order — the order `provision::PanelData` documents.
+    // The columns in the order the code below reads them: the base columns, the panel's own
+    // features (`names`), then the other row-level features (`row_extra`, the competence count
+    // as zeros to be filled).
+    let mut read = read.into_iter();
+    let mut cols: Vec<Vec<f64>> = read.by_ref().take(base_cols).collect();
+    let active = read.next().unwrap_or_default();
+    let derived = |f: &dyn Fn(f64, f64, f64) -> f64| -> Vec<f64> {
+        // (duration, age, month index) of each row.
+        cols[3]
+            .iter()
+            .zip(&cols[5])
+            .zip(&cols[2])
+            .map(|((&d, &a), &m)| f(d, a, m))
+            .collect()
+    };
+    // As DuckDB computed them before: ln(1 + d) of an integer d, age·age (an integer) / 100.0,
+    // and the calendar year of the month index year·12 + month − 1.
+    let own = [
+        derived(&|d, _, _| d),
+        derived(&|d, _, _| (1.0 + d).ln()),
+        derived(&|_, a, _| a),
+        derived(&|_, a, _| (a * a) / 100.0),
+        derived(&|_, _, m| m.div_euclid(12.0)),
+    ];
+    cols.extend(own);
+    cols.push(active);
+    for e in &row_extra {
+        cols.push(if e.is_empty() {
+            vec![0.0; cols[0].len()]
+        } else {
+            read.next().unwrap_or_default()
+        });
+    }
+    // In (spell, month) order — the order `provision::PanelData` documents. Each row's key
+    // (spell, month) is unique; sorted as (key, row) pairs.
     {
         let (sid, month) = (&cols[1], &cols[2]);
-        let mut order: Vec<u32> = (0..sid.len() as u32).collect();
-        order.sort_unstable_by(|&a, &b| {
-            let (a, b) = (a as usize, b as usize);
-            sid[a]
-                .total_cmp(&sid[b])
-                .then(month[a].total_cmp(&month[b]))
-        });
+        let min_month = month.iter().copied().fold(f64::INFINITY, f64::min);
+        let mut order: Vec<(u64, u32)> = (0..sid.len())
+            .map(|i| {
+                let key = ((sid[i] as u64) << 32) | (month[i] - min_month) as u64;
+                (key, i as u32)
+            })
+            .collect();
+        order.sort_unstable();
         timing("effects: panel read: order", started);
         for c in cols.iter_mut() {
-            *c = order.iter().map(|&i| c[i as usize]).collect();
+            *c = order.iter().map(|&(_, i)| c[i as usize]).collect();
         }
     }
     // The provisions running at the start of the month: the count of the spell's previous
