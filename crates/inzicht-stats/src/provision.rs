@@ -294,6 +294,10 @@ struct Prepared {
     treated_person: Vec<u32>,
     control_slot_row: Vec<usize>,
     treated_slot_row: Vec<usize>,
+    /// Per treated slot: where its score falls among its stratum's control scores (the first
+    /// control slot, relative to the stratum, with a score not below it) — the same in every
+    /// bootstrap replicate, so found once.
+    treated_pos: Vec<u32>,
     width: f64,
     eligible_controls: Vec<usize>,
     start_type: Vec<u32>,
@@ -495,6 +499,7 @@ fn prepare(
                 treated_person: vec![],
                 control_slot_row: vec![],
                 treated_slot_row: vec![],
+                treated_pos: vec![],
                 width: 0.0,
                 eligible_controls: controls,
                 start_type,
@@ -707,6 +712,13 @@ fn prepare(
     let treated_person = treated_flat().map(|t| d.person[t.row]).collect();
     let control_slot_row = controls_flat().map(|c| c.row).collect();
     let treated_slot_row = treated_flat().map(|t| t.row).collect();
+    let treated_pos = strata
+        .iter()
+        .flat_map(|(t, c)| {
+            t.iter()
+                .map(move |t| c.partition_point(|x| x.lp < t.lp) as u32)
+        })
+        .collect();
     Ok((
         Prepared {
             treated,
@@ -718,6 +730,7 @@ fn prepare(
             treated_person,
             control_slot_row,
             treated_slot_row,
+            treated_pos,
             width,
             eligible_controls: controls,
             start_type,
@@ -755,7 +768,7 @@ fn match_all(prep: &Prepared, copies: &[u32], scratch: &mut MatchScratch, out: &
             if n_copies == 0 {
                 continue;
             }
-            let pos = scores.partition_point(|&v| v < t.lp);
+            let pos = prep.treated_pos[t_offset + i] as usize;
             for _ in 0..n_copies {
                 let mut best: Option<(f64, usize, usize)> = None;
                 let mut consider = |k: usize| -> bool {
