@@ -111,6 +111,22 @@ impl Source<'_> {
     }
 }
 
+/// With INZICHT_TIMING set, the steps within a phase, each timed from the end of the last.
+struct Laps(Option<std::time::Instant>);
+
+impl Laps {
+    fn start() -> Self {
+        Laps(std::env::var_os("INZICHT_TIMING").map(|_| std::time::Instant::now()))
+    }
+
+    fn lap(&mut self, what: &str) {
+        if let Some(at) = &mut self.0 {
+            eprintln!("    {what}: {:.3} s", at.elapsed().as_secs_f64());
+            *at = std::time::Instant::now();
+        }
+    }
+}
+
 /// With INZICHT_TIMING set, how long a phase took (on stderr; never data).
 fn timing(what: &str, since: std::time::Instant) {
     if std::env::var_os("INZICHT_TIMING").is_some() {
@@ -199,10 +215,12 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     timing("effects: persons and spells", t0);
     let t0 = std::time::Instant::now();
     // Features: panel columns, then assessment and person features as configured.
+    let mut laps = Laps::start();
     let columns: Vec<(String, String, String)> = conn
         .prepare("SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE database_name = 'ads'")?
         .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?
         .collect::<Result<_, _>>()?;
+    laps.lap("columns of the ADS");
     let cols_of = |t: &Option<String>| -> Vec<(String, String)> {
         columns
             .iter()
@@ -218,16 +236,15 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     // assessment id): an empty field in the latest assessment does not erase what an earlier
     // one recorded. The items are read as recorded and carried forward in Rust below (DuckDB's
     // `last_value(… IGNORE NULLS)` window per item cost more than the rest of reading them).
+    // `di` numbers the assessments in `diag_id` order (a key of the table), the order in which
+    // their items are read below.
     if let Some(a) = &assessments {
-        let items: String = assess_cols
-            .iter()
-            .map(|(c, _)| format!(", {}", ident(c)))
-            .collect();
         conn.execute_batch(&format!(
-            "CREATE OR REPLACE TEMP TABLE eff_diag AS SELECT diag_id, pseudonym, event_date, CAST(row_number() OVER (ORDER BY diag_id) - 1 AS INTEGER) AS di{items} FROM ads.{}",
+            "CREATE OR REPLACE TEMP TABLE eff_diag AS SELECT diag_id, pseudonym, event_date, CAST(row_number() OVER (ORDER BY diag_id) - 1 AS INTEGER) AS di FROM ads.{}",
             ident(a)
         ))?;
     }
+    laps.lap("assessments copied");
     let mut feature_cols: Vec<(String, String)> = assess_cols
         .iter()
         .map(|(c, ty)| (format!("a.{}", ident(c)), format!("{c}|{ty}")))
@@ -254,6 +271,7 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
              ON b.pseudonym = a.pseudonym AND b.start_m < a.start_m
            GROUP BY ALL",
     )?;
+    laps.lap("earlier spells");
     feature_cols.push(("h.earlier".into(), "eerdere_uitkeringen|BIGINT".into()));
     feature_cols.push((
         "h.earlier_wsi".into(),
@@ -293,6 +311,7 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         }
         by_person.iter_mut().for_each(|v| v.sort_unstable());
         competence_months = Some(by_person);
+        laps.lap("competence months");
         feature_cols.push((COMPETENCES.into(), "competenties_bekend|BIGINT".into()));
     }
     if let Some(e) = &experience {
@@ -386,19 +405,36 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     let source_of = |expr: &str| -> Option<String> {
         let (alias, col) = expr.split_once('.')?;
         let table = match alias {
-            "a" => "eff_diag".to_string(),
+            "a" => format!("ads.{}", ident(assessments.as_deref()?)),
             "pe" => format!("ads.{}", ident(persons.as_deref()?)),
             "sp" => format!("ads.{spells}"),
             _ => return None,
         };
         Some(format!("SELECT DISTINCT CAST({col} AS VARCHAR) AS v FROM {table} WHERE {col} IS NOT NULL ORDER BY v LIMIT {}", MAX_LEVELS + 1))
     };
-    for (expr, name) in &text {
-        let Some(sql) = source_of(expr) else { continue };
-        let levels: Vec<String> = conn
-            .prepare(&sql)?
-            .query_map([], |r| r.get::<_, String>(0))?
-            .collect::<Result<_, _>>()?;
+    // The levels of every text feature in one query (one plan instead of one per feature).
+    let sourced: Vec<(&String, &String, String)> = text
+        .iter()
+        .filter_map(|(expr, name)| Some((expr, name, source_of(expr)?)))
+        .collect();
+    let mut levels_of: Vec<Vec<String>> = vec![Vec::new(); sourced.len()];
+    if !sourced.is_empty() {
+        let union = sourced
+            .iter()
+            .enumerate()
+            .map(|(k, (_, _, sql))| format!("SELECT {k} AS k, v FROM ({sql})"))
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        let mut stmt = conn.prepare(&format!("SELECT k, v FROM ({union}) ORDER BY k, v"))?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let k: i32 = r.get(0)?;
+            if let Some(levels) = levels_of.get_mut(k as usize) {
+                levels.push(r.get(1)?);
+            }
+        }
+    }
+    for ((expr, name, _), levels) in sourced.into_iter().zip(levels_of) {
         if levels.len() > MAX_LEVELS || levels.len() < 2 {
             continue;
         }
@@ -417,6 +453,7 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         specs.push((Spec::Text(name.clone(), levels), level, k));
     }
     let row_extra = std::mem::take(&mut level_select[Level::Row as usize]);
+    laps.lap("levels of the text features");
     row_select.extend(row_extra.iter().filter(|e| !e.is_empty()).cloned());
     conn.execute_batch(
         "CREATE OR REPLACE TEMP TABLE eff_wijken AS
@@ -427,6 +464,7 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         .prepare("SELECT wijk_code FROM eff_wijken ORDER BY wid")?
         .query_map([], |r| r.get::<_, String>(0))?
         .collect::<Result<_, _>>()?;
+    laps.lap("wijken");
     let base = [
         "CAST(s.pid AS DOUBLE)",
         "CAST(s.sid AS DOUBLE)",
@@ -541,6 +579,7 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     timing("effects: panel read", started);
     // Per person (by pid), per spell (by sid) and per assessment (by di): the columns of each.
     let started = std::time::Instant::now();
+    let mut laps = Laps::start();
     let per_level = |select: &[String], sql_from: String| -> Result<Vec<Vec<f64>>, StoreError> {
         if select.is_empty() {
             return Ok(Vec::new());
@@ -568,6 +607,7 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
             }
         ),
     )?;
+    laps.lap("person features");
     let spell_cols = per_level(
         &level_select[Level::Spell as usize],
         format!(
@@ -575,10 +615,15 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
              LEFT JOIN eff_hist h ON h.pseudonym = s.pseudonym AND h.spell_id = s.spell_id ORDER BY s.sid"
         ),
     )?;
+    laps.lap("spell features");
     let mut diag_cols = per_level(
         &level_select[Level::Assessment as usize],
-        "eff_diag a ORDER BY a.di".to_string(),
+        format!(
+            "ads.{} a ORDER BY a.diag_id",
+            ident(assessments.as_deref().unwrap_or("diagnoses"))
+        ),
     )?;
+    laps.lap("assessment features");
     if !diag_cols.is_empty() {
         // Last observation carried forward: in each person's assessments in (event date,
         // assessment id) order, a missing item (NaN for a number, 0 — no level — for text)
@@ -613,6 +658,7 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
             }
         }
     }
+    laps.lap("assessment items carried forward");
     timing(
         "effects: person, spell and assessment features read",
         started,
