@@ -498,8 +498,25 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         eprintln!("effects panel query: {sql}");
     }
     let started = std::time::Instant::now();
-    let read = doubles(conn, &sql)?;
+    let mut read = doubles(conn, &sql)?;
     timing("effects: panel read: query", started);
+    // In (spell, month) order — the order `provision::PanelData` documents. Each row's key
+    // (spell, month) is unique; sorted as (key, row) pairs.
+    {
+        let (sid, month) = (&read[1], &read[2]);
+        let min_month = month.iter().copied().fold(f64::INFINITY, f64::min);
+        let mut order: Vec<(u64, u32)> = (0..sid.len())
+            .map(|i| {
+                let key = ((sid[i] as u64) << 32) | (month[i] - min_month) as u64;
+                (key, i as u32)
+            })
+            .collect();
+        order.sort_unstable();
+        timing("effects: panel read: order", started);
+        for c in read.iter_mut() {
+            *c = order.iter().map(|&(_, i)| c[i as usize]).collect();
+        }
+    }
     // The columns in the order the code below reads them: the base columns, the panel's own
     // features (`names`), then the other row-level features (`row_extra`, the competence count
     // as zeros to be filled).
@@ -532,23 +549,6 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         } else {
             read.next().unwrap_or_default()
         });
-    }
-    // In (spell, month) order — the order `provision::PanelData` documents. Each row's key
-    // (spell, month) is unique; sorted as (key, row) pairs.
-    {
-        let (sid, month) = (&cols[1], &cols[2]);
-        let min_month = month.iter().copied().fold(f64::INFINITY, f64::min);
-        let mut order: Vec<(u64, u32)> = (0..sid.len())
-            .map(|i| {
-                let key = ((sid[i] as u64) << 32) | (month[i] - min_month) as u64;
-                (key, i as u32)
-            })
-            .collect();
-        order.sort_unstable();
-        timing("effects: panel read: order", started);
-        for c in cols.iter_mut() {
-            *c = order.iter().map(|&(_, i)| c[i as usize]).collect();
-        }
     }
     // The provisions running at the start of the month: the count of the spell's previous
     // panel month (0 in its first), as `lag() OVER (PARTITION BY spell ORDER BY month)`.
@@ -689,6 +689,37 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         Missing,
         Level(f64),
     }
+    // Whether some panel row reads a value that passes `test`: for a column of an entity, some
+    // entity that a row refers to (or the "absent" value, where a row refers to none).
+    let referenced: Vec<(Vec<bool>, bool)> = [
+        (pid_col, &person_cols),
+        (sid_col, &spell_cols),
+        (di_col, &diag_cols),
+    ]
+    .iter()
+    .map(|(index, table)| {
+        let len = table.first().map_or(0, |c| c.len());
+        let mut seen = vec![false; len];
+        let mut none = false;
+        for &k in index.iter() {
+            if k.is_finite() && k >= 0.0 && (k as usize) < len {
+                seen[k as usize] = true;
+            } else {
+                none = true;
+            }
+        }
+        (seen, none)
+    })
+    .collect();
+    let any_row = |level: Level, src: Source, test: &dyn Fn(f64) -> bool| -> bool {
+        match src {
+            Source::Row(c) => c.iter().any(|&v| test(v)),
+            Source::Indexed(c, _, absent) => {
+                let (seen, none) = &referenced[level as usize - 1];
+                (*none && test(absent)) || c.iter().zip(seen).any(|(&v, &s)| s && test(v))
+            }
+        }
+    };
     let mut makers: Vec<(String, Source, Make, Level)> = Vec::new();
     for (k, name) in names.iter().enumerate() {
         makers.push((
@@ -707,7 +738,7 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         match spec {
             Spec::Number(name) => {
                 makers.push((name.clone(), src, Make::Value, *level));
-                if (0..n).any(|i| !src.at(i).is_finite()) {
+                if any_row(*level, src, &|v| !v.is_finite()) {
                     makers.push((format!("{name}_onbekend"), src, Make::Missing, *level));
                 }
             }
@@ -720,7 +751,7 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
                         *level,
                     ));
                 }
-                if (0..n).any(|i| src.at(i) == 0.0) {
+                if any_row(*level, src, &|v| v == 0.0) {
                     makers.push((format!("{name}_onbekend"), src, Make::Level(0.0), *level));
                 }
             }
@@ -787,8 +818,9 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         &format!(
             "SELECT CAST(s.sid AS DOUBLE), CAST(g.gi AS DOUBLE), CAST(min({m}) AS DOUBLE), CAST(arg_min(t.ti, v.start_date) AS DOUBLE)
              FROM ads.{provisions} v
-             JOIN ads.person_month pm ON pm.pseudonym = v.pseudonym AND pm.month = date_trunc('month', v.start_date)
-             JOIN eff_spells s ON s.pseudonym = pm.pseudonym AND s.spell_id = pm.spell_id
+             JOIN eff_persons p ON p.pseudonym = v.pseudonym
+             JOIN ads.person_month pm ON pm.{person_key} = p.person_key AND pm.month = date_trunc('month', v.start_date)
+             JOIN eff_spells s ON s.person_key = pm.{person_key} AND s.spell_id = pm.spell_id
              JOIN eff_groups g ON g.group_code = v.group_code
              JOIN eff_types t ON t.type_code = v.type_code
              GROUP BY s.sid, g.gi ORDER BY 1, 2",
