@@ -58,7 +58,7 @@ pub fn fit(
     names: &[String],
     weights: Option<&[f64]>,
 ) -> Result<LogisticFit, StatsError> {
-    fit_impl(x, y, names, weights, 0.0, true).map_err(|(_, e)| e)
+    fit_impl(x, y, names, weights, 0.0, true, None).map_err(|(_, e)| e)
 }
 
 /// Ridge (L2-penalised) logistic regression: maximises
@@ -79,7 +79,7 @@ pub fn fit_ridge(
             "the penalty must be a non-negative number".into(),
         ));
     }
-    fit_impl(x, y, names, weights, lambda, true).map_err(|(_, e)| e)
+    fit_impl(x, y, names, weights, lambda, true, None).map_err(|(_, e)| e)
 }
 
 /// As [`fit`], but a covariate that makes the information matrix singular (collinear, or
@@ -90,18 +90,34 @@ pub fn fit_ridge(
 /// Without `covariance` the fit is for its estimate only (a propensity score): the information
 /// matrix is not recomputed at the estimate unless separation is suspected, `covariance` is
 /// empty, and the coefficients' `se`, `z` and `p` are NaN.
+///
+/// `information_at_zero`, where the caller has it, is the information matrix at β = 0
+/// (intercept first, (p + 1)², row-major; without weights ¼·XᵀX with the intercept column):
+/// the first Newton step then does not compute it again. It changes the path to the maximum,
+/// not the maximum.
 pub fn fit_dropping(
     x: &[f64],
     y: &[bool],
     names: &[String],
     weights: Option<&[f64]>,
     covariance: bool,
+    information_at_zero: Option<&[f64]>,
 ) -> Result<(LogisticFit, Vec<usize>), StatsError> {
     let n = y.len();
     let p = names.len();
     let mut keep: Vec<usize> = (0..p).collect();
     let mut dropped: Vec<String> = Vec::new();
+    let start = information_at_zero.filter(|i| i.len() == (p + 1) * (p + 1));
     loop {
+        // The information at 0 of the covariates kept (intercept first).
+        let start_sub: Option<Vec<f64>> = start.map(|info| {
+            let at: Vec<usize> = std::iter::once(0)
+                .chain(keep.iter().map(|&j| j + 1))
+                .collect();
+            at.iter()
+                .flat_map(|&a| at.iter().map(move |&b| info[a * (p + 1) + b]))
+                .collect()
+        });
         // The design of the covariates kept (the design itself while none has been left out).
         let sub: std::borrow::Cow<[f64]> = if keep.len() == p {
             std::borrow::Cow::Borrowed(x)
@@ -111,7 +127,15 @@ pub fn fit_dropping(
                 .collect()
         };
         let sub_names: Vec<String> = keep.iter().map(|&j| names[j].clone()).collect();
-        match fit_impl(&sub, y, &sub_names, weights, 0.0, covariance) {
+        match fit_impl(
+            &sub,
+            y,
+            &sub_names,
+            weights,
+            0.0,
+            covariance,
+            start_sub.as_deref(),
+        ) {
             Ok(mut f) => {
                 if !dropped.is_empty() {
                     f.warnings.push(format!(
@@ -139,6 +163,7 @@ fn fit_impl(
     weights: Option<&[f64]>,
     penalty: f64,
     want_covariance: bool,
+    information_at_zero: Option<&[f64]>,
 ) -> Result<LogisticFit, FitError> {
     let fail = |m: String| (None, StatsError(m));
     let n = y.len();
@@ -376,7 +401,18 @@ fn fit_impl(
         let l = match &factor {
             Some(l) => l,
             None => {
-                grad_info(&beta, &mut grad, &mut info);
+                match information_at_zero.filter(|i| iterations == 0 && i.len() == q * q) {
+                    // At β = 0 (the gradient is already the one at 0).
+                    Some(at_zero) => {
+                        info.copy_from_slice(at_zero);
+                        for j in 1..q {
+                            info[j * q + j] += penalty;
+                        }
+                    }
+                    None => {
+                        grad_info(&beta, &mut grad, &mut info);
+                    }
+                }
                 fresh_steps += 1;
                 factor.insert(factor_of(&info)?)
             }
@@ -506,5 +542,41 @@ mod tests {
             Ok(f) => assert!(!f.warnings.is_empty()),
             Err(e) => assert!(e.0.contains("separat")),
         }
+    }
+
+    /// Given the information at β = 0, the fit reaches the same maximum — also when a column
+    /// is then left out as collinear (its row and column are left out of the given matrix).
+    #[test]
+    fn the_information_at_zero_changes_the_path_not_the_maximum() {
+        let n = 300;
+        let mut x = Vec::new();
+        let mut y = Vec::new();
+        for i in 0..n {
+            let (a, b) = ((i % 17) as f64 / 4.0 - 2.0, (i % 3 == 0) as u8 as f64);
+            // The third column is a copy of the second: collinear.
+            x.extend([a, b, b, a * b]);
+            y.push((a + b + (i % 5) as f64 / 2.0) > 1.2);
+        }
+        let names: Vec<String> = ["a", "b", "b2", "ab"].map(String::from).to_vec();
+        let q = 5;
+        let mut info0 = vec![0.0; q * q];
+        for row in x.chunks_exact(4) {
+            let xi: Vec<f64> = std::iter::once(1.0).chain(row.iter().copied()).collect();
+            for j in 0..q {
+                for k in 0..q {
+                    info0[j * q + k] += 0.25 * xi[j] * xi[k];
+                }
+            }
+        }
+        let (plain, kept_plain) = fit_dropping(&x, &y, &names, None, false, None).unwrap();
+        let (given, kept_given) = fit_dropping(&x, &y, &names, None, false, Some(&info0)).unwrap();
+        assert_eq!(kept_plain, kept_given);
+        assert_eq!(kept_plain, vec![0, 1, 3], "the copy is left out");
+        for (a, b) in plain.beta.iter().zip(&given.beta) {
+            assert!((a - b).abs() < 1e-9 * a.abs().max(1.0), "{a} vs {b}");
+        }
+        // A matrix of the wrong size is not used.
+        let (wrong, _) = fit_dropping(&x, &y, &names, None, false, Some(&info0[..4])).unwrap();
+        assert_eq!(wrong.beta, plain.beta);
     }
 }

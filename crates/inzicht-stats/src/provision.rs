@@ -551,6 +551,10 @@ fn prepare(
         }
         at
     };
+    // The propensity model's information matrix at β = 0 (¼·XᵀX with the intercept, over
+    // the columns kept), made from the same sums as the aliasing decision: its first Newton
+    // step then does not compute it again.
+    let information_at_zero: Vec<f64>;
     {
         let q = keep.len();
         let at = position(&keep);
@@ -576,6 +580,7 @@ fn prepare(
                 }
             }
         }
+        let (sums, raw) = (mean.clone(), gram.clone());
         mean.iter_mut().for_each(|m| *m /= rows.len() as f64);
         let n_rows = rows.len() as f64;
         for a in 0..q {
@@ -585,12 +590,22 @@ fn prepare(
             }
         }
         let drop = crate::linalg::aliased_columns(&gram, q);
-        keep = keep
-            .iter()
-            .enumerate()
-            .filter(|(a, _)| !drop.contains(a))
-            .map(|(_, &j)| j)
-            .collect();
+        let kept: Vec<usize> = (0..q).filter(|a| !drop.contains(a)).collect();
+        let q1 = kept.len() + 1;
+        let mut info = vec![0.0; q1 * q1];
+        info[0] = 0.25 * n_rows;
+        for (k, &a) in kept.iter().enumerate() {
+            info[k + 1] = 0.25 * sums[a];
+            info[(k + 1) * q1] = 0.25 * sums[a];
+            for (l, &b) in kept.iter().enumerate().take(k + 1) {
+                // `raw` holds the lower triangle (a ≥ b).
+                let v = 0.25 * raw[a * q + b];
+                info[(k + 1) * q1 + l + 1] = v;
+                info[(l + 1) * q1 + k + 1] = v;
+            }
+        }
+        information_at_zero = info;
+        keep = kept.iter().map(|&a| keep[a]).collect();
     }
     phase.done(&format!(
         "  prepare: sample and aliasing ({} rows)",
@@ -612,7 +627,7 @@ fn prepare(
     let (mut iterations, mut updates) = (0, 0);
     drop(sample_x);
     let (model, warnings): (Option<(f64, Vec<f64>)>, Vec<String>) =
-        match logistic::fit_dropping(&x, &y, &names, None, false) {
+        match logistic::fit_dropping(&x, &y, &names, None, false, Some(&information_at_zero)) {
             Ok((fit, kept)) => {
                 iterations = fit.iterations;
                 updates = fit.information_updates;
