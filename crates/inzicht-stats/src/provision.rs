@@ -34,7 +34,6 @@ use crate::rng::Rng;
 pub use crate::sparse::{Block, Features};
 use crate::{cox, dist, logistic, multiple, StatsError};
 use serde::Serialize;
-use std::collections::HashMap;
 
 /// How a spell ended, for the outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -708,8 +707,9 @@ fn prepare(
         }
     }
     for (t, c) in &mut strata {
-        t.sort_by(|a, b| b.lp.total_cmp(&a.lp).then(a.row.cmp(&b.row)));
-        c.sort_by(|a, b| a.lp.total_cmp(&b.lp).then(a.row.cmp(&b.row)));
+        // (Rows are distinct, so the order is total and an unstable sort gives the same.)
+        t.sort_unstable_by(|a, b| b.lp.total_cmp(&a.lp).then(a.row.cmp(&b.row)));
+        c.sort_unstable_by(|a, b| a.lp.total_cmp(&b.lp).then(a.row.cmp(&b.row)));
     }
     let mut control_offset = Vec::with_capacity(strata.len());
     let mut treated_offset = Vec::with_capacity(strata.len());
@@ -1524,16 +1524,32 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
     );
     let naive_arms =
         |t_rows: &[usize], controls: &[ControlCell]| -> Option<(ArmSummary, ArmSummary)> {
-            let mut nt: HashMap<i32, f64> = HashMap::new();
-            let mut nc: HashMap<i32, f64> = HashMap::new();
+            // Treated and control months per month of the spell (0: none).
+            let at = |dur: i32| usize::try_from(dur).ok();
+            let longest = t_rows
+                .iter()
+                .map(|&r| d.duration[r])
+                .chain(controls.iter().map(|c| c.0 .0))
+                .max()
+                .unwrap_or(0);
+            let mut nt = vec![0.0f64; at(longest).unwrap_or(0) + 1];
+            let mut nc = nt.clone();
             for &r in t_rows {
-                *nt.entry(d.duration[r]).or_default() += 1.0;
+                if let Some(i) = at(d.duration[r]) {
+                    nt[i] += 1.0;
+                }
             }
             for &((dur, _, _), k) in controls {
-                *nc.entry(dur).or_default() += k as f64;
+                if let Some(i) = at(dur) {
+                    nc[i] += k as f64;
+                }
             }
             let cells = controls.iter().filter_map(|&((dur, t, c), k)| {
-                let w = nt.get(&dur)? / nc.get(&dur)?;
+                let i = at(dur)?;
+                if nt[i] == 0.0 || nc[i] == 0.0 {
+                    return None;
+                }
+                let w = nt[i] / nc[i];
                 Some(Cell {
                     t,
                     c,

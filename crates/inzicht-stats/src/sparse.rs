@@ -254,9 +254,20 @@ impl Features {
     /// A plain matrix of the given rows, in that order (for repeated passes over a sample).
     pub fn gather(&self, rows: &[usize]) -> Features {
         let mut out = Features::new(self.p);
+        // Room for the entries (counted first: growing the vectors cost more than counting).
+        let mut total = 0;
         for &r in rows {
-            self.for_each(r, |j, x| out.push(j, x));
-            out.end_row();
+            self.for_each(r, |_, _| total += 1);
+        }
+        out.reserve(rows.len(), total);
+        let Csr { start, col, val } = &mut out.own;
+        for &r in rows {
+            // The stored entries are nonzero already.
+            self.for_each(r, |j, x| {
+                col.push(j as u32);
+                val.push(x);
+            });
+            start.push(col.len());
         }
         out
     }
