@@ -1258,7 +1258,8 @@ impl NaiveControls {
         } else {
             (hi - lo + 1) as usize * times * causes
         };
-        let mut dense = vec![0u64; n_sets * width];
+        // (u32: half the memory of the randomly addressed counts.)
+        let mut dense = vec![0u32; n_sets * width];
         // Per person and set: the first W/S/I exit time and the last time seen + 1 (0: not
         // seen), as PersonCounter keeps them.
         let n_persons = d.n_persons;
@@ -1300,7 +1301,7 @@ impl NaiveControls {
                         let dur = lo + (i / (times * causes)) as i32;
                         let t = ((i / causes) % times) as u16;
                         let c = (i % causes) as u8;
-                        ((dur, t, c), n)
+                        ((dur, t, c), u64::from(n))
                     })
                     .collect()
             })
