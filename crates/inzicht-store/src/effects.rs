@@ -196,7 +196,7 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         "CREATE OR REPLACE TEMP TABLE eff_persons AS
            SELECT pseudonym, {person_key} AS person_key,
                   CAST(row_number() OVER (ORDER BY pseudonym) - 1 AS INTEGER) AS pid
-           FROM (SELECT DISTINCT pseudonym, {person_key} FROM ads.person_month);
+           FROM (SELECT DISTINCT pseudonym{} FROM ads.person_month);
          CREATE OR REPLACE TEMP TABLE eff_spells AS
            SELECT s.pseudonym, spell_id, p.pid, p.person_key,
                   CAST(row_number() OVER (ORDER BY s.pseudonym, spell_id) - 1 AS INTEGER) AS sid,
@@ -206,6 +206,7 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
                         min(start_date) AS start_date
                  FROM ads.{spells} GROUP BY pseudonym, spell_id) s
            JOIN eff_persons p ON p.pseudonym = s.pseudonym;",
+        if has_person_nr { ", person_nr" } else { "" },
         exit_m = month_sql("end_date"),
         start_m = month_sql("start_date"),
     ))?;
