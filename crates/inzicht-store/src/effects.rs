@@ -499,171 +499,190 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         eprintln!("effects panel query: {sql}");
     }
     let started = std::time::Instant::now();
-    let mut read = doubles(conn, &sql)?;
+    let read = doubles(conn, &sql)?;
     timing("effects: panel read: query", started);
-    // In (spell, month) order — the order `provision::PanelData` documents. Each row's key
-    // (spell, month) is unique; sorted as (key, row) pairs.
-    {
-        let (sid, month) = (&read[1], &read[2]);
-        let min_month = month.iter().copied().fold(f64::INFINITY, f64::min);
-        let mut order: Vec<(u64, u32)> = (0..sid.len())
-            .map(|i| {
-                let key = ((sid[i] as u64) << 32) | (month[i] - min_month) as u64;
-                (key, i as u32)
-            })
-            .collect();
-        order.sort_unstable();
-        timing("effects: panel read: order", started);
-        for c in read.iter_mut() {
-            *c = order.iter().map(|&(_, i)| c[i as usize]).collect();
+    // Arranging the panel (order, derived columns, lag, competence counts) runs on a second
+    // core while this one reads the person, spell and assessment features from DuckDB.
+    let n_names = names.len();
+    let arrange = |mut read: Vec<Vec<f64>>| -> Vec<Vec<f64>> {
+        // In (spell, month) order — the order `provision::PanelData` documents. Each row's key
+        // (spell, month) is unique; sorted as (key, row) pairs.
+        {
+            let (sid, month) = (&read[1], &read[2]);
+            let min_month = month.iter().copied().fold(f64::INFINITY, f64::min);
+            let mut order: Vec<(u64, u32)> = (0..sid.len())
+                .map(|i| {
+                    let key = ((sid[i] as u64) << 32) | (month[i] - min_month) as u64;
+                    (key, i as u32)
+                })
+                .collect();
+            order.sort_unstable();
+            timing("effects: panel read: order", started);
+            for c in read.iter_mut() {
+                *c = order.iter().map(|&(_, i)| c[i as usize]).collect();
+            }
         }
-    }
-    // The columns in the order the code below reads them: the base columns, the panel's own
-    // features (`names`), then the other row-level features (`row_extra`, the competence count
-    // as zeros to be filled).
-    let mut read = read.into_iter();
-    let mut cols: Vec<Vec<f64>> = read.by_ref().take(base_cols).collect();
-    let active = read.next().unwrap_or_default();
-    let derived = |f: &dyn Fn(f64, f64, f64) -> f64| -> Vec<f64> {
-        // (duration, age, month index) of each row.
-        cols[3]
-            .iter()
-            .zip(&cols[5])
-            .zip(&cols[2])
-            .map(|((&d, &a), &m)| f(d, a, m))
-            .collect()
-    };
-    // As DuckDB computed them before: ln(1 + d) of an integer d, age·age (an integer) / 100.0,
-    // and the calendar year of the month index year·12 + month − 1.
-    let own = [
-        derived(&|d, _, _| d),
-        derived(&|d, _, _| (1.0 + d).ln()),
-        derived(&|_, a, _| a),
-        derived(&|_, a, _| (a * a) / 100.0),
-        derived(&|_, _, m| m.div_euclid(12.0)),
-    ];
-    cols.extend(own);
-    cols.push(active);
-    for e in &row_extra {
-        cols.push(if e.is_empty() {
-            vec![0.0; cols[0].len()]
-        } else {
-            read.next().unwrap_or_default()
-        });
-    }
-    // The provisions running at the start of the month: the count of the spell's previous
-    // panel month (0 in its first), as `lag() OVER (PARTITION BY spell ORDER BY month)`.
-    {
-        let (head, tail) = cols.split_at_mut(base_cols);
-        let (sid, active) = (&head[1], &mut tail[5]);
-        for i in (0..active.len()).rev() {
-            active[i] = if i > 0 && sid[i - 1] == sid[i] {
-                active[i - 1]
+        // The columns in the order the code below reads them: the base columns, the panel's own
+        // features (`names`), then the other row-level features (`row_extra`, the competence count
+        // as zeros to be filled).
+        let mut read = read.into_iter();
+        let mut cols: Vec<Vec<f64>> = read.by_ref().take(base_cols).collect();
+        let active = read.next().unwrap_or_default();
+        let derived = |f: &dyn Fn(f64, f64, f64) -> f64| -> Vec<f64> {
+            // (duration, age, month index) of each row.
+            cols[3]
+                .iter()
+                .zip(&cols[5])
+                .zip(&cols[2])
+                .map(|((&d, &a), &m)| f(d, a, m))
+                .collect()
+        };
+        // As DuckDB computed them before: ln(1 + d) of an integer d, age·age (an integer) / 100.0,
+        // and the calendar year of the month index year·12 + month − 1.
+        let own = [
+            derived(&|d, _, _| d),
+            derived(&|d, _, _| (1.0 + d).ln()),
+            derived(&|_, a, _| a),
+            derived(&|_, a, _| (a * a) / 100.0),
+            derived(&|_, _, m| m.div_euclid(12.0)),
+        ];
+        cols.extend(own);
+        cols.push(active);
+        for e in &row_extra {
+            cols.push(if e.is_empty() {
+                vec![0.0; cols[0].len()]
             } else {
-                0.0
-            };
+                read.next().unwrap_or_default()
+            });
         }
-    }
-    if let (Some(k), Some(months)) = (competence_column, &competence_months) {
-        let (pid, month) = (&cols[0], &cols[2]);
-        let counts: Vec<f64> = pid
-            .iter()
-            .zip(month)
-            .map(|(&p, &m)| {
-                months
-                    .get(p as usize)
-                    .map_or(0.0, |v| v.partition_point(|&x| x as f64 <= m) as f64)
-            })
-            .collect();
-        cols[base_cols + names.len() + k] = counts;
-    }
+        // The provisions running at the start of the month: the count of the spell's previous
+        // panel month (0 in its first), as `lag() OVER (PARTITION BY spell ORDER BY month)`.
+        {
+            let (head, tail) = cols.split_at_mut(base_cols);
+            let (sid, active) = (&head[1], &mut tail[5]);
+            for i in (0..active.len()).rev() {
+                active[i] = if i > 0 && sid[i - 1] == sid[i] {
+                    active[i - 1]
+                } else {
+                    0.0
+                };
+            }
+        }
+        if let (Some(k), Some(months)) = (competence_column, &competence_months) {
+            let (pid, month) = (&cols[0], &cols[2]);
+            let counts: Vec<f64> = pid
+                .iter()
+                .zip(month)
+                .map(|(&p, &m)| {
+                    months
+                        .get(p as usize)
+                        .map_or(0.0, |v| v.partition_point(|&x| x as f64 <= m) as f64)
+                })
+                .collect();
+            cols[base_cols + n_names + k] = counts;
+        }
+        timing("effects: panel read: arranged", started);
+        cols
+    };
+    let (cols, person_cols, spell_cols, diag_cols) = std::thread::scope(
+        |scope| -> Result<_, StoreError> {
+            let arranged = scope.spawn(|| arrange(read));
+            // Per person (by pid), per spell (by sid) and per assessment (by di): the columns of each.
+            let started = std::time::Instant::now();
+            let mut laps = Laps::start();
+            let per_level =
+                |select: &[String], sql_from: String| -> Result<Vec<Vec<f64>>, StoreError> {
+                    if select.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    doubles(
+                        conn,
+                        &format!("SELECT {} FROM {sql_from}", select.join(", ")),
+                    )
+                };
+            let person_cols = per_level(
+                &level_select[Level::Person as usize],
+                format!(
+                    "eff_persons p{}{} ORDER BY p.pid",
+                    persons
+                        .as_deref()
+                        .map(|t| format!(
+                            " LEFT JOIN ads.{} pe ON pe.pseudonym = p.pseudonym",
+                            ident(t)
+                        ))
+                        .unwrap_or_default(),
+                    if experience.is_some() {
+                        " LEFT JOIN eff_exp ex ON ex.pseudonym = p.pseudonym"
+                    } else {
+                        ""
+                    }
+                ),
+            )?;
+            laps.lap("person features");
+            let spell_cols = per_level(
+                &level_select[Level::Spell as usize],
+                format!(
+                    "eff_spells s LEFT JOIN (SELECT DISTINCT ON (pseudonym, spell_id) * FROM ads.{spells} ORDER BY pseudonym, spell_id, start_date) sp ON sp.pseudonym = s.pseudonym AND sp.spell_id = s.spell_id \
+                     LEFT JOIN eff_hist h ON h.pseudonym = s.pseudonym AND h.spell_id = s.spell_id ORDER BY s.sid"
+                ),
+            )?;
+            laps.lap("spell features");
+            let mut diag_cols = per_level(
+                &level_select[Level::Assessment as usize],
+                format!(
+                    "ads.{} a ORDER BY a.diag_id",
+                    ident(assessments.as_deref().unwrap_or("diagnoses"))
+                ),
+            )?;
+            laps.lap("assessment features");
+            if !diag_cols.is_empty() {
+                // Last observation carried forward: in each person's assessments in (event date,
+                // assessment id) order, a missing item (NaN for a number, 0 — no level — for text)
+                // takes the value of the person's latest earlier assessment that has one, as
+                // `last_value(item IGNORE NULLS) OVER (PARTITION BY pseudonym ORDER BY event_date,
+                // diag_id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)`.
+                let order = doubles(
+                    conn,
+                    "SELECT CAST(a.di AS DOUBLE), CAST(p.pid AS DOUBLE) FROM eff_diag a JOIN eff_persons p ON p.pseudonym = a.pseudonym ORDER BY p.pid, a.event_date, a.diag_id",
+                )?;
+                let (di, pid) = (&order[0], &order[1]);
+                for (spec, level, k) in &specs {
+                    if *level != Level::Assessment {
+                        continue;
+                    }
+                    let missing = |v: f64| match spec {
+                        Spec::Number(_) => !v.is_finite(),
+                        Spec::Text(..) => v == 0.0,
+                    };
+                    let Some(col) = diag_cols.get_mut(*k) else {
+                        continue;
+                    };
+                    for i in 1..di.len() {
+                        if pid[i] != pid[i - 1] {
+                            continue;
+                        }
+                        let (now, before) = (di[i] as usize, di[i - 1] as usize);
+                        if now < col.len() && before < col.len() && missing(col[now]) {
+                            // `before` has already carried its own value forward.
+                            col[now] = col[before];
+                        }
+                    }
+                }
+            }
+            laps.lap("assessment items carried forward");
+            timing(
+                "effects: person, spell and assessment features read",
+                started,
+            );
+            let cols = arranged.join().map_err(|_| {
+                StoreError::Internal(
+                    "effects: arranging the panel failed (a worker thread stopped)".into(),
+                )
+            })?;
+            Ok((cols, person_cols, spell_cols, diag_cols))
+        },
+    )?;
     timing("effects: panel read", started);
-    // Per person (by pid), per spell (by sid) and per assessment (by di): the columns of each.
-    let started = std::time::Instant::now();
-    let mut laps = Laps::start();
-    let per_level = |select: &[String], sql_from: String| -> Result<Vec<Vec<f64>>, StoreError> {
-        if select.is_empty() {
-            return Ok(Vec::new());
-        }
-        doubles(
-            conn,
-            &format!("SELECT {} FROM {sql_from}", select.join(", ")),
-        )
-    };
-    let person_cols = per_level(
-        &level_select[Level::Person as usize],
-        format!(
-            "eff_persons p{}{} ORDER BY p.pid",
-            persons
-                .as_deref()
-                .map(|t| format!(
-                    " LEFT JOIN ads.{} pe ON pe.pseudonym = p.pseudonym",
-                    ident(t)
-                ))
-                .unwrap_or_default(),
-            if experience.is_some() {
-                " LEFT JOIN eff_exp ex ON ex.pseudonym = p.pseudonym"
-            } else {
-                ""
-            }
-        ),
-    )?;
-    laps.lap("person features");
-    let spell_cols = per_level(
-        &level_select[Level::Spell as usize],
-        format!(
-            "eff_spells s LEFT JOIN (SELECT DISTINCT ON (pseudonym, spell_id) * FROM ads.{spells} ORDER BY pseudonym, spell_id, start_date) sp ON sp.pseudonym = s.pseudonym AND sp.spell_id = s.spell_id \
-             LEFT JOIN eff_hist h ON h.pseudonym = s.pseudonym AND h.spell_id = s.spell_id ORDER BY s.sid"
-        ),
-    )?;
-    laps.lap("spell features");
-    let mut diag_cols = per_level(
-        &level_select[Level::Assessment as usize],
-        format!(
-            "ads.{} a ORDER BY a.diag_id",
-            ident(assessments.as_deref().unwrap_or("diagnoses"))
-        ),
-    )?;
-    laps.lap("assessment features");
-    if !diag_cols.is_empty() {
-        // Last observation carried forward: in each person's assessments in (event date,
-        // assessment id) order, a missing item (NaN for a number, 0 — no level — for text)
-        // takes the value of the person's latest earlier assessment that has one, as
-        // `last_value(item IGNORE NULLS) OVER (PARTITION BY pseudonym ORDER BY event_date,
-        // diag_id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)`.
-        let order = doubles(
-            conn,
-            "SELECT CAST(a.di AS DOUBLE), CAST(p.pid AS DOUBLE) FROM eff_diag a JOIN eff_persons p ON p.pseudonym = a.pseudonym ORDER BY p.pid, a.event_date, a.diag_id",
-        )?;
-        let (di, pid) = (&order[0], &order[1]);
-        for (spec, level, k) in &specs {
-            if *level != Level::Assessment {
-                continue;
-            }
-            let missing = |v: f64| match spec {
-                Spec::Number(_) => !v.is_finite(),
-                Spec::Text(..) => v == 0.0,
-            };
-            let Some(col) = diag_cols.get_mut(*k) else {
-                continue;
-            };
-            for i in 1..di.len() {
-                if pid[i] != pid[i - 1] {
-                    continue;
-                }
-                let (now, before) = (di[i] as usize, di[i - 1] as usize);
-                if now < col.len() && before < col.len() && missing(col[now]) {
-                    // `before` has already carried its own value forward.
-                    col[now] = col[before];
-                }
-            }
-        }
-    }
-    laps.lap("assessment items carried forward");
-    timing(
-        "effects: person, spell and assessment features read",
-        started,
-    );
     let started = std::time::Instant::now();
     let n = cols.first().map_or(0, |c| c.len());
     if n == 0 {
