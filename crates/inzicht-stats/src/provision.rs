@@ -1526,27 +1526,27 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
     let naive_arms =
         |t_rows: &[usize], controls: &[ControlCell]| -> Option<(ArmSummary, ArmSummary)> {
             // Treated and control months per month of the spell (0: none).
-            let at = |dur: i32| usize::try_from(dur).ok();
-            let longest = t_rows
-                .iter()
-                .map(|&r| d.duration[r])
-                .chain(controls.iter().map(|c| c.0 .0))
-                .max()
-                .unwrap_or(0);
-            let mut nt = vec![0.0f64; at(longest).unwrap_or(0) + 1];
+            // (Indexed from the shortest duration present, so any duration has its place, as
+            // the hash maps these replace gave it.)
+            let durations = || {
+                t_rows
+                    .iter()
+                    .map(|&r| d.duration[r])
+                    .chain(controls.iter().map(|c| c.0 .0))
+            };
+            let shortest = durations().min().unwrap_or(0);
+            let longest = durations().max().unwrap_or(0);
+            let at = |dur: i32| (dur - shortest) as usize;
+            let mut nt = vec![0.0f64; at(longest) + 1];
             let mut nc = nt.clone();
             for &r in t_rows {
-                if let Some(i) = at(d.duration[r]) {
-                    nt[i] += 1.0;
-                }
+                nt[at(d.duration[r])] += 1.0;
             }
             for &((dur, _, _), k) in controls {
-                if let Some(i) = at(dur) {
-                    nc[i] += k as f64;
-                }
+                nc[at(dur)] += k as f64;
             }
             let cells = controls.iter().filter_map(|&((dur, t, c), k)| {
-                let i = at(dur)?;
+                let i = at(dur);
                 if nt[i] == 0.0 || nc[i] == 0.0 {
                     return None;
                 }

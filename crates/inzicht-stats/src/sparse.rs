@@ -207,6 +207,15 @@ impl Features {
         }
     }
 
+    /// The dot product of row `r`'s own entries with `coef`, in column order.
+    #[inline]
+    fn own_dot(&self, r: usize, coef: &[f64]) -> f64 {
+        let Csr { start, col, val } = &self.own;
+        (start[r]..start[r + 1])
+            .map(|k| val[k] as f64 * coef[col[k] as usize])
+            .fold(0.0, |s, t| s + t)
+    }
+
     /// Row `r` written densely into `out` (length `p`).
     #[inline]
     pub fn write_dense(&self, r: usize, out: &mut [f32]) {
@@ -225,10 +234,7 @@ impl Features {
     /// as [`Features::dot_all`] does: the row's own entries in column order, then each shared
     /// block's entries (in a plain matrix: all entries in column order).
     pub fn dot(&self, r: usize, coef: &[f64]) -> f64 {
-        let Csr { start, col, val } = &self.own;
-        let mut s = (start[r]..start[r + 1])
-            .map(|k| val[k] as f64 * coef[col[k] as usize])
-            .fold(0.0, |s, t| s + t);
+        let mut s = self.own_dot(r, coef);
         for b in &self.blocks {
             if let Block::Shared { level, table, .. } = b {
                 s += table.dot(self.index[*level][r] as usize, coef);
@@ -276,14 +282,7 @@ impl Features {
     /// block by block, the dot product of its entity's entries — computed once per entity, not
     /// once per row (a factored matrix's rows share them). `coef` has length `p`.
     pub fn dot_all(&self, coef: &[f64]) -> Vec<f64> {
-        let Csr { start, col, val } = &self.own;
-        let mut out: Vec<f64> = (0..self.n_rows())
-            .map(|r| {
-                (start[r]..start[r + 1])
-                    .map(|k| val[k] as f64 * coef[col[k] as usize])
-                    .fold(0.0, |s, t| s + t)
-            })
-            .collect();
+        let mut out: Vec<f64> = (0..self.n_rows()).map(|r| self.own_dot(r, coef)).collect();
         for b in &self.blocks {
             if let Block::Shared { level, table, .. } = b {
                 let per_entity = table.dot_all(coef);

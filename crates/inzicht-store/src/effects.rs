@@ -182,11 +182,13 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     // The panel's integer person key (`person_nr`, the pseudonym's rank) joins the person-months
     // to their spells without comparing strings; snapshots from before it existed join on the
     // pseudonym.
-    let has_person_nr: bool = conn.query_row(
-        "SELECT count(*) > 0 FROM duckdb_columns() WHERE database_name = 'ads' AND table_name = 'person_month' AND column_name = 'person_nr'",
-        [],
-        |r| r.get(0),
-    )?;
+    let columns: Vec<(String, String, String)> = conn
+        .prepare("SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE database_name = 'ads'")?
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let has_person_nr = columns
+        .iter()
+        .any(|(t, c, _)| t == "person_month" && c == "person_nr");
     let person_key = if has_person_nr {
         "person_nr"
     } else {
@@ -217,11 +219,6 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     let t0 = std::time::Instant::now();
     // Features: panel columns, then assessment and person features as configured.
     let mut laps = Laps::start();
-    let columns: Vec<(String, String, String)> = conn
-        .prepare("SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE database_name = 'ads'")?
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?
-        .collect::<Result<_, _>>()?;
-    laps.lap("columns of the ADS");
     let cols_of = |t: &Option<String>| -> Vec<(String, String)> {
         columns
             .iter()
