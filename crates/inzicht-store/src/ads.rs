@@ -315,12 +315,7 @@ fn panel(
               JOIN (SELECT person_key, count(*) > 1 AS several_spells FROM {spells} GROUP BY person_key) n ON n.person_key = s.person_key{diag_join},
               LATERAL (SELECT unnest(generate_series({piece_start}, {piece_end}, INTERVAL 1 MONTH)) AS month) m
          WHERE coalesce(s.end_date, DATE {end_day}) >= DATE {start_day} AND s.start_date <= DATE {end_day};
-         CREATE OR REPLACE TEMP TABLE months AS
-         SELECT * EXCLUDE (several_spells) FROM months_all WHERE NOT several_spells
-         UNION ALL
-         SELECT * EXCLUDE (several_spells) FROM months_all WHERE several_spells
-         QUALIFY row_number() OVER (PARTITION BY person_nr, month ORDER BY start_date DESC) = 1;
-         DROP TABLE months_all;",
+",
         spells = ident(&spells.name),
         end_class = col_or_null(spells, "end_class"),
         end_bus = col_or_null(spells, "end_reason_bus"),
@@ -330,7 +325,9 @@ fn panel(
         "ps.person_nr".into(),
         "m.month".into(),
         "m.spell_id".into(),
-        "CAST(date_diff('month', date_trunc('month', m.start_date), m.month) AS INTEGER) AS duration_months".into(),
+        // Months since the spell's first month, in integer arithmetic on (year, month): the
+        // same number as `date_diff('month', …)`, which casts every month to a timestamp.
+        "CAST((year(m.month) * 12 + month(m.month)) - (year(m.start_date) * 12 + month(m.start_date)) AS INTEGER) AS duration_months".into(),
         "(m.end_date IS NOT NULL AND m.end_date <= m.month_end) AS exits_this_month".into(),
         "CASE WHEN m.end_date <= m.month_end THEN m.end_class END AS exit_class".into(),
         "CASE WHEN m.end_date <= m.month_end THEN m.end_bus END AS exit_bus".into(),
@@ -340,14 +337,25 @@ fn panel(
     let mut joins = String::from(" JOIN pseudonyms ps ON ps.person_nr = m.person_nr LEFT JOIN person_area area ON area.person_key = ps.person_key");
     if let Some(p) = first(schemas, Kind::Persons) {
         if has(p, "birth_date") {
+            // Age in whole years at the month's first day: the difference of the dates written
+            // as the numbers yyyymmdd, divided by 10,000 (truncated towards zero, as DuckDB's
+            // integer `//` does). It is the year part of `age(month, birth_date)` to the unit —
+            // checked on every month 1990–2030 against ~4,000 birth dates, leap days and
+            // births after the month included — at a fraction of its cost (interval
+            // arithmetic on timestamps was a sixth of the panel's final statement).
             select.push(
-                "CAST(date_part('year', age(m.month, p.birth_date)) AS INTEGER) AS age".into(),
+                "CAST(((year(m.month) * 10000 + month(m.month) * 100 + day(m.month)) - p.birth_key) // 10000 AS INTEGER) AS age".into(),
             );
         }
         if has(p, "sex") {
             select.push("p.sex".into());
         }
-        joins.push_str(&format!(" LEFT JOIN (SELECT * FROM {} QUALIFY row_number() OVER (PARTITION BY person_key ORDER BY _source_line) = 1) p ON p.person_key = ps.person_key", ident(&p.name)));
+        let birth_key = if has(p, "birth_date") {
+            ", year(birth_date) * 10000 + month(birth_date) * 100 + day(birth_date) AS birth_key"
+        } else {
+            ""
+        };
+        joins.push_str(&format!(" LEFT JOIN (SELECT *{birth_key} FROM {} QUALIFY row_number() OVER (PARTITION BY person_key ORDER BY _source_line) = 1) p ON p.person_key = ps.person_key", ident(&p.name)));
     }
     if let Some(a) = assessments {
         sql.push_str(&format!(
@@ -388,8 +396,18 @@ fn panel(
             " LEFT JOIN provision_months pv ON pv.person_nr = m.person_nr AND pv.month = m.month",
         );
     }
+    // The months of persons with one spell go straight into the final statement; only those of
+    // persons with several are de-duplicated first (the spell that started last describes a
+    // month two spells touch). Materialising the de-duplicated months as a table of their own
+    // first cost a copy of every month row (at national scale 36 million, spilled to disk).
     sql.push_str(&format!(
-        "CREATE TABLE ads.person_month AS SELECT {} FROM months m{joins};",
+        "CREATE TABLE ads.person_month AS SELECT {} FROM (
+             SELECT * EXCLUDE (several_spells) FROM months_all WHERE NOT several_spells
+             UNION ALL
+             SELECT * EXCLUDE (several_spells) FROM months_all WHERE several_spells
+             QUALIFY row_number() OVER (PARTITION BY person_nr, month ORDER BY start_date DESC) = 1
+         ) m{joins};
+         DROP TABLE months_all;",
         select.join(", ")
     ));
     if std::env::var_os("INZICHT_SQL").is_some() {
