@@ -219,6 +219,7 @@ fn copy_tables(
         } else {
             ""
         };
+        let _g = TimeIt(&s.name, std::time::Instant::now());
         conn.execute_batch(&format!(
             "CREATE TABLE ads.{t} AS SELECT {} FROM {t} t{joins}{order}",
             select.join(", ")
@@ -265,7 +266,8 @@ fn panel(
     let first_month = format!("date_trunc('month', greatest(s.start_date, DATE {start_day}))");
     let last_month =
         format!("date_trunc('month', least(coalesce(s.end_date, DATE {end_day}), DATE {end_day}))");
-    let mut sql = String::new();
+    // The statements, each with a name for INZICHT_TIMING.
+    let mut sql: Vec<(&str, String)> = Vec::new();
     // The assessment in force in a month is the latest (by date, then diag_id) with
     // event_date ≤ the month's last day: per person a step function of the month. It is found
     // as intervals — per person and month of an assessment the latest of that month, in force
@@ -275,7 +277,9 @@ fn panel(
     // events, which this replaces with the same result, sorted all 36 million month rows at
     // national scale: the panel's slowest step.)
     let (diag_column, diag_join, piece_start, piece_end) = if let Some(a) = assessments {
-        sql.push_str(&format!(
+        sql.push((
+            "panel: assessment intervals",
+            format!(
             "CREATE OR REPLACE TEMP TABLE diag_last AS
              SELECT ps.person_nr, CAST(date_trunc('month', a.event_date) AS DATE) AS from_m,
                     arg_max(did.diag_id, (a.event_date, did.diag_id)) AS diag_id
@@ -290,7 +294,7 @@ fn panel(
              SELECT person_nr, DATE '0001-01-01', min(from_m), NULL FROM diag_last GROUP BY person_nr;
              DROP TABLE diag_last;",
             a = ident(&a.name)
-        ));
+        )));
         (
             ", iv.diag_id",
             format!(
@@ -302,23 +306,24 @@ fn panel(
     } else {
         ("", String::new(), first_month.clone(), last_month.clone())
     };
-    sql.push_str(&format!(
-        // Two spells of one person can touch the same month only if the person has several
-        // spells: the de-duplication window runs on those persons' months alone (a window over
-        // every person-month was the slowest step at national scale).
-        "CREATE OR REPLACE TEMP TABLE months_all AS
-         SELECT ps.person_nr, sid.spell_id, s.start_date, s.end_date, {end_class} AS end_class, {end_bus} AS end_bus,
-                CAST(m.month AS DATE) AS month, last_day(CAST(m.month AS DATE)) AS month_end{diag_column},
-                n.several_spells
-         FROM {spells} s JOIN pseudonyms ps ON ps.person_key = s.person_key
-              JOIN spell_ids sid ON sid._source_file = s._source_file AND sid._source_line = s._source_line
-              JOIN (SELECT person_key, count(*) > 1 AS several_spells FROM {spells} GROUP BY person_key) n ON n.person_key = s.person_key{diag_join},
-              LATERAL (SELECT unnest(generate_series({piece_start}, {piece_end}, INTERVAL 1 MONTH)) AS month) m
-         WHERE coalesce(s.end_date, DATE {end_day}) >= DATE {start_day} AND s.start_date <= DATE {end_day};
-",
-        spells = ident(&spells.name),
-        end_class = col_or_null(spells, "end_class"),
-        end_bus = col_or_null(spells, "end_reason_bus"),
+    // The spells cut at the assessment intervals ("pieces"): a few per spell, each with its
+    // first and last month. The months themselves are generated in the final statement, so
+    // that the 36 million month rows at national scale flow straight into the joins and the
+    // write instead of being materialised (and spilled) as a table first.
+    sql.push((
+        "panel: spell pieces",
+        format!(
+            "CREATE OR REPLACE TEMP TABLE spell_pieces AS
+             SELECT ps.person_nr, sid.spell_id, s.start_date, s.end_date, {end_class} AS end_class, {end_bus} AS end_bus{diag_column},
+                    n.several_spells, {piece_start} AS piece_start, {piece_end} AS piece_end
+             FROM {spells} s JOIN pseudonyms ps ON ps.person_key = s.person_key
+                  JOIN spell_ids sid ON sid._source_file = s._source_file AND sid._source_line = s._source_line
+                  JOIN (SELECT person_key, count(*) > 1 AS several_spells FROM {spells} GROUP BY person_key) n ON n.person_key = s.person_key{diag_join}
+             WHERE coalesce(s.end_date, DATE {end_day}) >= DATE {start_day} AND s.start_date <= DATE {end_day};",
+            spells = ident(&spells.name),
+            end_class = col_or_null(spells, "end_class"),
+            end_bus = col_or_null(spells, "end_reason_bus"),
+        ),
     ));
     let mut select = vec![
         "ps.pseudonym".to_string(),
@@ -358,7 +363,9 @@ fn panel(
         joins.push_str(&format!(" LEFT JOIN (SELECT *{birth_key} FROM {} QUALIFY row_number() OVER (PARTITION BY person_key ORDER BY _source_line) = 1) p ON p.person_key = ps.person_key", ident(&p.name)));
     }
     if let Some(a) = assessments {
-        sql.push_str(&format!(
+        sql.push((
+            "panel: assessment features",
+            format!(
             "CREATE OR REPLACE TEMP TABLE diag_panel AS
              SELECT did.diag_id, a.event_date{feats} FROM {a} a JOIN diag_ids did ON did._source_file = a._source_file AND did._source_line = a._source_line;",
             a = ident(&a.name),
@@ -367,7 +374,7 @@ fn panel(
                 .filter(|f| has(a, f))
                 .map(|f| format!(", a.{}", ident(f)))
                 .collect::<String>(),
-        ));
+        )));
         select.push("m.diag_id".into());
         select.push("d.event_date AS diag_date".into());
         for f in PANEL_ASSESSMENT_FEATURES.iter().filter(|f| has(a, f)) {
@@ -381,7 +388,9 @@ fn panel(
         } else {
             "type_code"
         };
-        sql.push_str(&format!(
+        sql.push((
+            "panel: provision months",
+            format!(
             "CREATE OR REPLACE TEMP TABLE provision_months AS
              SELECT ps.person_nr, CAST(pm.month AS DATE) AS month, list(DISTINCT {group} ORDER BY {group}) AS active_groups, count(*) AS n_active
              FROM {v} JOIN pseudonyms ps USING (person_key),
@@ -389,31 +398,45 @@ fn panel(
              WHERE start_date <= DATE {end_day}
              GROUP BY ALL;",
             v = ident(&v.name)
-        ));
+        )));
         select.push("pv.active_groups".into());
         select.push("CAST(coalesce(pv.n_active, 0) AS INTEGER) AS n_active_provisions".into());
         joins.push_str(
             " LEFT JOIN provision_months pv ON pv.person_nr = m.person_nr AND pv.month = m.month",
         );
     }
-    // The months of persons with one spell go straight into the final statement; only those of
-    // persons with several are de-duplicated first (the spell that started last describes a
-    // month two spells touch). Materialising the de-duplicated months as a table of their own
-    // first cost a copy of every month row (at national scale 36 million, spilled to disk).
-    sql.push_str(&format!(
-        "CREATE TABLE ads.person_month AS SELECT {} FROM (
-             SELECT * EXCLUDE (several_spells) FROM months_all WHERE NOT several_spells
-             UNION ALL
-             SELECT * EXCLUDE (several_spells) FROM months_all WHERE several_spells
-             QUALIFY row_number() OVER (PARTITION BY person_nr, month ORDER BY start_date DESC) = 1
-         ) m{joins};
-         DROP TABLE months_all;",
-        select.join(", ")
+    // The months of each piece, generated here. Two spells of one person can touch the same
+    // month only if the person has several spells: the de-duplication window (the spell that
+    // started last describes the month) runs on those persons' months alone (a window over
+    // every person-month was the slowest step at national scale).
+    let months = "SELECT p.* EXCLUDE (several_spells, piece_start, piece_end), CAST(g.month AS DATE) AS month, last_day(CAST(g.month AS DATE)) AS month_end
+         FROM spell_pieces p, LATERAL (SELECT unnest(generate_series(p.piece_start, p.piece_end, INTERVAL 1 MONTH)) AS month) g";
+    // DuckDB estimates the generated months at one row per piece, so its build-side optimizer
+    // would build the hash tables on the 36 million months and probe them with the lookup
+    // tables (twice as slow at municipality scale). Without it every join builds on its right
+    // side as written: the persons, areas, assessments and provision months.
+    sql.push((
+        "panel: final join and write",
+        format!(
+            "SET disabled_optimizers = 'build_side_probe_side';
+             CREATE TABLE ads.person_month AS SELECT {} FROM (
+                 {months} WHERE NOT p.several_spells
+                 UNION ALL
+                 {months} WHERE p.several_spells
+                 QUALIFY row_number() OVER (PARTITION BY person_nr, month ORDER BY start_date DESC) = 1
+             ) m{joins};
+             RESET disabled_optimizers;
+             DROP TABLE spell_pieces;",
+            select.join(", ")
+        ),
     ));
-    if std::env::var_os("INZICHT_SQL").is_some() {
-        eprintln!("{sql}");
+    for (name, statement) in &sql {
+        if std::env::var_os("INZICHT_SQL").is_some() {
+            eprintln!("{statement}");
+        }
+        let _g = TimeIt(name, std::time::Instant::now());
+        conn.execute_batch(statement)?;
     }
-    conn.execute_batch(&sql)?;
     Ok(())
 }
 
