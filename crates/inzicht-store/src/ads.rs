@@ -388,11 +388,15 @@ fn panel(
         } else {
             "type_code"
         };
+        // The groups active in a month, distinct and sorted: the list of `list(DISTINCT g ORDER
+        // BY g)` (a missing group last), built as a plain list that is de-duplicated and
+        // sorted afterwards — DuckDB's ordered aggregate sorted every provision month, and took
+        // 1.7 times as long at national scale.
         sql.push((
             "panel: provision months",
             format!(
             "CREATE OR REPLACE TEMP TABLE provision_months AS
-             SELECT ps.person_nr, CAST(pm.month AS DATE) AS month, list(DISTINCT {group} ORDER BY {group}) AS active_groups, count(*) AS n_active
+             SELECT ps.person_nr, CAST(pm.month AS DATE) AS month, list_concat(list_sort(list_distinct(list({group}))), CASE WHEN bool_or({group} IS NULL) THEN [NULL::VARCHAR] END) AS active_groups, count(*) AS n_active
              FROM {v} JOIN pseudonyms ps USING (person_key),
                   LATERAL (SELECT unnest(generate_series(date_trunc('month', start_date), date_trunc('month', least(coalesce(end_date, DATE {end_day}), DATE {end_day})), INTERVAL 1 MONTH)) AS month) pm
              WHERE start_date <= DATE {end_day}
