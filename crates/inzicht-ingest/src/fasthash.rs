@@ -72,6 +72,59 @@ impl Hasher for FxHasher {
 pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 pub type FastSet<K> = HashSet<K, BuildHasherDefault<FxHasher>>;
 
+/// A map keyed by a person key (text). Keys of 1 to 19 ASCII digits — BSNs and most client
+/// numbers — are held as their number together with their length (so "012" and "12" stay
+/// apart: the map is exact), which a lookup hashes and compares as one integer, without
+/// following a pointer to text; other keys are held as text. Every source after the persons
+/// looks its person key up here once per row.
+#[derive(Debug)]
+pub struct KeyMap<V> {
+    digits: FastMap<u128, V>,
+    text: FastMap<String, V>,
+}
+
+impl<V> Default for KeyMap<V> {
+    fn default() -> Self {
+        KeyMap {
+            digits: FastMap::default(),
+            text: FastMap::default(),
+        }
+    }
+}
+
+/// The number and length of a key of 1 to 19 ASCII digits (19 digits fit in a u64).
+fn digits_key(k: &str) -> Option<u128> {
+    if k.is_empty() || k.len() > 19 || !k.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let value = k.bytes().fold(0u64, |v, b| v * 10 + u64::from(b - b'0'));
+    Some(((k.len() as u128) << 64) | u128::from(value))
+}
+
+impl<V> KeyMap<V> {
+    pub fn get(&self, k: &str) -> Option<&V> {
+        match digits_key(k) {
+            Some(d) => self.digits.get(&d),
+            None => self.text.get(k),
+        }
+    }
+
+    pub fn contains_key(&self, k: &str) -> bool {
+        self.get(k).is_some()
+    }
+
+    /// The value of `k`, inserted as the default first if `k` is new.
+    pub fn entry_or_default(&mut self, k: String) -> &mut V
+    where
+        V: Default,
+    {
+        match digits_key(&k) {
+            Some(d) => self.digits.entry(d).or_default(),
+            None => self.text.entry(k).or_default(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +147,25 @@ mod tests {
         }
         assert_eq!(m.len(), 10_000);
         assert!((0..10_000).all(|i| m[&format!("{i:09}")] == i));
+    }
+
+    #[test]
+    fn a_key_map_keeps_digit_keys_exact() {
+        let mut m: KeyMap<Vec<u32>> = KeyMap::default();
+        m.entry_or_default("12".into()).push(1);
+        m.entry_or_default("012".into()).push(2);
+        m.entry_or_default("9999999999999999999".into()).push(3);
+        m.entry_or_default("99999999999999999999".into()).push(4);
+        m.entry_or_default("A12".into()).push(5);
+        m.entry_or_default("12".into()).push(6);
+        assert_eq!(m.get("12"), Some(&vec![1, 6]));
+        assert_eq!(m.get("012"), Some(&vec![2]));
+        assert_eq!(m.get("9999999999999999999"), Some(&vec![3]));
+        assert_eq!(m.get("99999999999999999999"), Some(&vec![4]));
+        assert_eq!(m.get("A12"), Some(&vec![5]));
+        assert!(!m.contains_key("0012"));
+        assert!(!m.contains_key("a12"));
+        assert!(!m.contains_key(""));
+        assert!(!m.contains_key("13"));
     }
 }

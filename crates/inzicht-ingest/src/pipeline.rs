@@ -4,14 +4,14 @@ use crate::config::{
     parse_date_format, parse_delimiter, DateFormat, FieldType, Format, IngestConfig, Kind,
     SourceConfig,
 };
-use crate::fasthash::{FastMap, FastSet};
+use crate::fasthash::{FastMap, FastSet, KeyMap};
 use crate::read::csv::{CsvOptions, CsvReader, EncodingChoice};
 use crate::read::xlsx::XlsxReader;
 use crate::read::{RawRecord, ReadError, RecordSource};
 use inzicht_domain::{bsn, codes, Date};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
-use std::hash::{Hash, Hasher};
+use std::hash::Hasher;
 use std::path::{Path, PathBuf};
 
 /// A typed value on its way to the store.
@@ -192,9 +192,9 @@ struct CodeLists {
 #[derive(Default)]
 struct Linkage {
     persons_loaded: bool,
-    persons: FastSet<String>,
+    persons: KeyMap<()>,
     spells_loaded: bool,
-    spells: FastMap<String, Vec<(Date, Option<Date>)>>,
+    spells: KeyMap<Vec<(Date, Option<Date>)>>,
 }
 
 fn class_name(c: codes::EndReasonClass) -> &'static str {
@@ -566,12 +566,20 @@ fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-fn row_hash(fields: &[String]) -> (u64, u64) {
+fn row_hash(fields: &[String], bytes: &mut Vec<u8>) -> (u64, u64) {
+    // The fields written one after the other, each closed by 0xFF (a byte UTF-8 text never
+    // holds, so that no two different rows give the same bytes), and hashed in one call per
+    // hasher: a call per field cost SipHash its per-call overhead on every short field.
+    bytes.clear();
+    for f in fields {
+        bytes.extend_from_slice(f.as_bytes());
+        bytes.push(0xFF);
+    }
     let mut a = std::collections::hash_map::DefaultHasher::new();
     let mut b = std::collections::hash_map::DefaultHasher::new();
-    0xA5A5u16.hash(&mut b);
-    fields.hash(&mut a);
-    fields.hash(&mut b);
+    b.write_u16(0xA5A5);
+    a.write(bytes);
+    b.write(bytes);
     (a.finish(), b.finish())
 }
 
@@ -598,6 +606,20 @@ struct SourcePlan<'a> {
     /// Column index → allowed values (upper-case key → listed form).
     codes: FastMap<usize, FastMap<String, String>>,
     field_index: FastMap<&'static str, usize>,
+    /// The columns of the fields every row looks at, found once per file (a lookup by name
+    /// per row and field hashed the name each time).
+    at: FieldColumns,
+}
+
+/// Column positions of the canonical fields the row checks use.
+struct FieldColumns {
+    person_key: Option<usize>,
+    start: Option<usize>,
+    end: Option<usize>,
+    end_reason: Option<usize>,
+    provision_type: Option<usize>,
+    /// The required fields the configuration maps, with their column.
+    required: Vec<(&'static str, usize)>,
 }
 
 fn plan<'a>(
@@ -716,6 +738,20 @@ fn plan<'a>(
         date_format: parse_date_format(&s.date_format).unwrap_or(DateFormat::Iso),
         comma: s.decimal == ",",
         codes,
+        at: FieldColumns {
+            person_key: field_index.get("person_key").copied(),
+            start: field_index.get("start").copied(),
+            end: field_index.get("end").copied(),
+            end_reason: field_index.get("end_reason").copied(),
+            provision_type: field_index.get("type").copied(),
+            required: s
+                .kind
+                .fields()
+                .iter()
+                .filter(|(_, required, _)| *required)
+                .filter_map(|(f, _, _)| field_index.get(f).map(|&i| (*f, i)))
+                .collect(),
+        },
         field_index,
     })
 }
@@ -732,6 +768,7 @@ fn validate_row(
     lists: &CodeLists,
     link: &Linkage,
     seen: &mut FastSet<(u64, u64)>,
+    hash_bytes: &mut Vec<u8>,
 ) -> Result<RowOutcome, Rejection> {
     let kind = p.cfg.kind;
     if r.fields.len() != header.len() {
@@ -760,25 +797,20 @@ fn validate_row(
         }
         cells.push(t);
     }
-    let field = |name: &str| p.field_index.get(name).map(|&i| cells[i]).unwrap_or("");
-    let col_of = |name: &str| {
-        p.field_index
-            .get(name)
-            .map(|&i| header[i].clone())
-            .unwrap_or_default()
-    };
+    let field = |at: Option<usize>| at.map(|i| cells[i]).unwrap_or("");
+    let col_of = |at: Option<usize>| at.map(|i| header[i].clone()).unwrap_or_default();
     // 1. missing required fields.
-    for (f, required, _) in kind.fields() {
-        if *required && p.field_index.contains_key(f) && field(f).is_empty() {
+    for &(f, i) in &p.at.required {
+        if cells[i].is_empty() {
             return Err(reject(
                 "missing_required",
-                &col_of(f),
+                &header[i],
                 format!("required {f} is empty"),
             ));
         }
     }
-    // 2. dates.
-    let mut dates: FastMap<usize, Date> = FastMap::default();
+    // 2. dates (by column; so are the normalised codes and the numbers below).
+    let mut dates: Vec<Option<Date>> = vec![None; cells.len()];
     for slot in &p.slots {
         let (index, is_date) = match slot {
             Slot::Canonical {
@@ -797,7 +829,7 @@ fn validate_row(
         }
         match parse_date(cells[index], p.date_format) {
             Some(d) if (1900..=2100).contains(&d.year) => {
-                dates.insert(index, d);
+                dates[index] = Some(d);
             }
             Some(_) => {
                 return Err(reject(
@@ -819,55 +851,61 @@ fn validate_row(
         }
     }
     // 3. BSN.
-    if kind.has_person() && p.cfg.person_key_is_bsn && !bsn::is_valid(field("person_key")) {
+    if kind.has_person() && p.cfg.person_key_is_bsn && !bsn::is_valid(field(p.at.person_key)) {
         return Err(reject(
             "bsn_elfproef",
-            &col_of("person_key"),
-            format!("BSN {} fails the elfproef", field("person_key")),
+            &col_of(p.at.person_key),
+            format!("BSN {} fails the elfproef", field(p.at.person_key)),
         ));
     }
     // 4. codes.
     let mut end_reason: Option<&EndReason> = None;
     let mut provision_type: Option<&ProvisionType> = None;
-    let mut coded: FastMap<usize, String> = FastMap::default();
+    let mut coded: Vec<Option<String>> = vec![None; cells.len()];
     // A canonical code checked against a code list: a case difference is normalised and
     // counted, an unknown code quarantines the row.
-    let mut lookup = |name: &str,
+    let mut lookup = |at: Option<usize>,
                       what: &str,
                       local_of: &dyn Fn(&str) -> Option<String>|
      -> Result<(), Rejection> {
-        let value = field(name);
+        let value = field(at);
         match local_of(&value.to_uppercase()) {
             Some(local) => {
                 if local != value {
                     normalisations.push((
-                        col_of(name),
+                        col_of(at),
                         "mixed_case",
                         value.to_string(),
                         local.clone(),
                     ));
-                    coded.insert(p.field_index[name], local);
+                    if let Some(i) = at {
+                        coded[i] = Some(local);
+                    }
                 }
                 Ok(())
             }
             None => Err(reject(
                 "unknown_code",
-                &col_of(name),
+                &col_of(at),
                 format!("{what} '{value}' is not in the code list"),
             )),
         }
     };
-    if kind == Kind::Spells && !field("end_reason").is_empty() && !lists.end_reasons.is_empty() {
-        lookup("end_reason", "end reason", &|k| {
+    if kind == Kind::Spells && !field(p.at.end_reason).is_empty() && !lists.end_reasons.is_empty() {
+        lookup(p.at.end_reason, "end reason", &|k| {
             lists.end_reasons.get(k).map(|e| e.local.clone())
         })?;
-        end_reason = lists.end_reasons.get(&field("end_reason").to_uppercase());
+        end_reason = lists
+            .end_reasons
+            .get(&field(p.at.end_reason).to_uppercase());
     }
     if kind == Kind::Provisions && !lists.provision_types.is_empty() {
-        lookup("type", "provision type", &|k| {
+        lookup(p.at.provision_type, "provision type", &|k| {
             lists.provision_types.get(k).map(|t| t.local.clone())
         })?;
-        provision_type = lists.provision_types.get(&field("type").to_uppercase());
+        provision_type = lists
+            .provision_types
+            .get(&field(p.at.provision_type).to_uppercase());
     }
     for (index, allowed) in &p.codes {
         let v: &str = cells[*index];
@@ -899,17 +937,17 @@ fn validate_row(
                 v.to_string(),
                 joined.clone(),
             ));
-            coded.insert(*index, joined);
+            coded[*index] = Some(joined);
         }
     }
     // Numbers.
-    let mut numbers: FastMap<usize, Value> = FastMap::default();
+    let mut numbers: Vec<Option<Value>> = vec![None; cells.len()];
     for slot in &p.slots {
         let (index, ty) = match slot {
             Slot::Canonical { ty, index, .. } | Slot::Feature { ty, index } => (*index, *ty),
             _ => continue,
         };
-        let v: &str = coded.get(&index).map_or(cells[index], String::as_str);
+        let v: &str = coded[index].as_deref().unwrap_or(cells[index]);
         if v.is_empty() {
             continue;
         }
@@ -925,7 +963,7 @@ fn validate_row(
         };
         match parsed {
             Some(x) => {
-                numbers.insert(index, x);
+                numbers[index] = Some(x);
             }
             None => {
                 return Err(reject(
@@ -937,23 +975,19 @@ fn validate_row(
         }
     }
     // 5. end before start.
-    let start = p
-        .field_index
-        .get("start")
-        .and_then(|i| dates.get(i))
-        .copied();
-    let end = p.field_index.get("end").and_then(|i| dates.get(i)).copied();
+    let start = p.at.start.and_then(|i| dates[i]);
+    let end = p.at.end.and_then(|i| dates[i]);
     if let (Some(s), Some(e)) = (start, end) {
         if e < s {
             return Err(reject(
                 "end_before_start",
-                &col_of("end"),
+                &col_of(p.at.end),
                 format!("end {e} before start {s}"),
             ));
         }
     }
     // 6. duplicates (the raw fields, before normalisation).
-    if !seen.insert(row_hash(&r.fields)) {
+    if !seen.insert(row_hash(&r.fields, hash_bytes)) {
         return Err(reject(
             "duplicate_row",
             "",
@@ -961,15 +995,15 @@ fn validate_row(
         ));
     }
     // 7. orphans.
-    let key = field("person_key");
+    let key = field(p.at.person_key);
     if kind.has_person()
         && kind != Kind::Persons
         && link.persons_loaded
-        && !link.persons.contains(key)
+        && !link.persons.contains_key(key)
     {
         return Err(reject(
             "orphan_person",
-            &col_of("person_key"),
+            &col_of(p.at.person_key),
             format!("{key} has no person row"),
         ));
     }
@@ -987,7 +1021,7 @@ fn validate_row(
             {
                 return Err(reject(
                     "overlapping_spell",
-                    &col_of("start"),
+                    &col_of(p.at.start),
                     format!("spell from {s} overlaps an earlier spell of this person"),
                 ));
             }
@@ -1006,7 +1040,7 @@ fn validate_row(
         if !inside {
             return Err(reject(
                 "provision_outside_spell",
-                &col_of("start"),
+                &col_of(p.at.start),
                 format!("provision starting {s} lies outside every spell of this person"),
             ));
         }
@@ -1017,22 +1051,19 @@ fn validate_row(
         .iter()
         .map(|slot| match slot {
             Slot::Canonical { ty, index, .. } | Slot::Feature { ty, index } => {
-                let v: &str = coded.get(index).map_or(cells[*index], String::as_str);
+                let v: &str = coded[*index].as_deref().unwrap_or(cells[*index]);
                 if v.is_empty() {
                     Value::Null
                 } else {
                     match ty {
-                        FieldType::Date => dates
-                            .get(index)
-                            .map(|d| Value::Date(*d))
-                            .unwrap_or(Value::Null),
+                        FieldType::Date => dates[*index].map(Value::Date).unwrap_or(Value::Null),
                         FieldType::Text => Value::Text(v.to_string()),
-                        _ => numbers.get(index).cloned().unwrap_or(Value::Null),
+                        _ => numbers[*index].clone().unwrap_or(Value::Null),
                     }
                 }
             }
             Slot::Ods { index } => {
-                let v: &str = coded.get(index).map_or(cells[*index], String::as_str);
+                let v: &str = coded[*index].as_deref().unwrap_or(cells[*index]);
                 if v.is_empty() {
                     Value::Null
                 } else {
@@ -1118,13 +1149,14 @@ pub fn run(
                 blank_lines_skipped: 0,
             };
             let mut seen = FastSet::default();
+            let mut hash_bytes = Vec::new();
             while let Some(r) = src.next_record() {
                 let r = r?;
                 fr.rows_read += 1;
                 if fr.rows_read.is_multiple_of(100_000) {
                     progress(&s.name, fr.rows_read);
                 }
-                match validate_row(&p, &header, &r, &lists, &link, &mut seen) {
+                match validate_row(&p, &header, &r, &lists, &link, &mut seen, &mut hash_bytes) {
                     Ok(out) => {
                         for (column, kind, before, after) in out.normalisations {
                             *fr.normalisations
@@ -1143,14 +1175,13 @@ pub fn run(
                             })
                             .map_err(IngestError::Sink)?;
                         }
-                        let key = p
-                            .field_index
-                            .get("person_key")
-                            .map(|&i| r.fields[i].trim().to_string());
+                        // The person key, for the links of the sources read next (only persons
+                        // and spells are linked to).
+                        let key = || p.at.person_key.map(|i| r.fields[i].trim().to_string());
                         match s.kind {
                             Kind::Persons => {
-                                if let Some(k) = key {
-                                    link.persons.insert(k);
+                                if let Some(k) = key() {
+                                    link.persons.entry_or_default(k);
                                 }
                             }
                             Kind::Spells => {
@@ -1159,10 +1190,10 @@ pub fn run(
                                         parse_date(r.fields[i].trim(), p.date_format)
                                     })
                                 };
-                                if let (Some(k), Some(st)) = (key, get("start")) {
+                                if let (Some(k), Some(st)) = (key(), get("start")) {
                                     let en = get("end");
                                     latest = latest.max(Some(en.unwrap_or(st)).max(Some(st)));
-                                    link.spells.entry(k).or_default().push((st, en));
+                                    link.spells.entry_or_default(k).push((st, en));
                                 }
                             }
                             _ => {}
