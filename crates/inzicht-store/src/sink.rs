@@ -54,11 +54,14 @@ fn sql_type(t: FieldTypeName) -> &'static str {
 /// Appends `s` as a quoted CSV field (quotes doubled).
 fn quote_into(buf: &mut String, s: &str) {
     buf.push('"');
-    for ch in s.chars() {
-        if ch == '"' {
-            buf.push('"');
-        }
-        buf.push(ch);
+    // Copied in pieces between quotes (most values have none), not a character at a time.
+    let mut pieces = s.split('"');
+    if let Some(first) = pieces.next() {
+        buf.push_str(first);
+    }
+    for piece in pieces {
+        buf.push_str("\"\"");
+        buf.push_str(piece);
     }
     buf.push('"');
 }
@@ -256,5 +259,26 @@ impl Sink for OdsSink<'_> {
             self.append("normalisations", &mut n)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quote_into;
+
+    #[test]
+    fn quoting_doubles_every_quote() {
+        for (value, quoted) in [
+            ("", "\"\""),
+            ("abc", "\"abc\""),
+            ("a\"b", "\"a\"\"b\""),
+            ("\"", "\"\"\"\""),
+            ("\"\"x\"", "\"\"\"\"\"x\"\"\""),
+            ("é,\n\"", "\"é,\n\"\"\""),
+        ] {
+            let mut buf = String::new();
+            quote_into(&mut buf, value);
+            assert_eq!(buf, quoted, "{value:?}");
+        }
     }
 }
