@@ -66,6 +66,48 @@ fn quote_into(buf: &mut String, s: &str) {
     buf.push('"');
 }
 
+/// Appends the decimal digits of `i` (what `write!("{i}")` writes, without the formatting
+/// machinery: staging writes tens of millions of numbers at national scale).
+fn push_int(buf: &mut String, i: i64) {
+    if i < 0 {
+        buf.push('-');
+    }
+    let mut digits = [0u8; 20];
+    let mut n = i.unsigned_abs();
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        buf.push(char::from(d));
+    }
+}
+
+/// Appends `yyyy-mm-dd` with zero-padded month and day (`Date::iso`, without its String); a
+/// year outside 0–9999 is written in full, as `iso` does.
+fn push_date(buf: &mut String, d: inzicht_domain::Date) {
+    if (0..=9999).contains(&d.year) {
+        let y = d.year as u32;
+        for digit in [y / 1000, y / 100 % 10, y / 10 % 10, y % 10] {
+            buf.push(char::from(b'0' + digit as u8));
+        }
+    } else {
+        buf.push_str(&format!("{:04}", d.year));
+    }
+    for part in [d.month, d.day] {
+        buf.push('-');
+        if part < 10 {
+            buf.push('0');
+        }
+        push_int(buf, i64::from(part));
+    }
+}
+
 fn text(s: &str) -> DValue {
     DValue::Text(s.to_string())
 }
@@ -166,19 +208,18 @@ impl Sink for OdsSink<'_> {
         let b = &mut self.line_buf;
         b.clear();
         quote_into(b, file);
-        let _ = write!(b, ",{line}");
+        b.push(',');
+        push_int(b, i64::try_from(line).unwrap_or(i64::MAX));
         for v in values {
             b.push(',');
             match v {
                 Value::Null => {}
                 Value::Text(t) => quote_into(b, t),
-                Value::Int(i) => {
-                    let _ = write!(b, "{i}");
-                }
+                Value::Int(i) => push_int(b, *i),
                 Value::Float(f) => {
                     let _ = write!(b, "{f:?}");
                 }
-                Value::Date(d) => b.push_str(&d.iso()),
+                Value::Date(d) => push_date(b, *d),
                 Value::Bool(x) => b.push_str(if *x { "true" } else { "false" }),
             }
         }
@@ -264,7 +305,34 @@ impl Sink for OdsSink<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::quote_into;
+    use super::{push_date, push_int, quote_into};
+    use inzicht_domain::Date;
+
+    #[test]
+    fn numbers_and_dates_are_written_as_the_formatter_writes_them() {
+        for i in [
+            0,
+            7,
+            -7,
+            10,
+            99,
+            100,
+            123_456_789,
+            -1_000,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            let mut buf = String::new();
+            push_int(&mut buf, i);
+            assert_eq!(buf, i.to_string());
+        }
+        for (year, month, day) in [(2024, 1, 5), (1900, 12, 31), (7, 3, 10), (2100, 10, 1)] {
+            let d = Date { year, month, day };
+            let mut buf = String::new();
+            push_date(&mut buf, d);
+            assert_eq!(buf, d.iso());
+        }
+    }
 
     #[test]
     fn quoting_doubles_every_quote() {
