@@ -52,11 +52,14 @@ fn month_sql(col: &str) -> String {
 /// still has its columns, each empty).
 fn doubles(conn: &duckdb::Connection, sql: &str) -> Result<Vec<Vec<f64>>, StoreError> {
     let mut stmt = conn.prepare(sql)?;
-    let arrow = stmt.query_arrow([])?;
+    // Streamed, batch by batch: DuckDB hands over each chunk as it is made instead of first
+    // collecting the whole result (holding every Arrow batch and the columns at once doubled
+    // the peak memory; the collected result cost a copy of every value and its pages).
+    let arrow = stmt.stream_arrow([])?;
     let ncol = arrow.get_schema().fields().len();
-    // Batch by batch: holding every Arrow batch and the columns at once doubled the peak memory.
     let mut cols: Vec<Vec<f64>> = vec![Vec::new(); ncol];
     for b in arrow {
+        let b = b?;
         for (j, col) in cols.iter_mut().enumerate() {
             let a = b
                 .column(j)
