@@ -98,6 +98,19 @@ pub fn build(
     data_start: Month,
     data_end: Month,
 ) -> Result<(), StoreError> {
+    build_beside(conn, schemas, data_start, data_end, || ())
+}
+
+/// As [`build`], and runs `beside` on a thread of its own meanwhile, once `person_area` exists
+/// (the quality report reads the ODS and `person_area`, not the ADS: it then uses the core the
+/// table copies leave free while the panel is written). Returns what `beside` returned.
+pub fn build_beside<T: Send>(
+    conn: &Connection,
+    schemas: &[TableSchema],
+    data_start: Month,
+    data_end: Month,
+    beside: impl FnOnce() -> T + Send,
+) -> Result<T, StoreError> {
     let end_day = literal(&data_end.last_day().iso());
     // Where each person lives: the buurt and wijk of the postcode (never the postcode itself).
     let persons = first(schemas, Kind::Persons);
@@ -140,27 +153,32 @@ pub fn build(
     // are temporary, so private to its connection), and DuckDB runs many of these statements on
     // one core; side by side they keep both busy.
     let panel_conn = conn.try_clone()?;
-    let (tables, panel_result) = std::thread::scope(|scope| {
+    let (tables, panel_result, beside_result) = std::thread::scope(|scope| {
         let panel_job = scope.spawn(move || {
             let _g = TimeIt("panel", std::time::Instant::now());
             panel(&panel_conn, schemas, data_start, data_end)
         });
+        let beside_job = scope.spawn(beside);
         let tables = copy_tables(conn, schemas, &end_day);
         let panel_result = panel_job.join().unwrap_or_else(|_| {
             Err(StoreError::Internal(
                 "building the person-month panel stopped unexpectedly".into(),
             ))
         });
-        (tables, panel_result)
+        let beside_result = beside_job.join().map_err(|_| {
+            StoreError::Internal("a step beside the ADS build stopped unexpectedly".into())
+        });
+        (tables, panel_result, beside_result)
     });
     tables?;
     panel_result?;
+    let beside_result = beside_result?;
     conn.execute_batch(&format!(
         "CREATE TABLE ads.about AS SELECT {} AS data_start, {} AS data_end, 'Gepseudonimiseerd: geen BSN, naam, adres of geboortedatum. Pseudonym = HMAC-SHA-256 (128 bits) onder een sleutel buiten de opslag.' AS note",
         literal(&data_start.to_string()),
         literal(&data_end.to_string())
     ))?;
-    Ok(())
+    Ok(beside_result)
 }
 
 /// Copies every source table into the ADS: pseudonym instead of the person key, month, wijk and

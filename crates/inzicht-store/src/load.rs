@@ -337,22 +337,33 @@ fn build_snapshot(
     let persons = ads::pseudonymise(&conn, &schemas, key)?;
     let record_keys = crate::recordkeys::write(&conn, key, load_id)?;
     phase("pseudonyms and record keys");
-    progress("analysebestand (ADS) en persoon-maandpanel opbouwen");
+    progress("analysebestand (ADS), persoon-maandpanel en datakwaliteit opbouwen");
     let ads_path = dir.join("ads.duckdb");
     conn.execute_batch(&format!(
         "ATTACH {} AS ads",
         literal(&ads_path.to_string_lossy())
     ))?;
-    ads::build(&conn, &schemas, data_start, data_end)?;
+    // The quality report reads the ODS only: it is computed on a connection of its own beside
+    // the ADS build.
+    let quality_conn = conn.try_clone()?;
+    let (schemas_ref, rec_ref) = (&schemas, &rec);
+    let q = ads::build_beside(&conn, &schemas, data_start, data_end, move || {
+        let started = std::time::Instant::now();
+        let q = quality::compute(&quality_conn, schemas_ref, rec_ref);
+        if std::env::var_os("INZICHT_TIMING").is_some() {
+            eprintln!(
+                "    {:6.2} s quality report (beside the ADS)",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        q
+    })??;
     let panel_rows: u64 = conn
         .query_row("SELECT count(*) FROM ads.person_month", [], |r| {
             r.get::<_, i64>(0)
         })
         .unwrap_or(0) as u64;
-    phase("ADS and person-month panel");
-    progress("datakwaliteit");
-    let q = quality::compute(&conn, &schemas, &rec)?;
-    phase("quality report");
+    phase("ADS, person-month panel and quality report");
     // person_area (person key → wijk, buurt) served the ADS build and the quality report.
     conn.execute_batch("DROP TABLE IF EXISTS person_area; DETACH ads; CHECKPOINT;")?;
     drop(conn);
