@@ -368,6 +368,17 @@ impl Browser {
     }
 
     fn send(&mut self, method: &str, params: Value, session: Option<&str>) -> Value {
+        self.try_send(method, params, session)
+            .unwrap_or_else(|e| panic!("chromium: {method}: {e}"))
+    }
+
+    /// As `send`, but an error answer is returned, not a panic.
+    fn try_send(
+        &mut self,
+        method: &str,
+        params: Value,
+        session: Option<&str>,
+    ) -> Result<Value, Value> {
         self.next_id += 1;
         let id = self.next_id;
         let mut msg = json!({"id": id, "method": method, "params": params});
@@ -386,9 +397,9 @@ impl Browser {
                 .unwrap_or_else(|_| panic!("chromium did not answer {method}"));
             if v["id"].as_u64() == Some(id) {
                 if let Some(e) = v.get("error") {
-                    panic!("chromium: {method}: {e}");
+                    return Err(e.clone());
                 }
-                return v["result"].clone();
+                return Ok(v["result"].clone());
             }
         }
     }
@@ -414,11 +425,34 @@ impl Browser {
         r["result"]["value"].clone()
     }
 
+    /// As `eval`, for polling while the page may navigate: an evaluation that the navigation
+    /// cut off (Chromium answers "Inspected target navigated or closed") gives `None`, to be
+    /// asked again on the next page.
+    fn poll(&mut self, js: &str) -> Option<Value> {
+        let s = self.session.clone();
+        match self.try_send(
+            "Runtime.evaluate",
+            json!({"expression": js, "awaitPromise": true, "returnByValue": true}),
+            Some(&s),
+        ) {
+            Ok(r) => {
+                if let Some(e) = r.get("exceptionDetails") {
+                    panic!("JavaScript failed: {e}\n{}", &js[..js.len().min(300)]);
+                }
+                Some(r["result"]["value"].clone())
+            }
+            Err(e) if e.to_string().contains("navigated or closed") => None,
+            Err(e) => panic!("chromium: Runtime.evaluate: {e}"),
+        }
+    }
+
     /// Waits until the document has loaded and its address starts with `prefix`.
     pub fn wait_for(&mut self, prefix: &str) {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            let v = self.eval("JSON.stringify([document.readyState, location.href])");
+            let v = self
+                .poll("JSON.stringify([document.readyState, location.href])")
+                .unwrap_or_default();
             let v: Value = serde_json::from_str(v.as_str().unwrap_or("[]")).unwrap_or_default();
             if v[0] == "complete" && v[1].as_str().is_some_and(|h| h.starts_with(prefix)) {
                 return;
@@ -442,7 +476,7 @@ impl Browser {
             sel = serde_json::to_string(selector).unwrap_or_default()
         ));
         let deadline = Instant::now() + Duration::from_secs(120);
-        while self.eval("window.__old === true") == json!(true) {
+        while self.poll("window.__old === true") != Some(json!(false)) {
             assert!(
                 Instant::now() < deadline,
                 "the form {selector} did not navigate"
