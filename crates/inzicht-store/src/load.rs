@@ -301,7 +301,7 @@ fn build_snapshot(
     let scratch = dir.join("scratch");
     std::fs::create_dir_all(&scratch).map_err(io(&scratch))?;
     let (rec, schemas) = {
-        let mut sink = OdsSink::new(&conn, &scratch)?;
+        let mut sink = OdsSink::new(&conn)?;
         let mut n = 0usize;
         let pq_conn = conn.try_clone()?;
         let mut parquet = |p: &Path| {

@@ -1,50 +1,143 @@
 //! Writes what ingest loads into the ODS (identifiable): one table per source, plus the
 //! quarantine and the normalisation log.
 //!
-//! Source rows are staged as a CSV file in the load's scratch directory and read into their
-//! typed table with DuckDB's `COPY` at the end of the table: per-value appending through the
-//! C API cost about 45 of the 65 seconds of reading and validating 7 million rows; writing a
-//! CSV and letting DuckDB's parallel reader load it takes a fraction of that. Every text value is
-//! quoted (so a delimiter or line break inside it is safe) and `allow_quoted_nulls = false` keeps
-//! an empty text distinct from a missing value (an unquoted empty field). The quarantine and the
-//! normalisation log are small and go through the appender.
+//! Source rows are collected into Arrow record batches, column by column, and handed to DuckDB's
+//! appender (`append_record_batch`: one data chunk of up to 2,048 rows per call). Per-value
+//! appending through the C API cost about 45 of the 65 seconds of reading and validating 7
+//! million rows; staging a CSV file and loading it with `COPY` cost far less, but DuckDB then
+//! parsed again every value the reader had just parsed and validated (at 7,400 clients its CSV
+//! parse was about half of each COPY). A missing value is a null, an empty text an empty string,
+//! and numbers and dates keep their binary value, so nothing is formatted or parsed on the way.
+//! The quarantine and the normalisation log are small and go through the plain appender.
 //!
 //! A table is created and loaded on its own connection to the same database in a background
-//! thread, while the pipeline reads and validates the next source: DuckDB's COPY and the Rust
-//! reader then use the two cores at once (at 7,400 clients the COPYs are ~0.4 of the ~1 s this
-//! phase took one after the other). Up to two loads are in flight at a time (each its own table
-//! in its own transaction), started in source order; an error is reported at a later table or
-//! at `finish`, naming the table. Other connections write only the quarantine and
-//! normalisation tables meanwhile — never a table being loaded — so the transactions cannot
-//! conflict.
+//! thread, which receives the batches as the pipeline reads and validates the source (a bounded
+//! channel: memory holds a few batches, whatever the size of the file), so that DuckDB and the
+//! Rust reader use the two cores at once. Up to two loads are in flight at a time (each its own
+//! table in its own transaction, the one being read and the one before it finishing), started
+//! in source order; an error is reported at a later table or at `finish`, naming the table.
+//! Other connections write only the quarantine and normalisation tables meanwhile — never a
+//! table being loaded — so the transactions cannot conflict.
 
 use crate::{ident, StoreError};
+use duckdb::arrow::array::{
+    ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder,
+};
+use duckdb::arrow::datatypes::{DataType, Field, Schema};
+use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::types::Value as DValue;
 use duckdb::Connection;
 use inzicht_ingest::pipeline::{
     FieldTypeName, Normalisation, Quarantined, Sink, TableSchema, Value,
 };
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::Arc;
 
 const BATCH: usize = 20_000;
 
-/// How many table loads may run at once. At municipality scale the sources are read much faster
-/// than DuckDB loads them (reading and validating 7,400 clients' exports takes 0.36 s, their
-/// loads about 0.8 s), and one small `COPY` keeps only one core busy: two side by side use both.
-/// At national scale a source takes longer to read than the previous one to load, so there is
-/// mostly one in flight anyway.
+/// Rows per record batch handed to a table's load, and how many batches may wait for it: the
+/// reader runs at most this far ahead of DuckDB.
+const BATCH_ROWS: usize = 16_384;
+const BATCHES_WAITING: usize = 2;
+
+/// How many table loads may run at once: the table being read and the one before it, still
+/// being written. At municipality scale the sources are read faster than DuckDB stores them
+/// (reading and validating 7,400 clients' exports takes 0.36 s), so a table's load often ends
+/// while the next source is being read; at national scale a source takes longer to read than
+/// the previous one to finish.
 const LOADS_IN_FLIGHT: usize = 2;
+
+/// One column of the batch being collected, typed as its table column.
+enum ColumnBuilder {
+    Text(StringBuilder),
+    Int(Int64Builder),
+    Decimal(Float64Builder),
+    Date(Date32Builder),
+    Bool(BooleanBuilder),
+}
+
+impl ColumnBuilder {
+    fn new(t: FieldTypeName) -> Self {
+        match t {
+            FieldTypeName::Text => ColumnBuilder::Text(StringBuilder::new()),
+            FieldTypeName::Int => ColumnBuilder::Int(Int64Builder::with_capacity(BATCH_ROWS)),
+            FieldTypeName::Decimal => {
+                ColumnBuilder::Decimal(Float64Builder::with_capacity(BATCH_ROWS))
+            }
+            FieldTypeName::Date => ColumnBuilder::Date(Date32Builder::with_capacity(BATCH_ROWS)),
+            FieldTypeName::Bool => ColumnBuilder::Bool(BooleanBuilder::with_capacity(BATCH_ROWS)),
+        }
+    }
+
+    fn data_type(t: FieldTypeName) -> DataType {
+        match t {
+            FieldTypeName::Text => DataType::Utf8,
+            FieldTypeName::Int => DataType::Int64,
+            FieldTypeName::Decimal => DataType::Float64,
+            FieldTypeName::Date => DataType::Date32,
+            FieldTypeName::Bool => DataType::Boolean,
+        }
+    }
+
+    /// Adds one value. The pipeline gives each column values of its type; a text column also
+    /// takes any value as its text (as the CSV staging wrote it), a decimal column an integer.
+    fn push(&mut self, v: &Value) -> Result<(), String> {
+        match (self, v) {
+            (ColumnBuilder::Text(b), Value::Null) => b.append_null(),
+            (ColumnBuilder::Int(b), Value::Null) => b.append_null(),
+            (ColumnBuilder::Decimal(b), Value::Null) => b.append_null(),
+            (ColumnBuilder::Date(b), Value::Null) => b.append_null(),
+            (ColumnBuilder::Bool(b), Value::Null) => b.append_null(),
+            (ColumnBuilder::Text(b), Value::Text(t)) => b.append_value(t),
+            (ColumnBuilder::Text(b), Value::Int(i)) => b.append_value(i.to_string()),
+            (ColumnBuilder::Text(b), Value::Float(f)) => b.append_value(format!("{f:?}")),
+            (ColumnBuilder::Text(b), Value::Date(d)) => b.append_value(d.iso()),
+            (ColumnBuilder::Text(b), Value::Bool(x)) => {
+                b.append_value(if *x { "true" } else { "false" })
+            }
+            (ColumnBuilder::Int(b), Value::Int(i)) => b.append_value(*i),
+            (ColumnBuilder::Decimal(b), Value::Float(f)) => b.append_value(*f),
+            (ColumnBuilder::Decimal(b), Value::Int(i)) => b.append_value(*i as f64),
+            (ColumnBuilder::Date(b), Value::Date(d)) => {
+                let days = i32::try_from(d.days_since_epoch())
+                    .map_err(|_| format!("the date {} is out of range", d.iso()))?;
+                b.append_value(days)
+            }
+            (ColumnBuilder::Bool(b), Value::Bool(x)) => b.append_value(*x),
+            (_, v) => return Err(format!("a value of the wrong type for its column: {v:?}")),
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            ColumnBuilder::Text(b) => Arc::new(b.finish()),
+            ColumnBuilder::Int(b) => Arc::new(b.finish()),
+            ColumnBuilder::Decimal(b) => Arc::new(b.finish()),
+            ColumnBuilder::Date(b) => Arc::new(b.finish()),
+            ColumnBuilder::Bool(b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// The table being read: its batch so far and the channel to its load.
+struct Staging {
+    table: String,
+    schema: Arc<Schema>,
+    /// `_source_file`, `_source_line`, then the table's columns.
+    columns: Vec<ColumnBuilder>,
+    rows: usize,
+    batches: SyncSender<RecordBatch>,
+    load: std::thread::JoinHandle<Result<(), String>>,
+}
 
 pub struct OdsSink<'c> {
     conn: &'c Connection,
-    table: Option<String>,
-    /// The CREATE TABLE of the table being staged (run by its load).
-    create_sql: Option<String>,
-    /// The table load in flight: CREATE TABLE and COPY on a cloned connection.
-    /// The table loads in flight, oldest first (at most [`LOADS_IN_FLIGHT`]).
+    /// The table being read, if any.
+    staging: Option<Staging>,
+    /// The table loads in flight, oldest first (at most [`LOADS_IN_FLIGHT`], the one being
+    /// read included).
     loading: std::collections::VecDeque<std::thread::JoinHandle<Result<(), String>>>,
-    scratch: std::path::PathBuf,
-    staging: Option<(std::path::PathBuf, std::io::BufWriter<std::fs::File>)>,
-    line_buf: String,
     quarantine: Vec<Vec<DValue>>,
     normalisations: Vec<Vec<DValue>>,
     pub schemas: Vec<TableSchema>,
@@ -60,81 +153,20 @@ fn sql_type(t: FieldTypeName) -> &'static str {
     }
 }
 
-/// Appends `s` as a quoted CSV field (quotes doubled).
-fn quote_into(buf: &mut String, s: &str) {
-    buf.push('"');
-    // Copied in pieces between quotes (most values have none), not a character at a time.
-    let mut pieces = s.split('"');
-    if let Some(first) = pieces.next() {
-        buf.push_str(first);
-    }
-    for piece in pieces {
-        buf.push_str("\"\"");
-        buf.push_str(piece);
-    }
-    buf.push('"');
-}
-
-/// Appends the decimal digits of `i` (what `write!("{i}")` writes, without the formatting
-/// machinery: staging writes tens of millions of numbers at national scale).
-fn push_int(buf: &mut String, i: i64) {
-    if i < 0 {
-        buf.push('-');
-    }
-    let mut digits = [0u8; 20];
-    let mut n = i.unsigned_abs();
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &d in &digits[at..] {
-        buf.push(char::from(d));
-    }
-}
-
-/// Appends `yyyy-mm-dd` with zero-padded month and day (`Date::iso`, without its String); a
-/// year outside 0–9999 is written in full, as `iso` does.
-fn push_date(buf: &mut String, d: inzicht_domain::Date) {
-    if (0..=9999).contains(&d.year) {
-        let y = d.year as u32;
-        for digit in [y / 1000, y / 100 % 10, y / 10 % 10, y % 10] {
-            buf.push(char::from(b'0' + digit as u8));
-        }
-    } else {
-        buf.push_str(&format!("{:04}", d.year));
-    }
-    for part in [d.month, d.day] {
-        buf.push('-');
-        if part < 10 {
-            buf.push('0');
-        }
-        push_int(buf, i64::from(part));
-    }
-}
-
 fn text(s: &str) -> DValue {
     DValue::Text(s.to_string())
 }
 
 impl<'c> OdsSink<'c> {
-    pub fn new(conn: &'c Connection, scratch: &std::path::Path) -> Result<Self, StoreError> {
+    pub fn new(conn: &'c Connection) -> Result<Self, StoreError> {
         conn.execute_batch(
             "CREATE TABLE quarantine (source VARCHAR, file VARCHAR, line BIGINT, reason VARCHAR, column_name VARCHAR, detail VARCHAR, raw_json VARCHAR);
              CREATE TABLE normalisations (source VARCHAR, file VARCHAR, line BIGINT, column_name VARCHAR, kind VARCHAR, value_before VARCHAR, value_after VARCHAR);",
         )?;
         Ok(OdsSink {
             conn,
-            table: None,
-            create_sql: None,
-            loading: std::collections::VecDeque::new(),
-            scratch: scratch.to_path_buf(),
             staging: None,
-            line_buf: String::new(),
+            loading: std::collections::VecDeque::new(),
             quarantine: Vec::new(),
             normalisations: Vec::new(),
             schemas: Vec::new(),
@@ -154,6 +186,30 @@ impl<'c> OdsSink<'c> {
                 .map_err(|e| format!("{table}: {e}"))?;
         }
         app.flush().map_err(|e| format!("{table}: {e}"))
+    }
+
+    /// Hands the rows collected so far to the table's load as one record batch.
+    fn send_batch(&mut self) -> Result<(), String> {
+        let Some(st) = self.staging.as_mut() else {
+            return Err("rows outside a table".into());
+        };
+        let arrays: Vec<ArrayRef> = st.columns.iter_mut().map(ColumnBuilder::finish).collect();
+        st.rows = 0;
+        let batch = RecordBatch::try_new(st.schema.clone(), arrays)
+            .map_err(|e| format!("{}: {e}", st.table))?;
+        if st.batches.send(batch).is_ok() {
+            return Ok(());
+        }
+        // The load stopped: its own error says why.
+        let st = self.staging.take().ok_or("rows outside a table")?;
+        drop(st.batches);
+        match st.load.join() {
+            Ok(Err(e)) => Err(e),
+            _ => Err(format!(
+                "{}: loading the table stopped unexpectedly",
+                st.table
+            )),
+        }
     }
 
     /// Waits for the oldest table load in flight and returns its result.
@@ -193,12 +249,19 @@ impl Drop for OdsSink<'_> {
     /// A load that stops early (bad input in a later source) still waits for the table loads in
     /// flight, so that no thread writes into a snapshot that is being discarded.
     fn drop(&mut self) {
+        if let Some(st) = self.staging.take() {
+            drop(st.batches);
+            let _ = st.load.join();
+        }
         let _ = self.wait_for_all_loads();
     }
 }
 
 impl Sink for OdsSink<'_> {
     fn begin_table(&mut self, schema: &TableSchema) -> Result<(), String> {
+        if self.staging.is_some() {
+            return Err("a table begun inside another".into());
+        }
         // Every ODS row keeps the file and line it came from, for audit.
         let mut cols: Vec<String> =
             vec!["_source_file VARCHAR".into(), "_source_line BIGINT".into()];
@@ -208,88 +271,112 @@ impl Sink for OdsSink<'_> {
                 .iter()
                 .map(|c| format!("{} {}", ident(&c.name), sql_type(c.ty))),
         );
-        // Created by its load (below), so that this connection never changes the catalog while
-        // another table loads.
-        self.create_sql = Some(format!(
-            "CREATE TABLE {} ({})",
-            ident(&schema.name),
-            cols.join(", ")
-        ));
-        let path = self
-            .scratch
-            .join(format!("stage-{}.csv", self.schemas.len()));
-        let file = std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        self.staging = Some((path, std::io::BufWriter::with_capacity(1 << 20, file)));
-        self.table = Some(schema.name.clone());
+        let mut fields = vec![
+            Field::new("_source_file", DataType::Utf8, true),
+            Field::new("_source_line", DataType::Int64, true),
+        ];
+        fields.extend(
+            schema
+                .columns
+                .iter()
+                .map(|c| Field::new(c.name.clone(), ColumnBuilder::data_type(c.ty), true)),
+        );
+        let mut columns = vec![
+            ColumnBuilder::new(FieldTypeName::Text),
+            ColumnBuilder::new(FieldTypeName::Int),
+        ];
+        columns.extend(schema.columns.iter().map(|c| ColumnBuilder::new(c.ty)));
+        // The table is created by its load, so that this connection never changes the catalog
+        // while another table loads.
+        let create = format!("CREATE TABLE {} ({})", ident(&schema.name), cols.join(", "));
+        // At most LOADS_IN_FLIGHT at a time, this one included: the oldest first. Each load
+        // creates and fills its own table in its own transaction, so loads side by side cannot
+        // conflict.
+        while self.loading.len() >= LOADS_IN_FLIGHT {
+            self.wait_for_load()?;
+        }
+        let table = schema.name.clone();
+        let conn = self.conn.try_clone().map_err(|e| format!("{table}: {e}"))?;
+        let (batches, received) = sync_channel::<RecordBatch>(BATCHES_WAITING);
+        let timing = std::env::var_os("INZICHT_TIMING").is_some();
+        let name = table.clone();
+        let load = std::thread::spawn(move || {
+            // Time spent waiting for batches is the reader's; what DuckDB spends is summed.
+            let mut busy = std::time::Duration::ZERO;
+            let started = std::time::Instant::now();
+            let result = (|| -> Result<(), duckdb::Error> {
+                conn.execute_batch(&create)?;
+                let mut app = conn.appender(&name)?;
+                busy += started.elapsed();
+                for batch in received {
+                    let t = std::time::Instant::now();
+                    app.append_record_batch(batch)?;
+                    busy += t.elapsed();
+                }
+                let t = std::time::Instant::now();
+                app.flush()?;
+                drop(app);
+                busy += t.elapsed();
+                Ok(())
+            })()
+            .map_err(|e| format!("{name}: {e}"));
+            if timing {
+                eprintln!(
+                    "    {:6.3} s appending to {name} (beside the reader)",
+                    busy.as_secs_f64()
+                );
+            }
+            result
+        });
+        self.staging = Some(Staging {
+            table,
+            schema: Arc::new(Schema::new(fields)),
+            columns,
+            rows: 0,
+            batches,
+            load,
+        });
         self.schemas.push(schema.clone());
         Ok(())
     }
 
     fn row(&mut self, file: &str, line: u64, values: &[Value]) -> Result<(), String> {
-        use std::fmt::Write as _;
-        let b = &mut self.line_buf;
-        b.clear();
-        quote_into(b, file);
-        b.push(',');
-        push_int(b, i64::try_from(line).unwrap_or(i64::MAX));
-        for v in values {
-            b.push(',');
-            match v {
-                Value::Null => {}
-                Value::Text(t) => quote_into(b, t),
-                Value::Int(i) => push_int(b, *i),
-                Value::Float(f) => {
-                    let _ = write!(b, "{f:?}");
-                }
-                Value::Date(d) => push_date(b, *d),
-                Value::Bool(x) => b.push_str(if *x { "true" } else { "false" }),
-            }
+        let st = self.staging.as_mut().ok_or("row outside a table")?;
+        if values.len() + 2 != st.columns.len() {
+            return Err(format!(
+                "{}: a row of {} values for {} columns",
+                st.table,
+                values.len(),
+                st.columns.len() - 2
+            ));
         }
-        b.push('\n');
-        let (path, w) = self.staging.as_mut().ok_or("row outside a table")?;
-        std::io::Write::write_all(w, b.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
+        if let ColumnBuilder::Text(b) = &mut st.columns[0] {
+            b.append_value(file);
+        }
+        if let ColumnBuilder::Int(b) = &mut st.columns[1] {
+            b.append_value(i64::try_from(line).unwrap_or(i64::MAX));
+        }
+        for (c, v) in st.columns[2..].iter_mut().zip(values) {
+            c.push(v).map_err(|e| format!("{}: {e}", st.table))?;
+        }
+        st.rows += 1;
+        if st.rows >= BATCH_ROWS {
+            self.send_batch()?;
+        }
+        Ok(())
     }
 
     fn end_table(&mut self) -> Result<(), String> {
-        let table = self
-            .table
-            .take()
-            .ok_or("end of a table that was not begun")?;
-        let (path, w) = self
+        if self.staging.as_ref().is_some_and(|st| st.rows > 0) {
+            self.send_batch()?;
+        }
+        let st = self
             .staging
             .take()
-            .ok_or("end of a table without staging")?;
-        // Flushed, not synced: DuckDB reads it at once through the page cache, and a load cut
-        // short by a crash is discarded whole anyway.
-        w.into_inner()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        let sql = format!(
-            "{};\nCOPY {} FROM {} (FORMAT csv, HEADER false, DELIMITER ',', QUOTE '\"', ESCAPE '\"', NULL '', allow_quoted_nulls false)",
-            self.create_sql.take().ok_or("end of a table without its schema")?,
-            ident(&table),
-            crate::literal(&path.to_string_lossy())
-        );
-        // At most LOADS_IN_FLIGHT at a time: the oldest first. Each load creates and fills its
-        // own table in its own transaction, so loads side by side cannot conflict.
-        if self.loading.len() >= LOADS_IN_FLIGHT {
-            self.wait_for_load()?;
-        }
-        let conn = self.conn.try_clone().map_err(|e| format!("{table}: {e}"))?;
-        let timing = std::env::var_os("INZICHT_TIMING").is_some();
-        self.loading.push_back(std::thread::spawn(move || {
-            let started = std::time::Instant::now();
-            let result = conn
-                .execute_batch(&sql)
-                .map_err(|e| format!("{table}: {e}"));
-            if timing {
-                eprintln!(
-                    "    {:6.3} s COPY into {table} (beside the next source)",
-                    started.elapsed().as_secs_f64()
-                );
-            }
-            let _ = std::fs::remove_file(&path);
-            result
-        }));
+            .ok_or("end of a table that was not begun")?;
+        // Closing the channel ends the load's loop; it flushes and ends on its own.
+        drop(st.batches);
+        self.loading.push_back(st.load);
         Ok(())
     }
 
@@ -325,53 +412,5 @@ impl Sink for OdsSink<'_> {
             self.append("normalisations", &mut n)?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{push_date, push_int, quote_into};
-    use inzicht_domain::Date;
-
-    #[test]
-    fn numbers_and_dates_are_written_as_the_formatter_writes_them() {
-        for i in [
-            0,
-            7,
-            -7,
-            10,
-            99,
-            100,
-            123_456_789,
-            -1_000,
-            i64::MAX,
-            i64::MIN,
-        ] {
-            let mut buf = String::new();
-            push_int(&mut buf, i);
-            assert_eq!(buf, i.to_string());
-        }
-        for (year, month, day) in [(2024, 1, 5), (1900, 12, 31), (7, 3, 10), (2100, 10, 1)] {
-            let d = Date { year, month, day };
-            let mut buf = String::new();
-            push_date(&mut buf, d);
-            assert_eq!(buf, d.iso());
-        }
-    }
-
-    #[test]
-    fn quoting_doubles_every_quote() {
-        for (value, quoted) in [
-            ("", "\"\""),
-            ("abc", "\"abc\""),
-            ("a\"b", "\"a\"\"b\""),
-            ("\"", "\"\"\"\""),
-            ("\"\"x\"", "\"\"\"\"\"x\"\"\""),
-            ("é,\n\"", "\"é,\n\"\"\""),
-        ] {
-            let mut buf = String::new();
-            quote_into(&mut buf, value);
-            assert_eq!(buf, quoted, "{value:?}");
-        }
     }
 }
