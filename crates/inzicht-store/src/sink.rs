@@ -414,3 +414,209 @@ impl Sink for OdsSink<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use inzicht_domain::Date;
+    use inzicht_ingest::pipeline::Column;
+    use inzicht_ingest::Kind;
+
+    fn column(name: &str, ty: FieldTypeName) -> Column {
+        Column {
+            name: name.into(),
+            ty,
+            role: Role::Feature,
+            source_column: name.into(),
+        }
+    }
+    use inzicht_ingest::pipeline::Role;
+
+    type Row = (
+        Option<String>,
+        Option<i64>,
+        Option<f64>,
+        Option<String>,
+        Option<bool>,
+    );
+
+    /// Every value comes back as it went in, across batch boundaries and with a second table
+    /// loading beside the first: a missing text stays NULL and an empty text stays empty,
+    /// awkward texts, extreme numbers and the first and last dates the reader accepts keep their value, an integer in a decimal
+    /// column becomes that decimal.
+    #[test]
+    fn values_arrive_as_given_across_batches_and_tables() {
+        let conn = Connection::open_in_memory().expect("duckdb");
+        let mut sink = OdsSink::new(&conn).expect("sink");
+        let schema = |name: &str| TableSchema {
+            name: name.into(),
+            kind: Kind::Vacancies,
+            columns: vec![
+                column("txt", FieldTypeName::Text),
+                column("n", FieldTypeName::Int),
+                column("x", FieldTypeName::Decimal),
+                column("d", FieldTypeName::Date),
+                column("b", FieldTypeName::Bool),
+            ],
+        };
+        let date = |y, m, d| Value::Date(Date::new(y, m, d).expect("date"));
+        let special: Vec<(Vec<Value>, Row)> = vec![
+            (vec![Value::Null; 5], (None, None, None, None, None)),
+            (
+                vec![
+                    Value::Text(String::new()),
+                    Value::Int(i64::MIN),
+                    Value::Float(-0.0),
+                    date(1800, 1, 1),
+                    Value::Bool(false),
+                ],
+                (
+                    Some(String::new()),
+                    Some(i64::MIN),
+                    Some(-0.0),
+                    Some("1800-01-01".into()),
+                    Some(false),
+                ),
+            ),
+            (
+                vec![
+                    Value::Text("a \"quoted\", split\nline é ∑".into()),
+                    Value::Int(i64::MAX),
+                    Value::Float(f64::MAX),
+                    date(2200, 12, 31),
+                    Value::Bool(true),
+                ],
+                (
+                    Some("a \"quoted\", split\nline é ∑".into()),
+                    Some(i64::MAX),
+                    Some(f64::MAX),
+                    Some("2200-12-31".into()),
+                    Some(true),
+                ),
+            ),
+            (
+                vec![
+                    Value::Int(42),
+                    Value::Null,
+                    Value::Int(3),
+                    date(1970, 1, 1),
+                    Value::Null,
+                ],
+                (
+                    Some("42".into()),
+                    None,
+                    Some(3.0),
+                    Some("1970-01-01".into()),
+                    None,
+                ),
+            ),
+            (
+                vec![
+                    Value::Text("NULL".into()),
+                    Value::Int(0),
+                    Value::Float(5e-324),
+                    date(2024, 2, 29),
+                    Value::Bool(true),
+                ],
+                (
+                    Some("NULL".into()),
+                    Some(0),
+                    Some(5e-324),
+                    Some("2024-02-29".into()),
+                    Some(true),
+                ),
+            ),
+        ];
+        let mut expected: Vec<Vec<Row>> = vec![Vec::new(), Vec::new()];
+        for (t, name) in ["first", "second"].iter().enumerate() {
+            sink.begin_table(&schema(name)).expect("begin");
+            // More rows than two batches, the special ones at the start, at a batch boundary
+            // and at the end.
+            let n = 2 * BATCH_ROWS + 7;
+            for line in 0..n {
+                let (values, row) = match line {
+                    0..=4 => special[line].clone(),
+                    l if (BATCH_ROWS - 2..BATCH_ROWS + 3).contains(&l) => {
+                        special[l - (BATCH_ROWS - 2)].clone()
+                    }
+                    l if l >= n - 5 => special[l - (n - 5)].clone(),
+                    l => (
+                        vec![
+                            Value::Text(format!("row {l}")),
+                            Value::Int(l as i64 * 7 - 1000),
+                            Value::Float(l as f64 / 3.0),
+                            date(
+                                2000 + (l % 30) as i32,
+                                1 + (l % 12) as u32,
+                                1 + (l % 28) as u32,
+                            ),
+                            Value::Bool(l % 3 == 0),
+                        ],
+                        (
+                            Some(format!("row {l}")),
+                            Some(l as i64 * 7 - 1000),
+                            Some(l as f64 / 3.0),
+                            Some(format!(
+                                "{:04}-{:02}-{:02}",
+                                2000 + l % 30,
+                                1 + l % 12,
+                                1 + l % 28
+                            )),
+                            Some(l % 3 == 0),
+                        ),
+                    ),
+                };
+                sink.row("bestand.csv", line as u64 + 2, &values)
+                    .expect("row");
+                expected[t].push(row);
+            }
+            sink.end_table().expect("end");
+        }
+        sink.finish().expect("finish");
+        for (t, name) in ["first", "second"].iter().enumerate() {
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT txt, n, x, CAST(d AS VARCHAR), b, _source_file, _source_line FROM {name} ORDER BY _source_line"
+                ))
+                .expect("query");
+            let got: Vec<(Row, String, i64)> = stmt
+                .query_map([], |r| {
+                    Ok((
+                        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?),
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                })
+                .expect("rows")
+                .collect::<Result<_, _>>()
+                .expect("read");
+            assert_eq!(got.len(), expected[t].len());
+            for (i, ((row, file, line), want)) in got.iter().zip(&expected[t]).enumerate() {
+                assert_eq!((file.as_str(), *line), ("bestand.csv", i as i64 + 2));
+                assert_eq!(
+                    (&row.0, row.1, &row.3, row.4),
+                    (&want.0, want.1, &want.3, want.4),
+                    "row {i}"
+                );
+                assert_eq!(row.2.map(f64::to_bits), want.2.map(f64::to_bits), "row {i}");
+            }
+        }
+    }
+
+    /// A value of the wrong type is an error naming the table, not a panic or a silent NULL.
+    #[test]
+    fn a_value_of_the_wrong_type_names_the_table() {
+        let conn = Connection::open_in_memory().expect("duckdb");
+        let mut sink = OdsSink::new(&conn).expect("sink");
+        sink.begin_table(&TableSchema {
+            name: "t".into(),
+            kind: Kind::Vacancies,
+            columns: vec![column("n", FieldTypeName::Int)],
+        })
+        .expect("begin");
+        let e = sink
+            .row("f.csv", 2, &[Value::Text("zeven".into())])
+            .expect_err("a text in an integer column");
+        assert!(e.starts_with("t: "), "{e}");
+    }
+}
