@@ -50,6 +50,26 @@ impl LogisticFit {
     }
 }
 
+/// A design given as sparse rows (without the intercept): row i holds the values
+/// `val[ptr[i]..ptr[i + 1]]` in the columns `idx[ptr[i]..ptr[i + 1]]`, in increasing column order;
+/// every other entry is 0. A propensity design is mostly 0/1 indicators and missing flags: given
+/// this way it never exists as an n × p dense matrix (25 MB per provision group at municipality
+/// scale).
+#[derive(Debug, Clone, Default)]
+pub struct SparseRows {
+    pub ptr: Vec<usize>,
+    pub idx: Vec<u32>,
+    pub val: Vec<f64>,
+}
+
+/// The design of a fit: dense n × p row-major, or sparse rows. Both give the same fit to the bit
+/// for the same entries (the fit keeps the nonzero entries of either).
+#[derive(Clone, Copy)]
+enum Design<'a> {
+    Dense(&'a [f64]),
+    Sparse(&'a SparseRows),
+}
+
 /// Fits P(y = 1 | x) = 1/(1 + exp(−(β₀ + xβ))). `x` is n × p row-major (no intercept column);
 /// `weights` are case weights.
 pub fn fit(
@@ -58,7 +78,7 @@ pub fn fit(
     names: &[String],
     weights: Option<&[f64]>,
 ) -> Result<LogisticFit, StatsError> {
-    fit_impl(x, y, names, weights, 0.0, true, None).map_err(|(_, e)| e)
+    fit_impl(Design::Dense(x), y, names, weights, 0.0, true, None).map_err(|(_, e)| e)
 }
 
 /// Ridge (L2-penalised) logistic regression: maximises
@@ -79,7 +99,7 @@ pub fn fit_ridge(
             "the penalty must be a non-negative number".into(),
         ));
     }
-    fit_impl(x, y, names, weights, lambda, true, None).map_err(|(_, e)| e)
+    fit_impl(Design::Dense(x), y, names, weights, lambda, true, None).map_err(|(_, e)| e)
 }
 
 /// As [`fit`], but a covariate that makes the information matrix singular (collinear, or
@@ -103,6 +123,43 @@ pub fn fit_dropping(
     covariance: bool,
     information_at_zero: Option<&[f64]>,
 ) -> Result<(LogisticFit, Vec<usize>), StatsError> {
+    fit_dropping_design(
+        Design::Dense(x),
+        y,
+        names,
+        weights,
+        covariance,
+        information_at_zero,
+    )
+}
+
+/// As [`fit_dropping`], for a design given as sparse rows.
+pub fn fit_dropping_sparse(
+    x: &SparseRows,
+    y: &[bool],
+    names: &[String],
+    weights: Option<&[f64]>,
+    covariance: bool,
+    information_at_zero: Option<&[f64]>,
+) -> Result<(LogisticFit, Vec<usize>), StatsError> {
+    fit_dropping_design(
+        Design::Sparse(x),
+        y,
+        names,
+        weights,
+        covariance,
+        information_at_zero,
+    )
+}
+
+fn fit_dropping_design(
+    x: Design,
+    y: &[bool],
+    names: &[String],
+    weights: Option<&[f64]>,
+    covariance: bool,
+    information_at_zero: Option<&[f64]>,
+) -> Result<(LogisticFit, Vec<usize>), StatsError> {
     let n = y.len();
     let p = names.len();
     let mut keep: Vec<usize> = (0..p).collect();
@@ -119,16 +176,46 @@ pub fn fit_dropping(
                 .collect()
         });
         // The design of the covariates kept (the design itself while none has been left out).
-        let sub: std::borrow::Cow<[f64]> = if keep.len() == p {
-            std::borrow::Cow::Borrowed(x)
-        } else {
-            (0..n)
-                .flat_map(|i| keep.iter().map(move |&j| x[i * p + j]))
-                .collect()
+        let (sub_dense, sub_sparse): (Vec<f64>, SparseRows) = match x {
+            _ if keep.len() == p => (Vec::new(), SparseRows::default()),
+            Design::Dense(x) => (
+                (0..n)
+                    .flat_map(|i| keep.iter().map(move |&j| x[i * p + j]))
+                    .collect(),
+                SparseRows::default(),
+            ),
+            Design::Sparse(x) => {
+                // Columns renumbered among those kept (in the same order, so still increasing).
+                let mut at = vec![u32::MAX; p];
+                for (a, &j) in keep.iter().enumerate() {
+                    at[j] = a as u32;
+                }
+                let mut sub = SparseRows {
+                    ptr: Vec::with_capacity(n + 1),
+                    ..SparseRows::default()
+                };
+                sub.ptr.push(0);
+                for i in 0..n.min(x.ptr.len().saturating_sub(1)) {
+                    for k in x.ptr[i]..x.ptr[i + 1] {
+                        let a = at.get(x.idx[k] as usize).copied().unwrap_or(u32::MAX);
+                        if a != u32::MAX {
+                            sub.idx.push(a);
+                            sub.val.push(x.val[k]);
+                        }
+                    }
+                    sub.ptr.push(sub.idx.len());
+                }
+                (Vec::new(), sub)
+            }
+        };
+        let sub = match x {
+            _ if keep.len() == p => x,
+            Design::Dense(_) => Design::Dense(&sub_dense),
+            Design::Sparse(_) => Design::Sparse(&sub_sparse),
         };
         let sub_names: Vec<String> = keep.iter().map(|&j| names[j].clone()).collect();
         match fit_impl(
-            &sub,
+            sub,
             y,
             &sub_names,
             weights,
@@ -157,7 +244,7 @@ pub fn fit_dropping(
 type FitError = (Option<usize>, StatsError);
 
 fn fit_impl(
-    x: &[f64],
+    design: Design,
     y: &[bool],
     names: &[String],
     weights: Option<&[f64]>,
@@ -168,7 +255,21 @@ fn fit_impl(
     let fail = |m: String| (None, StatsError(m));
     let n = y.len();
     let p = names.len();
-    if x.len() != n * p || weights.is_some_and(|w| w.len() != n) {
+    let shape_ok = match design {
+        Design::Dense(x) => x.len() == n * p,
+        Design::Sparse(x) => {
+            x.ptr.len() == n + 1
+                && x.ptr.first() == Some(&0)
+                && x.ptr.windows(2).all(|w| w[0] <= w[1])
+                && x.ptr.last() == Some(&x.idx.len())
+                && x.idx.len() == x.val.len()
+                && (0..n).all(|i| {
+                    let row = &x.idx[x.ptr[i]..x.ptr[i + 1]];
+                    row.windows(2).all(|w| w[0] < w[1]) && row.iter().all(|&j| (j as usize) < p)
+                })
+        }
+    };
+    if !shape_ok || weights.is_some_and(|w| w.len() != n) {
         return Err(fail(
             "the columns of the logistic model have different lengths".into(),
         ));
@@ -176,10 +277,18 @@ fn fit_impl(
     if n == 0 {
         return Err(fail("no observations".into()));
     }
-    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+    let bad_row = match design {
+        Design::Dense(x) => x.iter().position(|v| !v.is_finite()).map(|i| i / p.max(1)),
+        Design::Sparse(x) => x
+            .val
+            .iter()
+            .position(|v| !v.is_finite())
+            .map(|k| x.ptr.partition_point(|&o| o <= k) - 1),
+    };
+    if let Some(i) = bad_row {
         return Err(fail(format!(
             "row {}: a covariate is missing or not a number",
-            i / p.max(1) + 1
+            i + 1
         )));
     }
     let ones = y.iter().filter(|&&v| v).count();
@@ -197,8 +306,28 @@ fn fit_impl(
     // is the share of nonzeros squared of the dense cost for the information. Otherwise the
     // design is copied with its intercept column, row-major and contiguous, so that the inner
     // loops are plain slice operations the compiler vectorises.
-    let nonzero = n + x.iter().filter(|v| **v != 0.0).count();
+    let nonzero = n + match design {
+        Design::Dense(x) => x.iter().filter(|v| **v != 0.0).count(),
+        Design::Sparse(x) => x.val.iter().filter(|v| **v != 0.0).count(),
+    };
     let sparse = nonzero * 2 < n * q;
+    // Row i's nonzero entries (column, value), in column order, from either design.
+    let entries = |i: usize, f: &mut dyn FnMut(usize, f64)| match design {
+        Design::Dense(x) => {
+            for (j, v) in x[i * p..(i + 1) * p].iter().enumerate() {
+                if *v != 0.0 {
+                    f(j, *v);
+                }
+            }
+        }
+        Design::Sparse(x) => {
+            for k in x.ptr[i]..x.ptr[i + 1] {
+                if x.val[k] != 0.0 {
+                    f(x.idx[k] as usize, x.val[k]);
+                }
+            }
+        }
+    };
     let mut xd: Vec<f64> = Vec::new();
     let mut nz_ptr: Vec<usize> = Vec::new();
     let mut nz_idx: Vec<u32> = Vec::new();
@@ -210,19 +339,18 @@ fn fit_impl(
         for i in 0..n {
             nz_idx.push(0);
             xd.push(1.0);
-            for (j, v) in x[i * p..(i + 1) * p].iter().enumerate() {
-                if *v != 0.0 {
-                    nz_idx.push(j as u32 + 1);
-                    xd.push(*v);
-                }
-            }
+            entries(i, &mut |j, v| {
+                nz_idx.push(j as u32 + 1);
+                xd.push(v);
+            });
             nz_ptr.push(nz_idx.len());
         }
     } else {
         xd = vec![0.0; n * q];
         for i in 0..n {
             xd[i * q] = 1.0;
-            xd[i * q + 1..(i + 1) * q].copy_from_slice(&x[i * p..(i + 1) * p]);
+            let row = &mut xd[i * q + 1..(i + 1) * q];
+            entries(i, &mut |j, v| row[j] = v);
         }
     }
     // Row i: its column indices (sparse only) and its values (the nonzeros, or the dense row).
@@ -575,6 +703,28 @@ mod tests {
         for (a, b) in plain.beta.iter().zip(&given.beta) {
             assert!((a - b).abs() < 1e-9 * a.abs().max(1.0), "{a} vs {b}");
         }
+        // The same design as sparse rows gives the same fit to the bit.
+        let mut rows = SparseRows {
+            ptr: vec![0],
+            ..SparseRows::default()
+        };
+        for row in x.chunks_exact(4) {
+            for (j, &v) in row.iter().enumerate() {
+                if v != 0.0 {
+                    rows.idx.push(j as u32);
+                    rows.val.push(v);
+                }
+            }
+            rows.ptr.push(rows.idx.len());
+        }
+        let (sparse, kept_sparse) =
+            fit_dropping_sparse(&rows, &y, &names, None, false, Some(&info0)).unwrap();
+        assert_eq!(kept_sparse, kept_given);
+        assert_eq!(sparse.beta, given.beta);
+        // Rows out of column order are refused, not misread.
+        let mut unordered = rows.clone();
+        unordered.idx.swap(0, 1);
+        assert!(fit_dropping_sparse(&unordered, &y, &names, None, false, None).is_err());
         // A matrix of the wrong size is not used.
         let (wrong, _) = fit_dropping(&x, &y, &names, None, false, Some(&info0[..4])).unwrap();
         assert_eq!(wrong.beta, plain.beta);

@@ -613,20 +613,28 @@ fn prepare(
     let names: Vec<String> = keep.iter().map(|&j| d.feature_names[j].clone()).collect();
     let q = keep.len();
     let at = position(&keep);
-    let mut x = vec![0.0f64; rows.len() * q];
+    // The model's design as sparse rows over the columns kept (in column order).
+    let mut x = logistic::SparseRows {
+        ptr: Vec::with_capacity(rows.len() + 1),
+        ..Default::default()
+    };
+    x.ptr.push(0);
     for i in 0..rows.len() {
         sample_x.for_each(i, |j, val| {
             let a = at[j];
             if a != usize::MAX {
-                x[i * q + a] = val as f64;
+                x.idx.push(a as u32);
+                x.val.push(val as f64);
             }
         });
+        x.ptr.push(x.idx.len());
     }
     let y: Vec<bool> = (0..rows.len()).map(|i| i < treated.len()).collect();
     let (mut iterations, mut updates) = (0, 0);
     drop(sample_x);
     let (model, warnings): (Option<(f64, Vec<f64>)>, Vec<String>) =
-        match logistic::fit_dropping(&x, &y, &names, None, false, Some(&information_at_zero)) {
+        match logistic::fit_dropping_sparse(&x, &y, &names, None, false, Some(&information_at_zero))
+        {
             Ok((fit, kept)) => {
                 iterations = fit.iterations;
                 updates = fit.information_updates;
