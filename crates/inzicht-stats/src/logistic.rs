@@ -65,7 +65,7 @@ pub struct SparseRows {
 /// The design of a fit: dense n × p row-major, or sparse rows. Both give the same fit to the bit
 /// for the same entries (the fit keeps the nonzero entries of either).
 #[derive(Clone, Copy)]
-enum Design<'a> {
+pub enum Design<'a> {
     Dense(&'a [f64]),
     Sparse(&'a SparseRows),
 }
@@ -105,7 +105,8 @@ pub fn fit_ridge(
 /// As [`fit`], but a covariate that makes the information matrix singular (collinear, or
 /// separating the outcome so that its coefficient runs off) is left out and the model refitted,
 /// as R's `glm` leaves aliased coefficients out. Returns the fit and the indices of the
-/// covariates kept; the warnings name those left out.
+/// covariates kept; the warnings name those left out. The design is dense or sparse rows
+/// ([`Design`]); the same entries give the same fit to the bit either way.
 ///
 /// Without `covariance` the fit is for its estimate only (a propensity score): the information
 /// matrix is not recomputed at the estimate unless separation is suspected, `covariance` is
@@ -116,43 +117,6 @@ pub fn fit_ridge(
 /// the first Newton step then does not compute it again. It changes the path to the maximum,
 /// not the maximum.
 pub fn fit_dropping(
-    x: &[f64],
-    y: &[bool],
-    names: &[String],
-    weights: Option<&[f64]>,
-    covariance: bool,
-    information_at_zero: Option<&[f64]>,
-) -> Result<(LogisticFit, Vec<usize>), StatsError> {
-    fit_dropping_design(
-        Design::Dense(x),
-        y,
-        names,
-        weights,
-        covariance,
-        information_at_zero,
-    )
-}
-
-/// As [`fit_dropping`], for a design given as sparse rows.
-pub fn fit_dropping_sparse(
-    x: &SparseRows,
-    y: &[bool],
-    names: &[String],
-    weights: Option<&[f64]>,
-    covariance: bool,
-    information_at_zero: Option<&[f64]>,
-) -> Result<(LogisticFit, Vec<usize>), StatsError> {
-    fit_dropping_design(
-        Design::Sparse(x),
-        y,
-        names,
-        weights,
-        covariance,
-        information_at_zero,
-    )
-}
-
-fn fit_dropping_design(
     x: Design,
     y: &[bool],
     names: &[String],
@@ -696,8 +660,10 @@ mod tests {
                 }
             }
         }
-        let (plain, kept_plain) = fit_dropping(&x, &y, &names, None, false, None).unwrap();
-        let (given, kept_given) = fit_dropping(&x, &y, &names, None, false, Some(&info0)).unwrap();
+        let (plain, kept_plain) =
+            fit_dropping(Design::Dense(&x), &y, &names, None, false, None).unwrap();
+        let (given, kept_given) =
+            fit_dropping(Design::Dense(&x), &y, &names, None, false, Some(&info0)).unwrap();
         assert_eq!(kept_plain, kept_given);
         assert_eq!(kept_plain, vec![0, 1, 3], "the copy is left out");
         for (a, b) in plain.beta.iter().zip(&given.beta) {
@@ -718,15 +684,23 @@ mod tests {
             rows.ptr.push(rows.idx.len());
         }
         let (sparse, kept_sparse) =
-            fit_dropping_sparse(&rows, &y, &names, None, false, Some(&info0)).unwrap();
+            fit_dropping(Design::Sparse(&rows), &y, &names, None, false, Some(&info0)).unwrap();
         assert_eq!(kept_sparse, kept_given);
         assert_eq!(sparse.beta, given.beta);
         // Rows out of column order are refused, not misread.
         let mut unordered = rows.clone();
         unordered.idx.swap(0, 1);
-        assert!(fit_dropping_sparse(&unordered, &y, &names, None, false, None).is_err());
+        assert!(fit_dropping(Design::Sparse(&unordered), &y, &names, None, false, None).is_err());
         // A matrix of the wrong size is not used.
-        let (wrong, _) = fit_dropping(&x, &y, &names, None, false, Some(&info0[..4])).unwrap();
+        let (wrong, _) = fit_dropping(
+            Design::Dense(&x),
+            &y,
+            &names,
+            None,
+            false,
+            Some(&info0[..4]),
+        )
+        .unwrap();
         assert_eq!(wrong.beta, plain.beta);
     }
 }

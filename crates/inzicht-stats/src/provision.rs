@@ -632,27 +632,32 @@ fn prepare(
     let y: Vec<bool> = (0..rows.len()).map(|i| i < treated.len()).collect();
     let (mut iterations, mut updates) = (0, 0);
     drop(sample_x);
-    let (model, warnings): (Option<(f64, Vec<f64>)>, Vec<String>) =
-        match logistic::fit_dropping_sparse(&x, &y, &names, None, false, Some(&information_at_zero))
-        {
-            Ok((fit, kept)) => {
-                iterations = fit.iterations;
-                updates = fit.information_updates;
-                // The coefficient of every panel column (0 outside the model): the linear
-                // predictor is then a sum over the row's nonzero entries.
-                let mut coef = vec![0.0; p];
-                for (&k, &b) in kept.iter().zip(&fit.beta[1..]) {
-                    coef[keep[k]] = b;
-                }
-                (Some((fit.beta[0], coef)), fit.warnings)
+    let (model, warnings): (Option<(f64, Vec<f64>)>, Vec<String>) = match logistic::fit_dropping(
+        logistic::Design::Sparse(&x),
+        &y,
+        &names,
+        None,
+        false,
+        Some(&information_at_zero),
+    ) {
+        Ok((fit, kept)) => {
+            iterations = fit.iterations;
+            updates = fit.information_updates;
+            // The coefficient of every panel column (0 outside the model): the linear
+            // predictor is then a sum over the row's nonzero entries.
+            let mut coef = vec![0.0; p];
+            for (&k, &b) in kept.iter().zip(&fit.beta[1..]) {
+                coef[keep[k]] = b;
             }
-            Err(e) => (
-                None,
-                vec![format!(
-                    "propensity model not estimable ({e}); matched on the strata only"
-                )],
-            ),
-        };
+            (Some((fit.beta[0], coef)), fit.warnings)
+        }
+        Err(e) => (
+            None,
+            vec![format!(
+                "propensity model not estimable ({e}); matched on the strata only"
+            )],
+        ),
+    };
     phase.done(&format!(
         "  prepare: propensity fit ({q} columns, {iterations} iterations, {updates} with a fresh information matrix)"
     ));
