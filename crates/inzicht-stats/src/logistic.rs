@@ -140,42 +140,12 @@ pub fn fit_dropping(
                 .collect()
         });
         // The design of the covariates kept (the design itself while none has been left out).
-        let (sub_dense, sub_sparse): (Vec<f64>, SparseRows) = match x {
-            _ if keep.len() == p => (Vec::new(), SparseRows::default()),
-            Design::Dense(x) => (
-                (0..n)
-                    .flat_map(|i| keep.iter().map(move |&j| x[i * p + j]))
-                    .collect(),
-                SparseRows::default(),
-            ),
-            Design::Sparse(x) => {
-                // Columns renumbered among those kept (in the same order, so still increasing).
-                let mut at = vec![u32::MAX; p];
-                for (a, &j) in keep.iter().enumerate() {
-                    at[j] = a as u32;
-                }
-                let mut sub = SparseRows {
-                    ptr: Vec::with_capacity(n + 1),
-                    ..SparseRows::default()
-                };
-                sub.ptr.push(0);
-                for i in 0..n.min(x.ptr.len().saturating_sub(1)) {
-                    for k in x.ptr[i]..x.ptr[i + 1] {
-                        let a = at.get(x.idx[k] as usize).copied().unwrap_or(u32::MAX);
-                        if a != u32::MAX {
-                            sub.idx.push(a);
-                            sub.val.push(x.val[k]);
-                        }
-                    }
-                    sub.ptr.push(sub.idx.len());
-                }
-                (Vec::new(), sub)
-            }
-        };
-        let sub = match x {
-            _ if keep.len() == p => x,
-            Design::Dense(_) => Design::Dense(&sub_dense),
-            Design::Sparse(_) => Design::Sparse(&sub_sparse),
+        let owned;
+        let sub = if keep.len() == p {
+            x
+        } else {
+            owned = select_columns(x, n, p, &keep);
+            owned.view()
         };
         let sub_names: Vec<String> = keep.iter().map(|&j| names[j].clone()).collect();
         match fit_impl(
@@ -201,6 +171,55 @@ pub fn fit_dropping(
                 keep.remove(col - 1);
             }
             Err((_, e)) => return Err(e),
+        }
+    }
+}
+
+/// A design of its own (the columns kept of another).
+enum OwnedDesign {
+    Dense(Vec<f64>),
+    Sparse(SparseRows),
+}
+
+impl OwnedDesign {
+    fn view(&self) -> Design<'_> {
+        match self {
+            OwnedDesign::Dense(x) => Design::Dense(x),
+            OwnedDesign::Sparse(x) => Design::Sparse(x),
+        }
+    }
+}
+
+/// The design restricted to the columns `keep` (increasing), renumbered among them (only called
+/// on a design whose shape was checked).
+fn select_columns(x: Design, n: usize, p: usize, keep: &[usize]) -> OwnedDesign {
+    match x {
+        Design::Dense(x) => OwnedDesign::Dense(
+            (0..n)
+                .flat_map(|i| keep.iter().map(move |&j| x[i * p + j]))
+                .collect(),
+        ),
+        Design::Sparse(x) => {
+            let mut at = vec![u32::MAX; p];
+            for (a, &j) in keep.iter().enumerate() {
+                at[j] = a as u32;
+            }
+            let mut sub = SparseRows {
+                ptr: Vec::with_capacity(n + 1),
+                ..SparseRows::default()
+            };
+            sub.ptr.push(0);
+            for w in x.ptr.windows(2) {
+                for k in w[0]..w[1] {
+                    let a = at[x.idx[k] as usize];
+                    if a != u32::MAX {
+                        sub.idx.push(a);
+                        sub.val.push(x.val[k]);
+                    }
+                }
+                sub.ptr.push(sub.idx.len());
+            }
+            OwnedDesign::Sparse(sub)
         }
     }
 }
@@ -314,7 +333,10 @@ fn fit_impl(
         for i in 0..n {
             xd[i * q] = 1.0;
             let row = &mut xd[i * q + 1..(i + 1) * q];
-            entries(i, &mut |j, v| row[j] = v);
+            match design {
+                Design::Dense(x) => row.copy_from_slice(&x[i * p..(i + 1) * p]),
+                Design::Sparse(_) => entries(i, &mut |j, v| row[j] = v),
+            }
         }
     }
     // Row i: its column indices (sparse only) and its values (the nonzeros, or the dense row).
