@@ -81,19 +81,29 @@ fn moments(support: &[i64], p: &[f64]) -> (f64, f64) {
     (m, v)
 }
 
-/// μ such that the mean is 0 for a given λ (the mean falls as μ rises: bisection).
-fn solve_mu(support: &[i64], lambda: f64) -> f64 {
-    let (mut lo, mut hi) = (-60.0, 60.0);
+/// Bisection on [lo, hi] for the point where `above` (true: the root lies above `mid`) turns
+/// false, as 200 halvings of the interval would find it. The halvings stop once they no longer
+/// change the interval (lo and hi equal or adjacent doubles that a halving leaves in place): the
+/// step depends on the interval only, so every later one would leave it too, and the answer is
+/// the same to the bit — after about 60 halvings instead of 200 (the table is built on every
+/// start of a protected command).
+fn bisect(mut lo: f64, mut hi: f64, above: impl Fn(f64) -> bool) -> f64 {
     for _ in 0..200 {
         let mid = 0.5 * (lo + hi);
-        let (m, _) = moments(support, &family(support, lambda, mid));
-        if m > 0.0 {
-            lo = mid;
-        } else {
-            hi = mid;
+        let (new_lo, new_hi) = if above(mid) { (mid, hi) } else { (lo, mid) };
+        if new_lo.to_bits() == lo.to_bits() && new_hi.to_bits() == hi.to_bits() {
+            break;
         }
+        (lo, hi) = (new_lo, new_hi);
     }
     0.5 * (lo + hi)
+}
+
+/// μ such that the mean is 0 for a given λ (the mean falls as μ rises: bisection).
+fn solve_mu(support: &[i64], lambda: f64) -> f64 {
+    bisect(-60.0, 60.0, |mu| {
+        moments(support, &family(support, lambda, mu)).0 > 0.0
+    })
 }
 
 fn max_entropy_row(support: Vec<i64>, target_variance: f64) -> Row {
@@ -104,18 +114,10 @@ fn max_entropy_row(support: Vec<i64>, target_variance: f64) -> Row {
             .collect()
     } else {
         // The variance (at mean 0) falls as λ rises: bisection on λ.
-        let (mut lo, mut hi) = (-30.0, 30.0);
-        for _ in 0..200 {
-            let mid = 0.5 * (lo + hi);
-            let p = family(&support, mid, solve_mu(&support, mid));
-            let (_, v) = moments(&support, &p);
-            if v > target_variance {
-                lo = mid;
-            } else {
-                hi = mid;
-            }
-        }
-        let lambda = 0.5 * (lo + hi);
+        let lambda = bisect(-30.0, 30.0, |lambda| {
+            let p = family(&support, lambda, solve_mu(&support, lambda));
+            moments(&support, &p).1 > target_variance
+        });
         family(&support, lambda, solve_mu(&support, lambda))
     };
     let mut acc = 0.0;
@@ -186,6 +188,55 @@ impl PTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The bisection as it was: always 200 halvings.
+    fn bisect_200(mut lo: f64, mut hi: f64, above: impl Fn(f64) -> bool) -> f64 {
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            if above(mid) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        0.5 * (lo + hi)
+    }
+
+    #[test]
+    fn bisection_that_stops_at_its_fixed_point_gives_the_same_bits_as_200_halvings() {
+        let roots = [
+            0.0,
+            1.0,
+            -1.0,
+            1e-300,
+            -7.25,
+            3.0_f64.sqrt(),
+            59.999,
+            -60.0,
+            60.0,
+            1e9,
+        ];
+        for root in roots {
+            let above = |x: f64| x < root;
+            assert_eq!(
+                bisect(-60.0, 60.0, above).to_bits(),
+                bisect_200(-60.0, 60.0, above).to_bits(),
+                "root {root}"
+            );
+        }
+        // A criterion that is not monotone in x (NaN comparisons are false).
+        let odd = |x: f64| (x * 1e3).sin() > 0.0;
+        assert_eq!(
+            bisect(-30.0, 30.0, odd).to_bits(),
+            bisect_200(-30.0, 30.0, odd).to_bits()
+        );
+        // And the solved mean of a row of the table.
+        let support: Vec<i64> = (-3..=3).collect();
+        let mu_200 = bisect_200(-60.0, 60.0, |mu| {
+            moments(&support, &family(&support, 0.4, mu)).0 > 0.0
+        });
+        assert_eq!(solve_mu(&support, 0.4).to_bits(), mu_200.to_bits());
+    }
 
     #[test]
     fn rows_have_mean_zero_and_the_variance_asked() {

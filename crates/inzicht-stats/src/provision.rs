@@ -268,6 +268,13 @@ fn duration_cell(d: i32) -> i32 {
 /// A matched pair: treated row, control row.
 type Pair = (usize, usize);
 
+/// What the matching reads of a control slot (see [`Prepared`]).
+struct ControlSlot {
+    score: f64,
+    person: u32,
+    row: u32,
+}
+
 /// A treated or control candidate inside a stratum.
 #[derive(Clone, Copy)]
 struct Cand {
@@ -284,12 +291,13 @@ struct Prepared {
     /// order) and its treated slots `treated_offset[s]..`. [`match_all`] reports pairs as
     /// slots and keeps its scratch space per control slot, so that the bootstrap reads each
     /// pair's outcomes from small arrays in slot order instead of from arrays over every panel
-    /// row. Per slot: the controls' scores and persons, the treated's persons, and the panel
-    /// rows of both.
+    /// row. Per slot: the controls' score, person and row together (what the matching reads of
+    /// a candidate, in one place: each treated client's search starts at a different place in
+    /// arrays of ~600,000 controls, and reading the three from separate arrays cost a cache miss
+    /// each), the treated's persons, and the panel rows of both.
     control_offset: Vec<usize>,
     treated_offset: Vec<usize>,
-    control_score: Vec<f64>,
-    control_person: Vec<u32>,
+    control: Vec<ControlSlot>,
     treated_person: Vec<u32>,
     control_slot_row: Vec<usize>,
     treated_slot_row: Vec<usize>,
@@ -369,6 +377,12 @@ pub fn estimate_all(d: &PanelData, opt: &EffectOptions) -> Result<Vec<GroupEffec
         || d.features.n_cols() != d.feature_names.len()
     {
         return crate::err("the panel columns have different lengths");
+    }
+    if u32::try_from(n).is_err() {
+        return crate::err(format!(
+            "the panel has {n} person-months; provision effects take at most {} (split the data, e.g. by period)",
+            u32::MAX
+        ));
     }
     // The groups are independent (each its own propensity model, matching and bootstrap with
     // its own seed), so they run on the available cores; the result does not depend on how
@@ -493,8 +507,7 @@ fn prepare(
                 strata: vec![],
                 control_offset: vec![],
                 treated_offset: vec![],
-                control_score: vec![],
-                control_person: vec![],
+                control: vec![],
                 treated_person: vec![],
                 control_slot_row: vec![],
                 treated_slot_row: vec![],
@@ -735,8 +748,14 @@ fn prepare(
     }
     let controls_flat = || strata.iter().flat_map(|(_, c)| c.iter());
     let treated_flat = || strata.iter().flat_map(|(t, _)| t.iter());
-    let control_score = controls_flat().map(|c| c.lp).collect();
-    let control_person = controls_flat().map(|c| d.person[c.row]).collect();
+    let control = controls_flat()
+        .map(|c| ControlSlot {
+            score: c.lp,
+            person: d.person[c.row],
+            // (estimate_all refuses panels of more than u32::MAX rows.)
+            row: c.row as u32,
+        })
+        .collect();
     let treated_person = treated_flat().map(|t| d.person[t.row]).collect();
     let control_slot_row = controls_flat().map(|c| c.row).collect();
     let treated_slot_row = treated_flat().map(|t| t.row).collect();
@@ -753,8 +772,7 @@ fn prepare(
             strata,
             control_offset,
             treated_offset,
-            control_score,
-            control_person,
+            control,
             treated_person,
             control_slot_row,
             treated_slot_row,
@@ -788,8 +806,7 @@ fn match_all(prep: &Prepared, copies: &[u32], scratch: &mut MatchScratch, out: &
     for (s, (ts, cs)) in prep.strata.iter().enumerate() {
         let offset = prep.control_offset[s];
         let t_offset = prep.treated_offset[s];
-        let scores = &prep.control_score[offset..offset + cs.len()];
-        let persons = &prep.control_person[offset..offset + cs.len()];
+        let candidates = &prep.control[offset..offset + cs.len()];
         let t_persons = &prep.treated_person[t_offset..t_offset + ts.len()];
         for (i, (t, &t_person)) in ts.iter().zip(t_persons).enumerate() {
             let n_copies = copies[t_person as usize];
@@ -798,25 +815,26 @@ fn match_all(prep: &Prepared, copies: &[u32], scratch: &mut MatchScratch, out: &
             }
             let pos = prep.treated_pos[t_offset + i] as usize;
             for _ in 0..n_copies {
-                let mut best: Option<(f64, usize, usize)> = None;
+                let mut best: Option<(f64, u32, usize)> = None;
                 let mut consider = |k: usize| -> bool {
-                    let dist = (scores[k] - t.lp).abs();
+                    let cand = &candidates[k];
+                    let dist = (cand.score - t.lp).abs();
                     if dist > prep.width
                         || best.is_some_and(|b| dist > b.0 + crate::matching::TIE_TOL)
                     {
                         return false;
                     }
-                    let left = copies[persons[k] as usize] - used[offset + k];
-                    if left > 0 && persons[k] != t_person {
+                    let left = copies[cand.person as usize] - used[offset + k];
+                    if left > 0 && cand.person != t_person {
                         let better = match best {
                             None => true,
                             Some(b) => {
                                 dist < b.0 - crate::matching::TIE_TOL
-                                    || (dist <= b.0 + crate::matching::TIE_TOL && cs[k].row < b.1)
+                                    || (dist <= b.0 + crate::matching::TIE_TOL && cand.row < b.1)
                             }
                         };
                         if better {
-                            best = Some((dist, cs[k].row, k));
+                            best = Some((dist, cand.row, k));
                         }
                     }
                     true
@@ -829,7 +847,7 @@ fn match_all(prep: &Prepared, copies: &[u32], scratch: &mut MatchScratch, out: &
                     }
                 }
                 let mut hi = pos;
-                while hi < scores.len() {
+                while hi < candidates.len() {
                     if !consider(hi) {
                         break;
                     }
@@ -1290,7 +1308,7 @@ impl NaiveControls {
                 subsets
                     .iter()
                     .enumerate()
-                    .filter(|(_, s)| (s.test)(r))
+                    .filter(|(_, s)| s.test(r))
                     .map(|(i, _)| i + 1),
             );
             let p = d.person[r] as usize * n_sets;
@@ -1346,7 +1364,35 @@ impl NaiveControls {
 struct Subset<'a> {
     subset: String,
     value: String,
-    test: std::rc::Rc<dyn Fn(usize) -> bool + 'a>,
+    member: Member,
+    d: &'a PanelData,
+    /// The provision type each treated row starts ([`Prepared::start_type`]).
+    start_type: &'a [u32],
+}
+
+/// Which panel rows a [`Subset`] holds. (A plain value rather than a closure: the naive
+/// comparison asks it of each of the ~600,000 eligible control months for every subset.)
+#[derive(Clone, Copy)]
+enum Member {
+    All,
+    AgeBand(usize),
+    Trede(u8),
+    Focus(Focus),
+    Type(u32),
+}
+
+impl Subset<'_> {
+    #[inline]
+    fn test(&self, r: usize) -> bool {
+        let d = self.d;
+        match self.member {
+            Member::All => true,
+            Member::AgeBand(b) => age_band(d.age[r]) == b,
+            Member::Trede(step) => d.trede[r] == step,
+            Member::Focus(f) => f.contains(d.age[r], d.wijk[r]),
+            Member::Type(ty) => self.start_type[r] == ty,
+        }
+    }
 }
 
 fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupEffect, StatsError> {
@@ -1362,44 +1408,36 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
     phase.done("match");
     let n_matched = pairs.len();
     // Subsets: all, age band, trede, provision type.
-    let mut subsets: Vec<Subset> = vec![Subset {
-        subset: "all".into(),
-        value: "all".into(),
-        test: std::rc::Rc::new(|_| true),
-    }];
+    let subset = |subset: &str, value: String, member: Member| Subset {
+        subset: subset.into(),
+        value,
+        member,
+        d,
+        start_type: &prep.start_type,
+    };
+    let mut subsets: Vec<Subset> = vec![subset("all", "all".into(), Member::All)];
     for (b, name) in AGE_BANDS.iter().enumerate() {
-        subsets.push(Subset {
-            subset: "age_band".into(),
-            value: name.to_string(),
-            test: std::rc::Rc::new(move |r| age_band(d.age[r]) == b),
-        });
+        subsets.push(subset("age_band", name.to_string(), Member::AgeBand(b)));
     }
     for step in 1..=6u8 {
-        subsets.push(Subset {
-            subset: "trede".into(),
-            value: step.to_string(),
-            test: std::rc::Rc::new(move |r| d.trede[r] == step),
-        });
+        subsets.push(subset("trede", step.to_string(), Member::Trede(step)));
     }
     if opt.focus.is_set() {
-        let focus = opt.focus;
-        subsets.push(Subset {
-            subset: "focus".into(),
-            value: focus.describe(&d.wijken),
-            test: std::rc::Rc::new(move |r| focus.contains(d.age[r], d.wijk[r])),
-        });
+        subsets.push(subset(
+            "focus",
+            opt.focus.describe(&d.wijken),
+            Member::Focus(opt.focus),
+        ));
     }
     let mut types_seen: Vec<u32> = prep.treated.iter().map(|&r| prep.start_type[r]).collect();
     types_seen.sort_unstable();
     types_seen.dedup();
-    let start_type = std::rc::Rc::new(prep.start_type.clone());
     for ty in types_seen {
-        let st = start_type.clone();
-        subsets.push(Subset {
-            subset: "type".into(),
-            value: d.types.get(ty as usize).cloned().unwrap_or_default(),
-            test: std::rc::Rc::new(move |r| st[r] == ty),
-        });
+        subsets.push(subset(
+            "type",
+            d.types.get(ty as usize).cloned().unwrap_or_default(),
+            Member::Type(ty),
+        ));
     }
     // Point estimates.
     let z = dist::norm_quantile(1.0 - (1.0 - opt.conf_level) / 2.0);
@@ -1409,7 +1447,7 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
         *horizons.iter().max().unwrap_or(&24),
     );
     let point = |pairs: &[Pair], s: &Subset, moving: bool| -> Option<(ArmSummary, ArmSummary)> {
-        let sel = || pairs.iter().filter(|p| (s.test)(p.0));
+        let sel = || pairs.iter().filter(|p| s.test(p.0));
         Some((
             arm(&outcomes, sel().map(|p| p.0), moving, &horizons, false)?,
             arm(&outcomes, sel().map(|p| p.1), moving, &horizons, false)?,
@@ -1427,7 +1465,7 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
     for &r in &prep.treated_slot_row {
         members.extend(
             (0..subsets.len())
-                .filter(|&k| (subsets[k].test)(r))
+                .filter(|&k| subsets[k].test(r))
                 .map(|k| k as u16),
         );
         member_ptr.push(members.len());
@@ -1438,44 +1476,108 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
     let control_outcome: Vec<((u16, u8), u8)> =
         prep.control_slot_row.iter().map(slot_outcome).collect();
     let cap = outcomes.cap;
-    let mut boot_primary: Vec<Vec<Vec<f64>>> = vec![vec![]; subsets.len()];
-    let mut boot_moving: Vec<Vec<Vec<f64>>> = vec![vec![]; subsets.len()];
-    let mut boot_log_rr: Vec<Vec<f64>> = vec![vec![]; subsets.len()];
-    let mut rng = Rng(opt.seed ^ 0xB007 ^ ((g as u64) << 32));
-    let mut copies = vec![0u32; d.n_persons];
-    // Per subset and arm (treated, control): rows by outcome month, W/S/I exits, all exits
-    // (primary rule), all exits (moving away competing).
-    let mut counts = vec![ArmCounts::new(cap); 2 * subsets.len()];
+    let n_subsets = subsets.len();
+    let rng = Rng(opt.seed ^ 0xB007 ^ ((g as u64) << 32));
     phase.done("outcomes and subsets");
-    for _ in 0..opt.bootstrap {
-        copies.iter_mut().for_each(|c| *c = 0);
-        for _ in 0..d.n_persons {
-            copies[rng.below(d.n_persons as u64) as usize] += 1;
+    // One replicate: persons drawn with replacement (replicate b takes draws b·n … (b+1)·n − 1
+    // of the group's stream, so any thread can draw it), the matching redone, and per subset
+    // (None: no treated drawn) the differences in W/S/I cumulative incidence at the horizons
+    // under the primary rule, the log ratio at the second horizon, and the differences with
+    // moving away competing.
+    type Replicate = Vec<Option<(Vec<f64>, Option<f64>, Vec<f64>)>>;
+    let replicate_range = |range: std::ops::Range<usize>| -> Vec<Replicate> {
+        let mut copies = vec![0u32; d.n_persons];
+        let mut scratch = MatchScratch::default();
+        let mut slots = Vec::new();
+        // Per subset and arm (treated, control): rows by outcome month, W/S/I exits, all exits
+        // (primary rule), all exits (moving away competing).
+        let mut counts = vec![ArmCounts::new(cap); 2 * n_subsets];
+        range
+            .map(|b| {
+                let mut rng = rng.skipped((b * d.n_persons) as u64);
+                copies.iter_mut().for_each(|c| *c = 0);
+                for _ in 0..d.n_persons {
+                    copies[rng.below(d.n_persons as u64) as usize] += 1;
+                }
+                match_all(&prep, &copies, &mut scratch, &mut slots);
+                counts.iter_mut().for_each(ArmCounts::clear);
+                for &(t, c) in &slots {
+                    let (t, c) = (t as usize, c as usize);
+                    let (to, co) = (treated_outcome[t], control_outcome[c]);
+                    for &k in &members[member_ptr[t]..member_ptr[t + 1]] {
+                        let k = usize::from(k);
+                        counts[2 * k].add(to.0, to.1);
+                        counts[2 * k + 1].add(co.0, co.1);
+                    }
+                }
+                (0..n_subsets)
+                    .map(|k| {
+                        let (t, c) = counts[2 * k..2 * k + 2].split_at_mut(1);
+                        let (t, c) = (&mut t[0], &mut c[0]);
+                        if t.n == 0 {
+                            return None;
+                        }
+                        let (tp, cp) = (t.cif(&horizons, false), c.cif(&horizons, false));
+                        let log_rr = (tp[1] > 0.0 && cp[1] > 0.0).then(|| (tp[1] / cp[1]).ln());
+                        let (tm, cm) = (t.cif(&horizons, true), c.cif(&horizons, true));
+                        Some((
+                            tp.iter().zip(&cp).map(|(a, b)| a - b).collect(),
+                            log_rr,
+                            tm.iter().zip(&cm).map(|(a, b)| a - b).collect(),
+                        ))
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    // The replicates in chunks, claimed by as many threads as there are cores: while another
+    // group is estimated beside this one the two share the cores, and the last group to finish
+    // has both to itself. Each replicate depends on its number only, and the results are put
+    // back in replicate order, so the output does not depend on the number of threads.
+    const CHUNK: usize = 10;
+    let n_chunks = opt.bootstrap.div_ceil(CHUNK);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(n_chunks)
+        .max(1);
+    let next_chunk = std::sync::atomic::AtomicUsize::new(0);
+    let claim = || -> Vec<(usize, Vec<Replicate>)> {
+        let mut mine = Vec::new();
+        loop {
+            let c = next_chunk.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if c >= n_chunks {
+                break mine;
+            }
+            let range = c * CHUNK..((c + 1) * CHUNK).min(opt.bootstrap);
+            mine.push((c, replicate_range(range)));
         }
-        match_all(&prep, &copies, &mut scratch, &mut slots);
-        counts.iter_mut().for_each(ArmCounts::clear);
-        for &(t, c) in &slots {
-            let (t, c) = (t as usize, c as usize);
-            let (to, co) = (treated_outcome[t], control_outcome[c]);
-            for &k in &members[member_ptr[t]..member_ptr[t + 1]] {
-                let k = usize::from(k);
-                counts[2 * k].add(to.0, to.1);
-                counts[2 * k + 1].add(co.0, co.1);
-            }
+    };
+    let mut chunks: Vec<(usize, Vec<Replicate>)> = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(claim)).collect();
+        let mut all = claim();
+        for h in helpers {
+            // A helper that stopped leaves its chunks missing: counted below.
+            all.extend(h.join().unwrap_or_default());
         }
-        for k in 0..subsets.len() {
-            let (t, c) = counts[2 * k..2 * k + 2].split_at_mut(1);
-            let (t, c) = (&mut t[0], &mut c[0]);
-            if t.n == 0 {
-                continue;
+        all
+    });
+    if chunks.len() != n_chunks {
+        return crate::err(format!(
+            "the bootstrap of group {} did not finish (a worker thread stopped)",
+            d.groups[g]
+        ));
+    }
+    chunks.sort_unstable_by_key(|(c, _)| *c);
+    let mut boot_primary: Vec<Vec<Vec<f64>>> = vec![vec![]; n_subsets];
+    let mut boot_moving: Vec<Vec<Vec<f64>>> = vec![vec![]; n_subsets];
+    let mut boot_log_rr: Vec<Vec<f64>> = vec![vec![]; n_subsets];
+    for replicate in chunks.into_iter().flat_map(|(_, r)| r) {
+        for (k, r) in replicate.into_iter().enumerate() {
+            if let Some((primary, log_rr, moving)) = r {
+                boot_primary[k].push(primary);
+                boot_log_rr[k].extend(log_rr);
+                boot_moving[k].push(moving);
             }
-            let (tp, cp) = (t.cif(&horizons, false), c.cif(&horizons, false));
-            boot_primary[k].push(tp.iter().zip(&cp).map(|(a, b)| a - b).collect());
-            if tp[1] > 0.0 && cp[1] > 0.0 {
-                boot_log_rr[k].push((tp[1] / cp[1]).ln());
-            }
-            let (tm, cm) = (t.cif(&horizons, true), c.cif(&horizons, true));
-            boot_moving[k].push(tm.iter().zip(&cm).map(|(a, b)| a - b).collect());
         }
     }
     phase.done("bootstrap");
@@ -1579,7 +1681,7 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
     let mut counter = PersonCounter::new(d.n_persons);
     let (mut naive_time, mut hr_time) = (0.0, 0.0);
     for (k, s) in subsets.iter().enumerate() {
-        let sel: Vec<&Pair> = pairs.iter().filter(|p| (s.test)(p.0)).collect();
+        let sel: Vec<&Pair> = pairs.iter().filter(|p| s.test(p.0)).collect();
         let mut tp: Vec<u32> = sel.iter().map(|p| d.person[p.0]).collect();
         let mut cp: Vec<u32> = sel.iter().map(|p| d.person[p.1]).collect();
         tp.sort_unstable();
@@ -1637,7 +1739,7 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
                 .treated
                 .iter()
                 .copied()
-                .filter(|&r| (s.test)(r))
+                .filter(|&r| s.test(r))
                 .collect();
             // Subsets of the treated by provision type compare with the whole risk set.
             let slot = own_subsets.iter().position(|&j| j == k);

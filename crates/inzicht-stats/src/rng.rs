@@ -6,12 +6,23 @@
 pub struct Rng(pub u64);
 
 impl Rng {
+    /// SplitMix64's increment (the golden ratio in 64 bits): each draw adds it to the state.
+    const STEP: u64 = 0x9E37_79B9_7F4A_7C15;
+
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        self.0 = self.0.wrapping_add(Self::STEP);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
+    }
+
+    /// The generator as it is after `draws` more calls of [`Rng::next_u64`] (or `below`,
+    /// `uniform`: one draw each). SplitMix64's state only advances by a constant per draw, so
+    /// jumping ahead is one multiplication: independent stretches of one stream (a bootstrap's
+    /// replicates) can then be drawn on several threads and give the same numbers as in turn.
+    pub fn skipped(&self, draws: u64) -> Rng {
+        Rng(self.0.wrapping_add(draws.wrapping_mul(Self::STEP)))
     }
 
     /// Uniform on 0..n (Lemire's multiply-shift; the bias is below 2⁻³² for n < 2³²).
@@ -69,4 +80,22 @@ pub fn par_map<T: Send>(n: usize, max_threads: usize, f: impl Fn(usize) -> T + S
     });
     out.sort_by_key(|(i, _)| *i);
     out.into_iter().map(|(_, t)| t).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Rng;
+
+    #[test]
+    fn skipping_ahead_gives_the_same_draws_as_drawing_in_turn() {
+        let start = Rng(0x1234_5678_9ABC_DEF0);
+        let mut in_turn = start.clone();
+        let drawn: Vec<u64> = (0..1000).map(|_| in_turn.below(7400)).collect();
+        for k in [0usize, 1, 399, 999] {
+            let mut jumped = start.skipped(k as u64);
+            assert_eq!(jumped.below(7400), drawn[k], "draw {k}");
+        }
+        // Past the end of the stretch drawn above: the state after it.
+        assert_eq!(start.skipped(1000).0, in_turn.0);
+    }
 }
