@@ -180,34 +180,13 @@ impl Features {
     /// Calls `f(column, value)` for each nonzero entry of row `r`, in ascending column order.
     #[inline]
     pub fn for_each(&self, r: usize, mut f: impl FnMut(usize, f32)) {
-        let Csr { start, col, val } = &self.own;
-        let (mut k, end) = (start[r], start[r + 1]);
-        if self.blocks.is_empty() {
-            for k in k..end {
-                f(col[k] as usize, val[k]);
+        self.for_each_run(r, |cols, vals| {
+            for (&j, &x) in cols.iter().zip(vals) {
+                f(j as usize, x);
             }
-            return;
-        }
-        for b in &self.blocks {
-            match b {
-                Block::Own { cols } => {
-                    while k < end && (col[k] as usize) < cols.end {
-                        f(col[k] as usize, val[k]);
-                        k += 1;
-                    }
-                }
-                Block::Shared { level, table, .. } => {
-                    let Csr { start, col, val } = &table.own;
-                    let e = self.index[*level][r] as usize;
-                    for k in start[e]..start[e + 1] {
-                        f(col[k] as usize, val[k]);
-                    }
-                }
-            }
-        }
+        });
     }
 
-    /// The dot product of row `r`'s own entries with `coef`, in column order.
     #[inline]
     fn own_dot(&self, r: usize, coef: &[f64]) -> f64 {
         let Csr { start, col, val } = &self.own;
@@ -263,19 +242,49 @@ impl Features {
         // Room for the entries (counted first: growing the vectors cost more than counting).
         let mut total = 0;
         for &r in rows {
-            self.for_each(r, |_, _| total += 1);
+            self.for_each_run(r, |cols, _| total += cols.len());
         }
         out.reserve(rows.len(), total);
         let Csr { start, col, val } = &mut out.own;
         for &r in rows {
-            // The stored entries are nonzero already.
-            self.for_each(r, |j, x| {
-                col.push(j as u32);
-                val.push(x);
+            // The stored entries are nonzero already; each run is copied whole.
+            self.for_each_run(r, |cols, vals| {
+                col.extend_from_slice(cols);
+                val.extend_from_slice(vals);
             });
             start.push(col.len());
         }
         out
+    }
+
+    /// Row r's stored entries as runs that are contiguous in storage (its own entries of each
+    /// own block, its entity's row of each shared block), in column order: what
+    /// [`Features::for_each`] visits one entry at a time.
+    #[inline]
+    fn for_each_run(&self, r: usize, mut f: impl FnMut(&[u32], &[f32])) {
+        let Csr { start, col, val } = &self.own;
+        let (mut k, end) = (start[r], start[r + 1]);
+        if self.blocks.is_empty() {
+            f(&col[k..end], &val[k..end]);
+            return;
+        }
+        for b in &self.blocks {
+            match b {
+                Block::Own { cols } => {
+                    let from = k;
+                    while k < end && (col[k] as usize) < cols.end {
+                        k += 1;
+                    }
+                    f(&col[from..k], &val[from..k]);
+                }
+                Block::Shared { level, table, .. } => {
+                    let Csr { start, col, val } = &table.own;
+                    let e = self.index[*level][r] as usize;
+                    let run = start[e]..start[e + 1];
+                    f(&col[run.clone()], &val[run]);
+                }
+            }
+        }
     }
 
     /// `x[r, ·] · coef` for every row: the sum of the row's own entries in column order plus,
