@@ -489,31 +489,13 @@ fn pass(prep: &Prepared, beta: &[f64], ties: Ties) -> Pass {
         }
         g
     };
-    let threads = if prep.n * p * p > 2_000_000 {
-        std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(8)
+    // In a fixed number of row parts when large (the same bits on any machine: rng::ROW_PARTS).
+    let n_parts = if prep.n * p * p > 2_000_000 {
+        crate::rng::ROW_PARTS
     } else {
         1
     };
-    let parts: Vec<Vec<f64>> = if threads > 1 {
-        let chunk = prep.n.div_ceil(threads);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| {
-                    let r = t * chunk..((t + 1) * chunk).min(prep.n);
-                    let gram = &gram;
-                    scope.spawn(move || gram(r))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| vec![f64::NAN; p * p]))
-                .collect()
-        })
-    } else {
-        vec![gram(0..prep.n)]
-    };
+    let parts: Vec<Vec<f64>> = crate::rng::par_ranges(prep.n, n_parts, gram);
     for part in parts {
         for (v, g) in info.iter_mut().zip(part) {
             *v += g;

@@ -358,8 +358,8 @@ fn fit_impl(
     };
     let ridge =
         |beta: &[f64]| -> f64 { penalty / 2.0 * beta[1..].iter().map(|b| b * b).sum::<f64>() };
-    // Gradient and information (lower triangle, then mirrored) at β; rows split over the
-    // available cores when the work is large, each part summed in a fixed order.
+    // Gradient and information (lower triangle, then mirrored) at β; rows split into parts
+    // when the work is large (below), each part summed in row order.
     let part = |rows: std::ops::Range<usize>, beta: &[f64]| -> (Vec<f64>, Vec<f64>, f64) {
         let mut grad = vec![0.0; q];
         let mut info = vec![0.0; q * q];
@@ -396,36 +396,15 @@ fn fit_impl(
         }
         (grad, info, max_fit)
     };
-    let threads = if n * q * q > 4_000_000 {
-        std::thread::available_parallelism()
-            .map_or(1, |t| t.get())
-            .min(8)
+    // Large designs are summed in a fixed number of row parts, on as many cores as there are
+    // (the same bits on any machine: rng::ROW_PARTS).
+    let n_parts = if n * q * q > 4_000_000 {
+        crate::rng::ROW_PARTS
     } else {
         1
     };
     let grad_info = |beta: &[f64], grad: &mut [f64], info: &mut [f64]| -> f64 {
-        let parts: Vec<(Vec<f64>, Vec<f64>, f64)> = if threads > 1 {
-            let chunk = n.div_ceil(threads);
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = (0..threads)
-                    .map(|t| {
-                        let r = t * chunk..((t + 1) * chunk).min(n);
-                        let part = &part;
-                        scope.spawn(move || part(r, beta))
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| {
-                        h.join().unwrap_or_else(|_| {
-                            (vec![f64::NAN; q], vec![f64::NAN; q * q], f64::NAN)
-                        })
-                    })
-                    .collect()
-            })
-        } else {
-            vec![part(0..n, beta)]
-        };
+        let parts = crate::rng::par_ranges(n, n_parts, |rows| part(rows, beta));
         grad.iter_mut().for_each(|v| *v = 0.0);
         info.iter_mut().for_each(|v| *v = 0.0);
         let mut max_fit: f64 = 0.0;

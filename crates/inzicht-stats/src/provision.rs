@@ -1535,43 +1535,13 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
     // has both to itself. Each replicate depends on its number only, and the results are put
     // back in replicate order, so the output does not depend on the number of threads.
     const CHUNK: usize = 10;
-    let n_chunks = opt.bootstrap.div_ceil(CHUNK);
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(n_chunks)
-        .max(1);
-    let next_chunk = std::sync::atomic::AtomicUsize::new(0);
-    let claim = || -> Vec<(usize, Vec<Replicate>)> {
-        let mut mine = Vec::new();
-        loop {
-            let c = next_chunk.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if c >= n_chunks {
-                break mine;
-            }
-            let range = c * CHUNK..((c + 1) * CHUNK).min(opt.bootstrap);
-            mine.push((c, replicate_range(range)));
-        }
-    };
-    let mut chunks: Vec<(usize, Vec<Replicate>)> = std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(claim)).collect();
-        let mut all = claim();
-        for h in helpers {
-            // A helper that stopped leaves its chunks missing: counted below.
-            all.extend(h.join().unwrap_or_default());
-        }
-        all
+    let chunks: Vec<Vec<Replicate>> = crate::rng::par_map(opt.bootstrap.div_ceil(CHUNK), 8, |c| {
+        replicate_range(c * CHUNK..((c + 1) * CHUNK).min(opt.bootstrap))
     });
-    if chunks.len() != n_chunks {
-        return crate::err(format!(
-            "the bootstrap of group {} did not finish (a worker thread stopped)",
-            d.groups[g]
-        ));
-    }
-    chunks.sort_unstable_by_key(|(c, _)| *c);
     let mut boot_primary: Vec<Vec<Vec<f64>>> = vec![vec![]; n_subsets];
     let mut boot_moving: Vec<Vec<Vec<f64>>> = vec![vec![]; n_subsets];
     let mut boot_log_rr: Vec<Vec<f64>> = vec![vec![]; n_subsets];
-    for replicate in chunks.into_iter().flat_map(|(_, r)| r) {
+    for replicate in chunks.into_iter().flatten() {
         for (k, r) in replicate.into_iter().enumerate() {
             if let Some((primary, log_rr, moving)) = r {
                 boot_primary[k].push(primary);

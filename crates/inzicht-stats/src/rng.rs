@@ -82,6 +82,26 @@ pub fn par_map<T: Send>(n: usize, max_threads: usize, f: impl Fn(usize) -> T + S
     out.into_iter().map(|(_, t)| t).collect()
 }
 
+/// How many parts a large sum over rows is split into (information matrices of the logistic
+/// and Cox fits). Fixed, not the number of cores: each part is summed in row order and the parts
+/// are added in part order, so the sums — and every estimate after them — are the same to the bit
+/// on a laptop and on a server with more cores; up to this many cores share the work.
+pub const ROW_PARTS: usize = 8;
+
+/// `f` on 0..n split into `parts` consecutive ranges (of n / parts rounded up; the last ones may
+/// be shorter or empty), on the available cores ([`par_map`]); results in range order.
+pub fn par_ranges<T: Send>(
+    n: usize,
+    parts: usize,
+    f: impl Fn(std::ops::Range<usize>) -> T + Sync,
+) -> Vec<T> {
+    let parts = parts.max(1);
+    let chunk = n.div_ceil(parts);
+    par_map(parts, parts, |t| {
+        f((t * chunk).min(n)..((t + 1) * chunk).min(n))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::Rng;
@@ -97,5 +117,15 @@ mod tests {
         }
         // Past the end of the stretch drawn above: the state after it.
         assert_eq!(start.skipped(1000).0, in_turn.0);
+    }
+
+    #[test]
+    fn ranges_cover_every_index_once_in_order() {
+        for (n, parts) in [(0, 8), (1, 8), (10, 8), (16, 8), (17, 8), (1000, 3), (5, 1)] {
+            let ranges = super::par_ranges(n, parts, |r| r);
+            assert_eq!(ranges.len(), parts);
+            let flat: Vec<usize> = ranges.into_iter().flatten().collect();
+            assert_eq!(flat, (0..n).collect::<Vec<_>>(), "n {n}, parts {parts}");
+        }
     }
 }
