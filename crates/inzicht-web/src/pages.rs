@@ -2161,7 +2161,10 @@ fn focus_estimate(g: &Value) -> Option<&Value> {
         .find(|e| e["subset"] == "focus")
 }
 
-pub fn effects_body(lang: Lang, p: &Params, env: &Value) -> String {
+/// The answer of the provision-effects page: per group the 12-month difference with and
+/// without matching (and for the target group, if one was asked), with what it means — shared
+/// by the web page and the standalone report.
+pub fn effects_summary(lang: Lang, env: &Value) -> String {
     let t = |a, b| lang.t(a, b).to_string();
     let mut b = String::new();
     let focus = env["focus"].as_str();
@@ -2254,6 +2257,13 @@ pub fn effects_body(lang: Lang, p: &Params, env: &Value) -> String {
         "Met matching: elke deelnemer vergeleken met een vergelijkbare niet-deelnemer in dezelfde maand van de uitkering (sequentiële matching op de kenmerken van die maand); wie later toch de voorziening krijgt blijft controle (intention to treat). Zonder matching: deelnemers tegen alle niet-deelnemers, met voordeel voor wie snel vertrekt. 'Te weinig om te schatten': te weinig deelnemers, controles of uitstromers om het te zeggen. Een verschil na matching is geen bewijs: wat niet is vastgelegd (motivatie, het oordeel van de consulent) kan het verschil ook verklaren — zie de E-waarde.",
         "Matched: each participant compared with a similar non-participant in the same month of the spell (sequential matching on that month's characteristics); who receives the provision later stays a control (intention to treat). Unmatched: participants against all non-participants, favouring those who leave quickly. 'Too few to estimate': too few participants, controls or exits to say. A difference after matching is no proof: what was not recorded (motivation, the consultant's judgement) can explain it too — see the E-value.",
     )));
+    b
+}
+
+pub fn effects_body(lang: Lang, p: &Params, env: &Value) -> String {
+    let t = |a, b| lang.t(a, b).to_string();
+    let mut b = effects_summary(lang, env);
+    let groups: Vec<&Value> = env["groups"].as_array().into_iter().flatten().collect();
     let charts = charts("/voorzieningen", env, lang);
     let query = p.query();
     let figure = |name: &str| -> String {

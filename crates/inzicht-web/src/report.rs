@@ -1,7 +1,8 @@
 //! `inzicht report`: one standalone HTML file with the monitor, the survival curves, the decision
-//! tree and the prediction models with their bias audit — the same protected results and the
-//! same charts as the web tool, readable offline and without a server (styles inline, no
-//! scripts, charts as inline SVG with their text alternatives).
+//! tree, the prediction models with their bias audit and the provision effects with and without
+//! matching — the same protected results and the same charts as the web tool, readable offline
+//! and without a server (styles inline, no scripts, charts as inline SVG with their text
+//! alternatives).
 
 use crate::html::{self, Lang};
 use crate::pages::{self, Ctx, Params};
@@ -73,6 +74,36 @@ pub fn report(store: &Path, key_file: &Path) -> Result<String, String> {
         &patterns,
     ));
     body.push_str(&html::p("Een voorspelmodel schat kansen voor groepen uit het verleden; het kent de persoon niet en beslist nooit alleen."));
+    // 5. The provision effects with the default options (as `inzicht effects` and the web
+    // tool's page before a choice is made): the summary table and the pictures, without the
+    // page's download links.
+    let effects = inzicht_store::effects::run(
+        &session,
+        &protector,
+        &inzicht_stats::provision::EffectOptions::default(),
+        None,
+    )
+    .map_err(|e| e.to_string())?;
+    let effects = pages::envelope(effects, &ctx, &p);
+    body.push_str(&html::h2(
+        "5. Effect van voorzieningen: zonder en met matching",
+    ));
+    body.push_str(&pages::effects_summary(lang, &effects));
+    // The web page shows each group's pictures under the group's own heading; here each
+    // picture says what it shows.
+    for (name, svg) in pages::charts("/voorzieningen", &effects, lang) {
+        let caption = if let Some(g) = name.strip_prefix("uitstroom-") {
+            format!("Groep {g}: cumulatieve uitstroom naar werk, school of inkomen, deelnemers en gematchte controles")
+        } else if let Some(g) = name.strip_prefix("balans-") {
+            format!("Groep {g}: balans van de kenmerken vóór en na matching (gestandaardiseerd verschil)")
+        } else {
+            "Effect na 12 maanden per groep en subgroep, met en zonder matching".to_string()
+        };
+        body.push_str(&format!(
+            "<figure class=\"inzicht-figure\">{svg}<figcaption>{}</figcaption></figure>",
+            html::esc(&caption)
+        ));
+    }
     let page = html::layout(
         lang,
         "Rapport",
