@@ -275,16 +275,86 @@ impl Drop for Browser {
 }
 
 impl Browser {
+    /// Starts Chromium and opens a page. A Chromium that exits before it answers (seen once
+    /// on a loaded CI machine, with the other tests starting processes beside it) is started
+    /// again, up to three times, with a fresh profile.
     pub fn start(chromium: &Path) -> Browser {
+        let mut why = Vec::new();
+        for attempt in 1..=3 {
+            let mut b = Browser::launch(chromium);
+            match b.first_answer("Target.createTarget", json!({"url": "about:blank"})) {
+                Ok(target) => {
+                    let id = target["targetId"].as_str().expect("targetId").to_string();
+                    let att = b.call_browser(
+                        "Target.attachToTarget",
+                        json!({"targetId": id, "flatten": true}),
+                    );
+                    b.session = att["sessionId"].as_str().expect("sessionId").to_string();
+                    b.call("Page.enable", json!({}));
+                    b.call("Runtime.enable", json!({}));
+                    // The pages' CSP allows only their own scripts; the test injects axe-core.
+                    b.call("Page.setBypassCSP", json!({"enabled": true}));
+                    return b;
+                }
+                Err(e) => why.push(format!("attempt {attempt}: {e}")),
+            }
+        }
+        panic!("chromium did not start: {}", why.join("; "))
+    }
+
+    /// The answer to the first command of a fresh Chromium, or why there is none (it exited, or
+    /// did not answer within two minutes).
+    fn first_answer(&mut self, method: &str, params: Value) -> Result<Value, String> {
+        self.next_id += 1;
+        let id = self.next_id;
+        let mut bytes = serde_json::to_vec(&json!({"id": id, "method": method, "params": params}))
+            .expect("json");
+        bytes.push(0);
+        if let Err(e) = self.to.write_all(&bytes) {
+            return Err(format!("writing to chromium: {e}; {}", self.exit_status()));
+        }
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.from.recv_timeout(left) {
+                Ok(v) if v["id"].as_u64() == Some(id) => {
+                    return match v.get("error") {
+                        Some(e) => Err(format!("{method}: {e}")),
+                        None => Ok(v["result"].clone()),
+                    }
+                }
+                Ok(_) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(format!("{method}: {}", self.exit_status()))
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    return Err(format!("{method}: no answer within 120 s"))
+                }
+            }
+        }
+    }
+
+    fn exit_status(&mut self) -> String {
+        match self.child.try_wait() {
+            Ok(Some(status)) => format!("chromium exited ({status})"),
+            Ok(None) => "chromium closed its pipe".into(),
+            Err(e) => format!("chromium: {e}"),
+        }
+    }
+
+    /// One Chromium process with the DevTools protocol on fds 3 and 4, no page yet.
+    fn launch(chromium: &Path) -> Browser {
         use std::os::unix::io::FromRawFd;
         use std::os::unix::process::CommandExt;
         let profile = tempfile::tempdir().expect("profile dir");
         let mut cmd_pipe = [0i32; 2];
         let mut resp_pipe = [0i32; 2];
-        // SAFETY: plain pipe(2) calls; the fds are owned below.
+        // Close-on-exec: the processes other tests start meanwhile must not inherit this
+        // browser's pipes (an inherited write end keeps a pipe open after Chromium exits).
+        // SAFETY: plain pipe2(2) calls; the fds are owned below.
         unsafe {
-            assert_eq!(libc::pipe(cmd_pipe.as_mut_ptr()), 0);
-            assert_eq!(libc::pipe(resp_pipe.as_mut_ptr()), 0);
+            assert_eq!(libc::pipe2(cmd_pipe.as_mut_ptr(), libc::O_CLOEXEC), 0);
+            assert_eq!(libc::pipe2(resp_pipe.as_mut_ptr(), libc::O_CLOEXEC), 0);
         }
         let (cmd_read, cmd_write) = (cmd_pipe[0], cmd_pipe[1]);
         let (resp_read, resp_write) = (resp_pipe[0], resp_pipe[1]);
@@ -309,11 +379,18 @@ impl Browser {
         // SAFETY: only async-signal-safe dup2/close between fork and exec.
         unsafe {
             c.pre_exec(move || {
-                if libc::dup2(cmd_read, 3) < 0 || libc::dup2(resp_write, 4) < 0 {
+                // First to fds ≥ 10, so that neither end can be one of 3 and 4 when the other
+                // is put there; dup2 gives 3 and 4 without close-on-exec, and the originals
+                // (close-on-exec) close at exec.
+                let (a, b) = (
+                    libc::fcntl(cmd_read, libc::F_DUPFD, 10),
+                    libc::fcntl(resp_write, libc::F_DUPFD, 10),
+                );
+                if a < 0 || b < 0 || libc::dup2(a, 3) < 0 || libc::dup2(b, 4) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
-                libc::close(cmd_write);
-                libc::close(resp_read);
+                libc::close(a);
+                libc::close(b);
                 Ok(())
             });
         }
@@ -345,26 +422,14 @@ impl Browser {
                 }
             }
         });
-        let mut b = Browser {
+        Browser {
             child,
             to,
             from: rx,
             next_id: 0,
             session: String::new(),
             _profile: profile,
-        };
-        let target = b.call_browser("Target.createTarget", json!({"url": "about:blank"}));
-        let id = target["targetId"].as_str().expect("targetId").to_string();
-        let att = b.call_browser(
-            "Target.attachToTarget",
-            json!({"targetId": id, "flatten": true}),
-        );
-        b.session = att["sessionId"].as_str().expect("sessionId").to_string();
-        b.call("Page.enable", json!({}));
-        b.call("Runtime.enable", json!({}));
-        // The pages' CSP allows only their own scripts; the test injects axe-core.
-        b.call("Page.setBypassCSP", json!({"enabled": true}));
-        b
+        }
     }
 
     fn send(&mut self, method: &str, params: Value, session: Option<&str>) -> Value {
