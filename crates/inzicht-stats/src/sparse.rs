@@ -187,6 +187,7 @@ impl Features {
         });
     }
 
+    /// The dot product of row `r`'s own entries with `coef`, in column order.
     #[inline]
     fn own_dot(&self, r: usize, coef: &[f64]) -> f64 {
         let Csr { start, col, val } = &self.own;

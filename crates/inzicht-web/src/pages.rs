@@ -2260,6 +2260,8 @@ pub fn effects_summary(lang: Lang, env: &Value) -> String {
     b
 }
 
+/// The provision-effects page below its form: the summary ([`effects_summary`]), the forest
+/// plot, per group its curves, balance and subsets, the protection note and the downloads.
 pub fn effects_body(lang: Lang, p: &Params, env: &Value) -> String {
     let t = |a, b| lang.t(a, b).to_string();
     let mut b = effects_summary(lang, env);
