@@ -305,32 +305,9 @@ impl Browser {
     /// The answer to the first command of a fresh Chromium, or why there is none (it exited, or
     /// did not answer within two minutes).
     fn first_answer(&mut self, method: &str, params: Value) -> Result<Value, String> {
-        self.next_id += 1;
-        let id = self.next_id;
-        let mut bytes = serde_json::to_vec(&json!({"id": id, "method": method, "params": params}))
-            .expect("json");
-        bytes.push(0);
-        if let Err(e) = self.to.write_all(&bytes) {
-            return Err(format!("writing to chromium: {e}; {}", self.exit_status()));
-        }
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.from.recv_timeout(left) {
-                Ok(v) if v["id"].as_u64() == Some(id) => {
-                    return match v.get("error") {
-                        Some(e) => Err(format!("{method}: {e}")),
-                        None => Ok(v["result"].clone()),
-                    }
-                }
-                Ok(_) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    return Err(format!("{method}: {}", self.exit_status()))
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    return Err(format!("{method}: no answer within 120 s"))
-                }
-            }
+        match self.exchange(method, params, None) {
+            Ok(answer) => answer.map_err(|e| format!("{method}: {e}")),
+            Err(why) => Err(format!("{method}: {why}")),
         }
     }
 
@@ -444,6 +421,18 @@ impl Browser {
         params: Value,
         session: Option<&str>,
     ) -> Result<Value, Value> {
+        self.exchange(method, params, session)
+            .unwrap_or_else(|why| panic!("chromium did not answer {method}: {why}"))
+    }
+
+    /// Sends a command and waits for its answer: `Ok` with the result or the error answer,
+    /// `Err` with why there is none (Chromium exited, or two minutes passed).
+    fn exchange(
+        &mut self,
+        method: &str,
+        params: Value,
+        session: Option<&str>,
+    ) -> Result<Result<Value, Value>, String> {
         self.next_id += 1;
         let id = self.next_id;
         let mut msg = json!({"id": id, "method": method, "params": params});
@@ -452,19 +441,22 @@ impl Browser {
         }
         let mut bytes = serde_json::to_vec(&msg).expect("json");
         bytes.push(0);
-        self.to.write_all(&bytes).expect("write to chromium");
+        if let Err(e) = self.to.write_all(&bytes) {
+            return Err(format!("writing to chromium: {e}; {}", self.exit_status()));
+        }
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let v = self
-                .from
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("chromium did not answer {method}"));
-            if v["id"].as_u64() == Some(id) {
-                if let Some(e) = v.get("error") {
-                    return Err(e.clone());
+            match self.from.recv_timeout(left) {
+                Ok(v) if v["id"].as_u64() == Some(id) => {
+                    return Ok(match v.get("error") {
+                        Some(e) => Err(e.clone()),
+                        None => Ok(v["result"].clone()),
+                    })
                 }
-                return Ok(v["result"].clone());
+                Ok(_) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Err(self.exit_status()),
+                Err(mpsc::RecvTimeoutError::Timeout) => return Err("no answer within 120 s".into()),
             }
         }
     }
