@@ -115,20 +115,43 @@ pub struct CoxFit {
     pub naive_var: Vec<f64>,
 }
 
-/// Prepared data: centred covariates and per-stratum orderings.
-struct Prepared<'a> {
-    d: &'a CoxData<'a>,
+/// Rows per tile of the prepared covariates ([`Prepared`]'s `xt`).
+const TILE: usize = linalg::TILE;
+
+/// Prepared data in walk order: rows by stratum, then by stop time descending, ties in row order
+/// — the order in which the risk sets are walked. Every pass then reads the covariates front to
+/// back; read in time order through an index instead, a 400,000 × 20 design (64 MB) kept the walk
+/// waiting on memory for most of its time.
+struct Prepared {
     p: usize,
     n: usize,
-    xc: Vec<f64>,
-    /// Per stratum: row indices by stop time, descending.
-    by_stop: Vec<Vec<usize>>,
-    /// Per stratum: row indices by start time, descending (counting-process data only).
+    /// Centred covariates in walk order, by tiles of TILE rows stored column by column: the
+    /// value of position i and covariate j is at ((i / TILE)·p + j)·TILE + i mod TILE, and the
+    /// last tile is padded with zeros. A tile is where the work happens: the linear predictors of
+    /// its rows, the sums of its runs of tied rows and its share of the information matrix are
+    /// all products along its contiguous columns.
+    xt: Vec<f64>,
+    stop: Vec<f64>,
+    event: Vec<bool>,
+    weight: Option<Vec<f64>>,
+    start: Option<Vec<f64>>,
+    /// The cluster of each walk position (robust variance by cluster only).
+    cluster: Option<Vec<usize>>,
+    /// Per stratum: its range of walk positions.
+    strata: Vec<std::ops::Range<usize>>,
+    /// Per stratum: its walk positions by start time, descending (counting-process data only).
     by_start: Vec<Vec<usize>>,
+    /// Per tile: whether all its TILE rows are one run — the same stratum and stop time (the
+    /// walk then adds the tile's sums, made in parallel, instead of row by row).
+    one_run: Vec<bool>,
 }
 
-impl<'a> Prepared<'a> {
-    fn new(d: &'a CoxData<'a>) -> Result<Self, StatsError> {
+/// Work on at least this many numbers before it is split over threads (a scoped thread costs
+/// tens of microseconds).
+const PARALLEL_MIN: usize = 200_000;
+
+impl Prepared {
+    fn new(d: &CoxData) -> Result<Self, StatsError> {
         let n = d.stop.len();
         let p = d.names.len();
         if n == 0 {
@@ -167,12 +190,12 @@ impl<'a> Prepared<'a> {
                     return err(format!("row {}: weights must be positive numbers", i + 1));
                 }
             }
-            if d.x[i * p..(i + 1) * p].iter().any(|v| !v.is_finite()) {
-                return err(format!(
-                    "row {}: a covariate is missing or not a number",
-                    i + 1
-                ));
-            }
+        }
+        if let Some(i) = first_non_finite_row(d.x, p) {
+            return err(format!(
+                "row {}: a covariate is missing or not a number",
+                i + 1
+            ));
         }
         if !d.event.iter().any(|&e| e) {
             return err("there are no events: a Cox model cannot be estimated without events");
@@ -180,98 +203,174 @@ impl<'a> Prepared<'a> {
         // Centre the covariates (unweighted means, as coxph) for numerical stability; the
         // coefficients and the partial likelihood do not change.
         let mut means = vec![0.0; p];
-        for i in 0..n {
-            for j in 0..p {
-                means[j] += d.x[i * p + j];
+        for xi in d.x.chunks_exact(p) {
+            for (m, v) in means.iter_mut().zip(xi) {
+                *m += v;
             }
         }
         means.iter_mut().for_each(|m| *m /= n as f64);
-        let mut xc = d.x.to_vec();
-        for i in 0..n {
-            for j in 0..p {
-                xc[i * p + j] -= means[j];
-            }
-        }
+        // Walk order: stop descending (ascending on the complement of the order key), ties in
+        // row order; then, stably, by stratum.
+        let desc: Vec<u64> = d.stop.iter().map(|&t| !order_key(t)).collect();
+        let mut row = radix_order(&desc);
         let n_strata = d.strata.map_or(1, |s| s.iter().max().map_or(1, |m| m + 1));
-        let mut by_stop = vec![Vec::new(); n_strata];
-        for i in 0..n {
-            by_stop[d.strata.map_or(0, |s| s[i])].push(i);
-        }
-        let mut by_start = Vec::new();
-        for rows in &mut by_stop {
-            rows.sort_by(|&a, &b| d.stop[b].total_cmp(&d.stop[a]));
-            if let Some(start) = d.start {
-                let mut r = rows.clone();
-                r.sort_by(|&a, &b| start[b].total_cmp(&start[a]));
-                by_start.push(r);
+        let mut strata = std::iter::once(0..n).collect::<Vec<_>>();
+        if let Some(s) = d.strata {
+            let mut first = vec![0usize; n_strata + 1];
+            for &k in s {
+                first[k + 1] += 1;
             }
+            for k in 0..n_strata {
+                first[k + 1] += first[k];
+            }
+            strata = (0..n_strata).map(|k| first[k]..first[k + 1]).collect();
+            let mut next = first;
+            let mut by_stratum = vec![0; n];
+            for &i in &row {
+                by_stratum[next[s[i]]] = i;
+                next[s[i]] += 1;
+            }
+            row = by_stratum;
         }
+        let tiles = n.div_ceil(TILE);
+        let mut xt = vec![0.0; tiles * p * TILE];
+        par_rows_mut(&mut xt, p * TILE, |first, out| {
+            for (b, tile) in out.chunks_exact_mut(p * TILE).enumerate() {
+                let at = (first + b) * TILE;
+                for (l, &i) in row[at..(at + TILE).min(n)].iter().enumerate() {
+                    for (j, (v, m)) in d.x[i * p..(i + 1) * p].iter().zip(&means).enumerate() {
+                        tile[j * TILE + l] = v - m;
+                    }
+                }
+            }
+        });
+        let gather = |v: &[f64]| -> Vec<f64> { row.iter().map(|&i| v[i]).collect() };
+        let start = d.start.map(gather);
+        let by_start = match &start {
+            Some(st) => strata
+                .iter()
+                .map(|range| {
+                    let keys: Vec<u64> = st[range.clone()].iter().map(|&t| !order_key(t)).collect();
+                    radix_order(&keys)
+                        .into_iter()
+                        .map(|k| range.start + k)
+                        .collect()
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let stratum_of = |i: usize| strata.partition_point(|r| r.end <= i);
+        let one_run = (0..tiles)
+            .map(|b| {
+                let (lo, hi) = (b * TILE, (b + 1) * TILE);
+                hi <= n
+                    && d.stop[row[lo]] == d.stop[row[hi - 1]]
+                    && stratum_of(lo) == stratum_of(hi - 1)
+            })
+            .collect();
         Ok(Prepared {
-            d,
             p,
             n,
-            xc,
-            by_stop,
+            xt,
+            stop: gather(d.stop),
+            event: row.iter().map(|&i| d.event[i]).collect(),
+            weight: d.weights.map(gather),
+            start,
+            cluster: d.cluster.map(|c| row.iter().map(|&i| c[i]).collect()),
+            strata,
             by_start,
+            one_run,
         })
     }
 
+    /// The case weight of walk position `i`.
     fn w(&self, i: usize) -> f64 {
-        self.d.weights.map_or(1.0, |w| w[i])
+        self.weight.as_ref().map_or(1.0, |w| w[i])
     }
 
+    /// Covariate j of walk position i.
+    fn x(&self, i: usize, j: usize) -> f64 {
+        self.xt[((i / TILE) * self.p + j) * TILE + i % TILE]
+    }
+
+    /// The covariates of walk position i, into `out` (p numbers).
+    fn row(&self, i: usize, out: &mut [f64]) {
+        let base = (i / TILE) * self.p * TILE + i % TILE;
+        for (j, o) in out.iter_mut().enumerate() {
+            *o = self.xt[base + j * TILE];
+        }
+    }
+
+    /// Column j of tile b.
+    fn column(&self, b: usize, j: usize) -> &[f64; TILE] {
+        let at = (b * self.p + j) * TILE;
+        match self.xt[at..at + TILE].try_into() {
+            Ok(column) => column,
+            Err(_) => unreachable!("a tile column has TILE numbers"),
+        }
+    }
+
+    /// The linear predictors xᵢβ of the rows of tile b (zero for padding), each summed over
+    /// the covariates in turn.
+    fn tile_eta(&self, b: usize, beta: &[f64]) -> [f64; TILE] {
+        let mut eta = [0.0; TILE];
+        for (j, bj) in beta.iter().enumerate() {
+            for (e, x) in eta.iter_mut().zip(self.column(b, j)) {
+                *e += x * bj;
+            }
+        }
+        eta
+    }
+
+    /// The linear predictor ηᵢ = xᵢβ of every walk position.
     fn eta(&self, beta: &[f64]) -> Vec<f64> {
-        let p = self.p;
-        (0..self.n)
-            .map(|i| (0..p).map(|j| self.xc[i * p + j] * beta[j]).sum())
+        let mut eta = vec![0.0; self.n.div_ceil(TILE) * TILE];
+        par_rows_mut(&mut eta, TILE, |first, out| {
+            for (b, e) in out.chunks_exact_mut(TILE).enumerate() {
+                e.copy_from_slice(&self.tile_eta(first + b, beta));
+            }
+        });
+        eta.truncate(self.n);
+        eta
+    }
+
+    /// The risk scores rᵢ = wᵢ exp(ηᵢ).
+    fn risk(&self, eta: &[f64]) -> Vec<f64> {
+        eta.iter()
+            .enumerate()
+            .map(|(i, e)| self.w(i) * e.exp())
             .collect()
     }
 
     /// Walks every distinct event time of every stratum with the risk-set sums, calling `f`.
     fn walk(&self, eta: &[f64], want_s2: bool, mut f: impl FnMut(&EventTime)) {
         let p = self.p;
-        let risk: Vec<f64> = eta
-            .iter()
-            .enumerate()
-            .map(|(i, e)| self.w(i) * e.exp())
-            .collect();
-        for (s, rows) in self.by_stop.iter().enumerate() {
+        let risk = self.risk(eta);
+        let mut x = vec![0.0; p];
+        for (s, range) in self.strata.iter().enumerate() {
             let mut s0 = 0.0;
             let mut s1 = vec![0.0; p];
             let mut s2 = vec![0.0; if want_s2 { p * p } else { 0 }];
-            let mut ip = 0;
+            let mut ip = range.start;
             let mut jp = 0;
             let mut deaths = Vec::new();
-            while ip < rows.len() {
-                let t = self.d.stop[rows[ip]];
+            while ip < range.end {
+                let t = self.stop[ip];
                 deaths.clear();
-                while ip < rows.len() && self.d.stop[rows[ip]] == t {
-                    let i = rows[ip];
-                    add(
-                        &mut s0,
-                        &mut s1,
-                        &mut s2,
-                        risk[i],
-                        &self.xc[i * p..(i + 1) * p],
-                        1.0,
-                    );
-                    if self.d.event[i] {
-                        deaths.push(i);
+                while ip < range.end && self.stop[ip] == t {
+                    self.row(ip, &mut x);
+                    add(&mut s0, &mut s1, &mut s2, risk[ip], &x, 1.0);
+                    if self.event[ip] {
+                        deaths.push(ip);
                     }
                     ip += 1;
                 }
-                if let Some(start) = self.d.start {
+                if let Some(start) = &self.start {
                     let rs = &self.by_start[s];
                     while jp < rs.len() && start[rs[jp]] >= t {
                         let i = rs[jp];
-                        add(
-                            &mut s0,
-                            &mut s1,
-                            &mut s2,
-                            risk[i],
-                            &self.xc[i * p..(i + 1) * p],
-                            -1.0,
-                        );
+                        self.row(i, &mut x);
+                        add(&mut s0, &mut s1, &mut s2, risk[i], &x, -1.0);
                         jp += 1;
                     }
                 }
@@ -282,14 +381,8 @@ impl<'a> Prepared<'a> {
                 let mut d1 = vec![0.0; p];
                 let mut d2 = vec![0.0; if want_s2 { p * p } else { 0 }];
                 for &i in &deaths {
-                    add(
-                        &mut d0,
-                        &mut d1,
-                        &mut d2,
-                        risk[i],
-                        &self.xc[i * p..(i + 1) * p],
-                        1.0,
-                    );
+                    self.row(i, &mut x);
+                    add(&mut d0, &mut d1, &mut d2, risk[i], &x, 1.0);
                 }
                 f(&EventTime {
                     stratum: s,
@@ -305,6 +398,98 @@ impl<'a> Prepared<'a> {
             }
         }
     }
+}
+
+/// The first row (of n × p, row-major) holding a value that is not a finite number.
+fn first_non_finite_row(x: &[f64], p: usize) -> Option<usize> {
+    // v · 0 is 0 for a finite v and NaN otherwise: eight independent lanes of such sums are
+    // all zero exactly when every value is finite (no overflow, and the loop vectorises). The
+    // row-by-row search runs only when one is not.
+    let mut lanes = [0.0f64; 8];
+    let blocks = x.chunks_exact(8);
+    let rest = blocks.remainder();
+    for block in blocks {
+        for (l, v) in lanes.iter_mut().zip(block) {
+            *l += v * 0.0;
+        }
+    }
+    if lanes.iter().chain(rest).all(|v| v.is_finite()) {
+        return None;
+    }
+    x.chunks_exact(p)
+        .position(|row| row.iter().any(|v| !v.is_finite()))
+}
+
+/// A key whose unsigned order is the numeric order of finite numbers (−0 and +0 equal).
+fn order_key(v: f64) -> u64 {
+    let bits = (v + 0.0).to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
+}
+
+/// The indices 0..n ordered by `keys` ascending, equal keys in index order: a stable LSD radix
+/// sort on bytes that skips the bytes all keys share. O(n) per byte instead of a comparison
+/// sort's O(n log n); event times are often whole days or months, so most bytes are skipped.
+fn radix_order(keys: &[u64]) -> Vec<usize> {
+    let n = keys.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    if n < 64 {
+        order.sort_by_key(|&i| keys[i]);
+        return order;
+    }
+    let mut counts = vec![[0usize; 256]; 8];
+    for &k in keys {
+        for (b, c) in counts.iter_mut().enumerate() {
+            c[(k >> (8 * b)) as usize & 255] += 1;
+        }
+    }
+    let mut cur: Vec<(u64, usize)> = keys.iter().copied().zip(0..n).collect();
+    let mut next = vec![(0u64, 0usize); n];
+    for (b, c) in counts.iter().enumerate() {
+        if c.contains(&n) {
+            continue;
+        }
+        let mut at = [0usize; 256];
+        let mut sum = 0;
+        for (a, k) in at.iter_mut().zip(c) {
+            *a = sum;
+            sum += k;
+        }
+        for &(k, i) in &cur {
+            let digit = (k >> (8 * b)) as usize & 255;
+            next[at[digit]] = (k, i);
+            at[digit] += 1;
+        }
+        std::mem::swap(&mut cur, &mut next);
+    }
+    for (o, (_, i)) in order.iter_mut().zip(cur) {
+        *o = i;
+    }
+    order
+}
+
+/// Fills `out` (rows of `row_len` numbers) by `f(first_row, rows)` on consecutive blocks of rows,
+/// one per available core when the work is large enough. Each number depends on its own row only,
+/// so the split — unlike a split of a sum — cannot change a bit of the result.
+fn par_rows_mut<T: Send>(out: &mut [T], row_len: usize, f: impl Fn(usize, &mut [T]) + Sync) {
+    let rows = out.len() / row_len.max(1);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |t| t.get())
+        .min(crate::rng::ROW_PARTS);
+    if threads <= 1 || out.len() < PARALLEL_MIN {
+        f(0, out);
+        return;
+    }
+    let per = rows.div_ceil(threads);
+    std::thread::scope(|scope| {
+        for (t, block) in out.chunks_mut(per * row_len).enumerate() {
+            let f = &f;
+            scope.spawn(move || f(t * per, block));
+        }
+    });
 }
 
 fn add(s0: &mut f64, s1: &mut [f64], s2: &mut [f64], r: f64, x: &[f64], sign: f64) {
@@ -410,92 +595,265 @@ fn add_info(info: &mut [f64], p: usize, et: &EventTime, e: &EfronSums, g: f64) {
     }
 }
 
+/// Buffers one pass fills, kept between the passes of a fit: allocated anew each pass, their
+/// pages (tens of megabytes at 400,000 rows) would be faulted in again every time.
+#[derive(Default)]
+struct Scratch {
+    tiles: Vec<f64>,
+    enter: Vec<u32>,
+    leave: Vec<u32>,
+    a: Vec<f64>,
+}
+
 /// Log-likelihood, score and information at β. The information is computed in two phases: the
 /// walk over event times gives, per time, the Efron sums and the S₁/D₁ part of the variance;
 /// the S₂ part, Σ_t (h₀(t) S₂(t) − h₁(t) D₂(t)), is rewritten per row as Σᵢ rᵢ cᵢ xᵢxᵢᵀ with
 /// cᵢ = Σ_{t ∈ (startᵢ, stopᵢ]} h₀(t) − δᵢ h₁(stopᵢ) — one weighted Gram matrix, computed in
 /// parallel, instead of a running p × p sum that rows enter and (for counting-process data)
 /// leave again.
-fn pass(prep: &Prepared, beta: &[f64], ties: Ties) -> Pass {
-    let p = prep.p;
-    let eta = prep.eta(beta);
+///
+/// The covariates are read twice: once for the tiles' linear predictors, risk scores and sums
+/// (in parallel, each tile on its own), and once for the Gram matrix. The walk in between
+/// touches only per-row scalars and the sums of the tiles.
+fn pass(prep: &Prepared, beta: &[f64], ties: Ties, scratch: &mut Scratch) -> Pass {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx") {
+        // SAFETY: the CPU has AVX (checked just above).
+        return unsafe { pass_avx(prep, beta, ties, scratch) };
+    }
+    pass_portable(prep, beta, ties, scratch)
+}
+
+/// [`pass`] compiled for four-wide vectors; the same operations in the same order, so the same
+/// result to the bit.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+fn pass_avx(prep: &Prepared, beta: &[f64], ties: Ties, scratch: &mut Scratch) -> Pass {
+    pass_portable(prep, beta, ties, scratch)
+}
+
+/// Per tile, in this order: η of its rows, r of its rows, and when the tile is one run of tied
+/// rows its sums Σ r, Σ δr, Σ δw, Σ δwη, Σ δ, then Σ r·x, Σ δr·x, Σ δw·x per covariate.
+const TILE_SCALARS: usize = 5;
+
+#[inline(always)]
+fn pass_portable(prep: &Prepared, beta: &[f64], ties: Ties, scratch: &mut Scratch) -> Pass {
+    let (p, n) = (prep.p, prep.n);
+    let record = 2 * TILE + TILE_SCALARS + 3 * p;
+    let Scratch {
+        tiles,
+        enter,
+        leave,
+        a,
+    } = scratch;
+    tiles.resize(n.div_ceil(TILE) * record, 0.0);
+    par_rows_mut(tiles, record, |first, out| {
+        for (k, rec) in out.chunks_exact_mut(record).enumerate() {
+            let b = first + k;
+            let (eta, rest) = rec.split_at_mut(TILE);
+            let (risk, rest) = rest.split_at_mut(TILE);
+            let (scalars, sums) = rest.split_at_mut(TILE_SCALARS);
+            eta.copy_from_slice(&prep.tile_eta(b, beta));
+            let mut dr = [0.0; TILE];
+            let mut dw = [0.0; TILE];
+            for l in 0..TILE.min(n - b * TILE) {
+                let i = b * TILE + l;
+                let w = prep.w(i);
+                risk[l] = w * eta[l].exp();
+                if prep.event[i] {
+                    dr[l] = risk[l];
+                    dw[l] = w;
+                }
+            }
+            if !prep.one_run[b] {
+                continue;
+            }
+            let mut tile_sums = [0.0; TILE_SCALARS];
+            for l in 0..TILE {
+                tile_sums[0] += risk[l];
+                if prep.event[b * TILE + l] {
+                    tile_sums[1] += dr[l];
+                    tile_sums[2] += dw[l];
+                    tile_sums[3] += dw[l] * eta[l];
+                    tile_sums[4] += 1.0;
+                }
+            }
+            scalars.copy_from_slice(&tile_sums);
+            let r: &[f64; TILE] = match (&*risk).try_into() {
+                Ok(r) => r,
+                Err(_) => unreachable!("a tile has TILE rows"),
+            };
+            for (j, out) in sums.chunks_exact_mut(3).enumerate() {
+                out.copy_from_slice(&tile_dots(prep.column(b, j), [r, &dr, &dw]));
+            }
+        }
+    });
+    let tiles = &*tiles;
+    let eta = |i: usize| tiles[(i / TILE) * record + i % TILE];
+    let risk = |i: usize| tiles[(i / TILE) * record + TILE + i % TILE];
     let mut loglik = 0.0;
     let mut grad = vec![0.0; p];
     let mut info = vec![0.0; p * p];
-    let mut times: Vec<Vec<(f64, f64, f64)>> = vec![Vec::new(); prep.by_stop.len()];
-    prep.walk(&eta, false, |et| {
-        let mut sum_w = 0.0;
-        for &i in et.deaths {
-            let w = prep.w(i);
-            sum_w += w;
-            loglik += w * eta[i];
-            for j in 0..p {
-                grad[j] += w * prep.xc[i * p + j];
-            }
-        }
-        let e = efron_sums(ties, et.deaths.len(), sum_w, et.s0, et.d0);
-        loglik -= e.log;
-        for j in 0..p {
-            grad[j] -= et.s1[j] * e.h0 - et.d1[j] * e.h1;
-            let (s1j, d1j) = (et.s1[j], et.d1[j]);
-            for k in 0..=j {
-                let (s1k, d1k) = (et.s1[k], et.d1[k]);
-                info[j * p + k] -=
-                    s1j * s1k * e.q0 - (s1j * d1k + d1j * s1k) * e.q1 + d1j * d1k * e.q2;
-            }
-        }
-        times[et.stratum].push((et.time, e.h0, e.h1));
-    });
-    // Row weights aᵢ = rᵢ cᵢ.
-    let mut a = vec![0.0; prep.n];
-    for (s, list) in times.iter_mut().enumerate() {
-        list.reverse();
-        let mut cum = Vec::with_capacity(list.len() + 1);
-        cum.push(0.0);
-        for &(_, h0, _) in list.iter() {
-            let last = *cum.last().unwrap_or(&0.0);
-            cum.push(last + h0);
-        }
-        for &i in &prep.by_stop[s] {
-            let lo = prep
-                .d
-                .start
-                .map_or(0, |st| list.partition_point(|t| t.0 <= st[i]));
-            let hi = list.partition_point(|t| t.0 <= prep.d.stop[i]);
-            if hi <= lo {
-                continue;
-            }
-            let mut c = cum[hi] - cum[lo];
-            if prep.d.event[i] {
-                c -= list[hi - 1].2;
-            }
-            a[i] = prep.w(i) * eta[i].exp() * c;
-        }
-    }
-    let gram = |rows: std::ops::Range<usize>| -> Vec<f64> {
-        let mut g = vec![0.0; p * p];
-        for i in rows {
-            let ai = a[i];
-            if ai == 0.0 {
-                continue;
-            }
-            let x = &prep.xc[i * p..(i + 1) * p];
-            for (j, row) in g.chunks_exact_mut(p).enumerate() {
-                let v = ai * x[j];
-                for (s, xk) in row[..=j].iter_mut().zip(&x[..=j]) {
-                    *s += v * xk;
+    // Per event time, numbered in walk order, h₀ and h₁ (EfronSums); after each stratum's
+    // last time one more number with h₀ = h₁ = 0 marks its end.
+    let mut h0 = Vec::new();
+    let mut h1 = Vec::new();
+    let mut ends = Vec::with_capacity(prep.strata.len());
+    // Per walk position: the number of the first event time at which the row is at risk, and of
+    // the first at which it no longer is (its stratum's end when it stays to the last time).
+    enter.resize(n, 0);
+    leave.clear();
+    leave.resize(n, u32::MAX);
+    let mut s1 = vec![0.0; p];
+    // Per run of tied rows, over its events: Σ rx (D₁) and Σ wx (the score's first term).
+    let mut d1 = vec![0.0; p];
+    let mut wx = vec![0.0; p];
+    let mut x = vec![0.0; p];
+    for (s, range) in prep.strata.iter().enumerate() {
+        let mut s0 = 0.0;
+        s1.fill(0.0);
+        let mut ip = range.start;
+        let mut jp = 0;
+        while ip < range.end {
+            let t = prep.stop[ip];
+            let number = h0.len() as u32;
+            let (mut deaths, mut sum_w, mut d0) = (0usize, 0.0, 0.0);
+            d1.fill(0.0);
+            wx.fill(0.0);
+            // The rows tied at t, a tile at a time.
+            loop {
+                let b = ip / TILE;
+                if prep.one_run[b] {
+                    // A run that fills a tile starts at the tile's first row.
+                    debug_assert_eq!(ip, b * TILE);
+                    let rec = &tiles[b * record + 2 * TILE..(b + 1) * record];
+                    let (scalars, sums) = rec.split_at(TILE_SCALARS);
+                    s0 += scalars[0];
+                    d0 += scalars[1];
+                    sum_w += scalars[2];
+                    loglik += scalars[3];
+                    deaths += scalars[4] as usize;
+                    for (j, sum) in sums.chunks_exact(3).enumerate() {
+                        s1[j] += sum[0];
+                        d1[j] += sum[1];
+                        wx[j] += sum[2];
+                    }
+                    enter[ip..ip + TILE].fill(number);
+                    ip += TILE;
+                } else {
+                    let tile_end = ((b + 1) * TILE).min(range.end);
+                    let run = ip;
+                    while ip < tile_end && prep.stop[ip] == t {
+                        s0 += risk(ip);
+                        enter[ip] = number;
+                        if prep.event[ip] {
+                            let w = prep.w(ip);
+                            deaths += 1;
+                            sum_w += w;
+                            loglik += w * eta(ip);
+                            d0 += risk(ip);
+                        }
+                        ip += 1;
+                    }
+                    for j in 0..p {
+                        let column = prep.column(b, j);
+                        let (mut r, mut dr, mut dw) = (0.0, 0.0, 0.0);
+                        for i in run..ip {
+                            let xl = column[i - b * TILE];
+                            r += risk(i) * xl;
+                            if prep.event[i] {
+                                dr += risk(i) * xl;
+                                dw += prep.w(i) * xl;
+                            }
+                        }
+                        s1[j] += r;
+                        d1[j] += dr;
+                        wx[j] += dw;
+                    }
+                }
+                if ip == range.end || prep.stop[ip] != t {
+                    break;
                 }
             }
+            if let Some(start) = &prep.start {
+                let rs = &prep.by_start[s];
+                while jp < rs.len() && start[rs[jp]] >= t {
+                    let i = rs[jp];
+                    let r = -risk(i);
+                    s0 += r;
+                    prep.row(i, &mut x);
+                    for (a, xj) in s1.iter_mut().zip(&x) {
+                        *a += r * xj;
+                    }
+                    leave[i] = number;
+                    jp += 1;
+                }
+            }
+            if deaths == 0 {
+                continue;
+            }
+            let e = efron_sums(ties, deaths, sum_w, s0, d0);
+            loglik -= e.log;
+            for j in 0..p {
+                grad[j] += wx[j] - (s1[j] * e.h0 - d1[j] * e.h1);
+                let (s1j, d1j) = (s1[j], d1[j]);
+                for k in 0..=j {
+                    let (s1k, d1k) = (s1[k], d1[k]);
+                    info[j * p + k] -=
+                        s1j * s1k * e.q0 - (s1j * d1k + d1j * s1k) * e.q1 + d1j * d1k * e.q2;
+                }
+            }
+            h0.push(e.h0);
+            h1.push(e.h1);
         }
-        g
-    };
-    // In a fixed number of row parts when large (the same bits on any machine: rng::ROW_PARTS).
-    let n_parts = if prep.n * p * p > 2_000_000 {
+        let end = h0.len();
+        ends.push(end);
+        h0.push(0.0);
+        h1.push(0.0);
+        for l in &mut leave[range.clone()] {
+            *l = (*l).min(end as u32);
+        }
+    }
+    // later[e] = Σ h₀ over the event times numbered e up to its stratum's end (the times at
+    // and before that one), summed from the earliest time up; 0 at a stratum's end.
+    let mut later = vec![0.0; h0.len()];
+    let mut first = 0;
+    for &end in &ends {
+        let mut sum = 0.0;
+        for e in (first..end).rev() {
+            sum += h0[e];
+            later[e] = sum;
+        }
+        first = end + 1;
+    }
+    // Row weights aᵢ = rᵢ cᵢ.
+    a.resize(n, 0.0);
+    par_rows_mut(a, 1, |first, out| {
+        for (k, ai) in out.iter_mut().enumerate() {
+            let i = first + k;
+            let (from, to) = (enter[i] as usize, leave[i] as usize);
+            *ai = if from < to {
+                let mut c = later[from] - later[to];
+                if prep.event[i] {
+                    c -= h1[from];
+                }
+                risk(i) * c
+            } else {
+                0.0
+            };
+        }
+    });
+    // In a fixed number of parts when large (the same bits on any machine: rng::ROW_PARTS).
+    let tiles = n.div_ceil(TILE);
+    let n_parts = if n * p * p > 2_000_000 {
         crate::rng::ROW_PARTS
     } else {
         1
     };
-    let parts: Vec<Vec<f64>> = crate::rng::par_ranges(prep.n, n_parts, gram);
+    let a = &*a;
+    let parts = crate::rng::par_ranges(tiles, n_parts, |part| {
+        linalg::weighted_gram(&prep.xt, p, a, part)
+    });
     for part in parts {
         for (v, g) in info.iter_mut().zip(part) {
             *v += g;
@@ -509,12 +867,28 @@ fn pass(prep: &Prepared, beta: &[f64], ties: Ties) -> Pass {
     Pass { loglik, grad, info }
 }
 
+/// Σ r·x, Σ δr·x and Σ δw·x over the rows of a whole tile, each in four lanes (row l to lane
+/// l mod 4) added as (l₀ + l₁) + (l₂ + l₃): independent sums that run as vectors.
+#[inline(always)]
+fn tile_dots(x: &[f64; TILE], weights: [&[f64; TILE]; 3]) -> [f64; 3] {
+    let mut lanes = [[0.0f64; 4]; 3];
+    for r in (0..TILE).step_by(4) {
+        for (lane, w) in lanes.iter_mut().zip(weights) {
+            for l in 0..4 {
+                lane[l] += w[r + l] * x[r + l];
+            }
+        }
+    }
+    lanes.map(|l| (l[0] + l[1]) + (l[2] + l[3]))
+}
+
 /// Fits a Cox model.
 pub fn fit(d: &CoxData, opt: &CoxOptions) -> Result<CoxFit, StatsError> {
     let prep = Prepared::new(d)?;
     let p = prep.p;
     let mut beta = vec![0.0; p];
-    let mut cur = pass(&prep, &beta, opt.ties);
+    let mut scratch = Scratch::default();
+    let mut cur = pass(&prep, &beta, opt.ties, &mut scratch);
     let loglik_null = cur.loglik;
     let mut warnings = Vec::new();
     let mut iterations = 0;
@@ -530,20 +904,28 @@ pub fn fit(d: &CoxData, opt: &CoxOptions) -> Result<CoxFit, StatsError> {
         let l = linalg::cholesky(&cur.info, p).map_err(singular)?;
         let step = linalg::chol_solve(&l, p, &cur.grad);
         let mut new_beta: Vec<f64> = beta.iter().zip(&step).map(|(b, s)| b + s).collect();
-        let mut next = pass(&prep, &new_beta, opt.ties);
-        // Step halving when the likelihood does not increase (as coxph).
+        let mut next = pass(&prep, &new_beta, opt.ties, &mut scratch);
+        let close = |old: f64, new: f64| {
+            (1.0 - old / new).abs() <= opt.tol || (new - old).abs() <= f64::EPSILON * new.abs()
+        };
+        // Step halving when the likelihood decreases (as coxph). A change within the
+        // convergence tolerance is convergence, as in coxph, which tests it first: near the
+        // maximum the likelihood is flat, and a decrease in its last bits is rounding, not a
+        // step too far (halving it would stop short of the maximum).
         let mut halvings = 0;
-        while (next.loglik < cur.loglik || next.loglik.is_nan()) && halvings < 30 {
+        while !close(cur.loglik, next.loglik)
+            && (next.loglik < cur.loglik || next.loglik.is_nan())
+            && halvings < 30
+        {
             halvings += 1;
             new_beta = beta
                 .iter()
                 .zip(&new_beta)
                 .map(|(b, nb)| (b + nb) / 2.0)
                 .collect();
-            next = pass(&prep, &new_beta, opt.ties);
+            next = pass(&prep, &new_beta, opt.ties, &mut scratch);
         }
-        let done = (1.0 - cur.loglik / next.loglik).abs() <= opt.tol
-            || (next.loglik - cur.loglik).abs() <= f64::EPSILON * next.loglik.abs();
+        let done = close(cur.loglik, next.loglik);
         beta = new_beta;
         cur = next;
         if done {
@@ -627,12 +1009,12 @@ struct Increment {
     xbar: Vec<f64>,
 }
 
-/// Score residuals Uᵢ (unweighted, on centred covariates), n × p.
+/// Score residuals Uᵢ (unweighted, on centred covariates), n × p, in walk order.
 fn score_residuals(prep: &Prepared, beta: &[f64], ties: Ties) -> Vec<f64> {
     let p = prep.p;
     let eta = prep.eta(beta);
     let mut incs: Vec<Vec<Increment>> = Vec::new();
-    incs.resize_with(prep.by_stop.len(), Vec::new);
+    incs.resize_with(prep.strata.len(), Vec::new);
     prep.walk(&eta, false, |et| {
         let d = et.deaths.len();
         let sum_w: f64 = et.deaths.iter().map(|&i| prep.w(i)).sum();
@@ -660,6 +1042,7 @@ fn score_residuals(prep: &Prepared, beta: &[f64], ties: Ties) -> Vec<f64> {
         incs[et.stratum].push(inc);
     });
     let mut resid = vec![0.0; prep.n * p];
+    let mut xi = vec![0.0; p];
     for (s, list) in incs.iter_mut().enumerate() {
         list.reverse(); // ascending time
         let m = list.len();
@@ -673,23 +1056,23 @@ fn score_residuals(prep: &Prepared, beta: &[f64], ties: Ties) -> Vec<f64> {
             }
         }
         let times: Vec<f64> = list.iter().map(|i| i.time).collect();
-        for &i in &prep.by_stop[s] {
-            let lo = match prep.d.start {
+        for i in prep.strata[s].clone() {
+            let lo = match &prep.start {
                 Some(st) => times.partition_point(|&t| t <= st[i]),
                 None => 0,
             };
-            let hi = times.partition_point(|&t| t <= prep.d.stop[i]);
+            let hi = times.partition_point(|&t| t <= prep.stop[i]);
             if hi <= lo {
                 continue;
             }
             let r = eta[i].exp();
-            let xi = &prep.xc[i * p..(i + 1) * p];
+            prep.row(i, &mut xi);
             let out = &mut resid[i * p..(i + 1) * p];
             for k in 0..p {
                 out[k] -=
                     r * (xi[k] * (cum_h[hi] - cum_h[lo]) - (cum_x[hi * p + k] - cum_x[lo * p + k]));
             }
-            if prep.d.event[i] {
+            if prep.event[i] {
                 let inc = &list[hi - 1];
                 for k in 0..p {
                     out[k] += xi[k] - inc.xbar[k];
@@ -705,12 +1088,12 @@ fn robust_variance(prep: &Prepared, beta: &[f64], ties: Ties, naive_var: &[f64])
     let p = prep.p;
     let resid = score_residuals(prep, beta, ties);
     let n_clusters = prep
-        .d
         .cluster
+        .as_ref()
         .map_or(prep.n, |c| c.iter().max().map_or(0, |m| m + 1));
     let mut sums = vec![0.0; n_clusters * p];
     for i in 0..prep.n {
-        let c = prep.d.cluster.map_or(i, |c| c[i]);
+        let c = prep.cluster.as_ref().map_or(i, |c| c[i]);
         let w = prep.w(i);
         for k in 0..p {
             sums[c * p + k] += w * resid[i * p + k];
@@ -745,48 +1128,50 @@ fn robust_variance(prep: &Prepared, beta: &[f64], ties: Ties, naive_var: &[f64])
 /// t) — the share where the event has the higher risk score; ties in the score count ½.
 /// Weighted by wᵢwⱼ (R's `concordance` with timewt = "n").
 fn concordance(prep: &Prepared, eta: &[f64]) -> f64 {
-    let mut sorted: Vec<f64> = eta.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted.dedup();
-    let rank = |e: f64| sorted.partition_point(|&v| v < e);
-    let m = sorted.len();
+    // Dense ranks of η: equal values share a rank.
+    let by_eta = radix_order(&eta.iter().map(|&e| order_key(e)).collect::<Vec<_>>());
+    let mut rank = vec![0usize; prep.n];
+    let mut m = 0;
+    for (k, &i) in by_eta.iter().enumerate() {
+        if k == 0 || eta[i] != eta[by_eta[k - 1]] {
+            m += 1;
+        }
+        rank[i] = m - 1;
+    }
     let (mut conc, mut disc, mut tied) = (0.0, 0.0, 0.0);
-    for (s, rows) in prep.by_stop.iter().enumerate() {
-        let mut tree = Fenwick::new(m);
-        let mut at_rank = vec![0.0; m];
+    let mut tree = Fenwick::new(m);
+    let mut at_rank = vec![0.0; m];
+    for (s, range) in prep.strata.iter().enumerate() {
         let mut total = 0.0;
-        let mut ip = 0;
+        let mut ip = range.start;
         let mut jp = 0;
-        while ip < rows.len() {
-            let t = prep.d.stop[rows[ip]];
-            let begin = ip;
-            while ip < rows.len() && prep.d.stop[rows[ip]] == t {
+        while ip < range.end {
+            let t = prep.stop[ip];
+            let group = ip;
+            while ip < range.end && prep.stop[ip] == t {
                 ip += 1;
             }
-            let group = &rows[begin..ip];
             // Censored at t count as surviving past the events at t.
-            for &i in group.iter().filter(|&&i| !prep.d.event[i]) {
-                let r = rank(eta[i]);
-                tree.add(r, prep.w(i));
-                at_rank[r] += prep.w(i);
+            for i in (group..ip).filter(|&i| !prep.event[i]) {
+                tree.add(rank[i], prep.w(i));
+                at_rank[rank[i]] += prep.w(i);
                 total += prep.w(i);
             }
-            if let Some(start) = prep.d.start {
+            if let Some(start) = &prep.start {
                 let rs = &prep.by_start[s];
                 while jp < rs.len() && start[rs[jp]] >= t {
                     let i = rs[jp];
                     // Only rows already added (stop > t, or censored at t) can leave.
-                    if prep.d.stop[i] > t || !prep.d.event[i] {
-                        let r = rank(eta[i]);
-                        tree.add(r, -prep.w(i));
-                        at_rank[r] -= prep.w(i);
+                    if prep.stop[i] > t || !prep.event[i] {
+                        tree.add(rank[i], -prep.w(i));
+                        at_rank[rank[i]] -= prep.w(i);
                         total -= prep.w(i);
                     }
                     jp += 1;
                 }
             }
-            for &i in group.iter().filter(|&&i| prep.d.event[i]) {
-                let r = rank(eta[i]);
+            for i in (group..ip).filter(|&i| prep.event[i]) {
+                let r = rank[i];
                 let below = tree.prefix(r);
                 let equal = at_rank[r];
                 let above = total - below - equal;
@@ -795,15 +1180,22 @@ fn concordance(prep: &Prepared, eta: &[f64]) -> f64 {
                 disc += w * above;
                 tied += w * equal;
             }
-            for &i in group.iter().filter(|&&i| prep.d.event[i]) {
-                if prep.d.start.is_some_and(|st| st[i] >= t) {
+            for i in (group..ip).filter(|&i| prep.event[i]) {
+                if prep.start.as_ref().is_some_and(|st| st[i] >= t) {
                     continue;
                 }
-                let r = rank(eta[i]);
-                tree.add(r, prep.w(i));
-                at_rank[r] += prep.w(i);
+                tree.add(rank[i], prep.w(i));
+                at_rank[rank[i]] += prep.w(i);
                 total += prep.w(i);
             }
+        }
+        // Empty the tree for the next stratum: zero the entries this one touched.
+        if s + 1 == prep.strata.len() {
+            break;
+        }
+        for i in range.clone() {
+            tree.clear(rank[i]);
+            at_rank[rank[i]] = 0.0;
         }
     }
     let denom = conc + disc + tied;
@@ -828,6 +1220,14 @@ impl Fenwick {
         let mut i = i + 1;
         while i < self.t.len() {
             self.t[i] += v;
+            i += i & i.wrapping_neg();
+        }
+    }
+    /// Sets entry i, and every partial sum that holds it, to zero.
+    fn clear(&mut self, i: usize) {
+        let mut i = i + 1;
+        while i < self.t.len() {
+            self.t[i] = 0.0;
             i += i & i.wrapping_neg();
         }
     }
@@ -934,7 +1334,7 @@ pub fn zph(d: &CoxData, fit: &CoxFit, transform: ZphTransform) -> Result<Zph, St
             let w = prep.w(i);
             sum_w += w;
             for j in 0..p {
-                grad_t[j] += w * prep.xc[i * p + j];
+                grad_t[j] += w * prep.x(i, j);
             }
         }
         let e = efron_sums(fit.ties, et.deaths.len(), sum_w, et.s0, et.d0);
@@ -1085,10 +1485,117 @@ mod tests {
         let f = fit(&d, &CoxOptions::default()).unwrap();
         let prep = Prepared::new(&d).unwrap();
         let r = score_residuals(&prep, &f.beta, Ties::Efron);
-        let s: f64 = (0..10).map(|i| w[i] * r[i]).sum();
+        let s: f64 = (0..10).map(|i| prep.w(i) * r[i]).sum();
         assert!(s.abs() < 1e-8, "{s}");
-        let g = pass(&prep, &f.beta, Ties::Efron).grad[0];
+        let g = pass(&prep, &f.beta, Ties::Efron, &mut Scratch::default()).grad[0];
         assert!(g.abs() < 1e-8);
+    }
+
+    /// Log-likelihood, score and information by the generic walk's running sums, S₂ and D₂
+    /// kept per event time (as R's coxfit6 and agfit4 do): an independent computation of what
+    /// `pass` makes from its tiles and one Gram matrix.
+    fn pass_by_walk(prep: &Prepared, beta: &[f64], ties: Ties) -> Pass {
+        let p = prep.p;
+        let eta = prep.eta(beta);
+        let (mut loglik, mut grad, mut info) = (0.0, vec![0.0; p], vec![0.0; p * p]);
+        prep.walk(&eta, true, |et| {
+            let mut sum_w = 0.0;
+            for &i in et.deaths {
+                sum_w += prep.w(i);
+                loglik += prep.w(i) * eta[i];
+                for j in 0..p {
+                    grad[j] += prep.w(i) * prep.x(i, j);
+                }
+            }
+            let e = efron_sums(ties, et.deaths.len(), sum_w, et.s0, et.d0);
+            loglik -= e.log;
+            for j in 0..p {
+                grad[j] -= et.s1[j] * e.h0 - et.d1[j] * e.h1;
+            }
+            add_info(&mut info, p, et, &e, 1.0);
+        });
+        for j in 0..p {
+            for k in 0..j {
+                info[k * p + j] = info[j * p + k];
+            }
+        }
+        Pass { loglik, grad, info }
+    }
+
+    #[test]
+    fn pass_agrees_with_the_running_sums() {
+        // Heavily tied times (whole tiles of one run) mixed with distinct ones (runs inside a
+        // tile), weights, two strata and counting-process rows, on either side of the size
+        // where the work is split over threads.
+        for (n, counting) in [
+            (3000, false),
+            (3000, true),
+            (20_000, true),
+            (130_000, false),
+        ] {
+            let mut rng = crate::rng::Rng(n as u64 + counting as u64);
+            let p = 4;
+            let mut stop = Vec::new();
+            let mut start = Vec::new();
+            let mut x = Vec::new();
+            let mut event = Vec::new();
+            let mut weight = Vec::new();
+            let mut strata = Vec::new();
+            for i in 0..n {
+                let tied = i % 3 != 0;
+                let t = if tied {
+                    1.0 + rng.below(12) as f64
+                } else {
+                    rng.uniform() * 12.0 + 0.5
+                };
+                let s = if counting {
+                    rng.uniform() * t * 0.8
+                } else {
+                    0.0
+                };
+                stop.push(t);
+                start.push(s);
+                event.push(rng.uniform() < 0.6);
+                weight.push(0.5 + rng.uniform());
+                strata.push((i % 7 == 0) as usize);
+                for _ in 0..p {
+                    x.push(rng.uniform() * 2.0 - 1.0);
+                }
+            }
+            let names: Vec<String> = (0..p).map(|j| format!("x{j}")).collect();
+            let d = CoxData {
+                start: counting.then_some(&start[..]),
+                stop: &stop,
+                event: &event,
+                x: &x,
+                names: &names,
+                weights: Some(&weight),
+                strata: Some(&strata),
+                cluster: None,
+            };
+            let prep = Prepared::new(&d).unwrap();
+            if !counting {
+                assert!(prep.one_run.iter().any(|&o| o), "no tile is one run");
+            }
+            let beta = [0.3, -0.2, 0.1, 0.05];
+            for ties in [Ties::Efron, Ties::Breslow] {
+                let got = pass(&prep, &beta, ties, &mut Scratch::default());
+                let want = pass_by_walk(&prep, &beta, ties);
+                let close = |a: f64, b: f64| (a - b).abs() <= 1e-10 * b.abs().max(1.0);
+                assert!(
+                    close(got.loglik, want.loglik),
+                    "{} {}",
+                    got.loglik,
+                    want.loglik
+                );
+                for (g, w) in got.grad.iter().zip(&want.grad) {
+                    assert!(close(*g, *w), "score {g} {w}");
+                }
+                for (g, w) in got.info.iter().zip(&want.info) {
+                    assert!(close(*g, *w), "information {g} {w}");
+                }
+            }
+        }
     }
 
     #[test]
