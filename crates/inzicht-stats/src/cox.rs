@@ -191,23 +191,45 @@ impl Prepared {
                 }
             }
         }
-        if let Some(i) = first_non_finite_row(d.x, p) {
-            return err(format!(
-                "row {}: a covariate is missing or not a number",
-                i + 1
-            ));
+        // Column sums, and whether every value is finite, in a fixed number of row parts (the
+        // same bits on any machine): v · 0 is 0 for a finite v and NaN otherwise.
+        let parts = if n * p > PARALLEL_MIN {
+            crate::rng::ROW_PARTS
+        } else {
+            1
+        };
+        let part_sums = crate::rng::par_ranges(n, parts, |rows| {
+            let mut sums = vec![0.0; p];
+            let mut zeros = vec![0.0; p];
+            for xi in d.x[rows.start * p..rows.end * p].chunks_exact(p) {
+                for ((m, z), v) in sums.iter_mut().zip(&mut zeros).zip(xi) {
+                    *m += v;
+                    *z += v * 0.0;
+                }
+            }
+            (sums, zeros.iter().all(|&z| z == 0.0))
+        });
+        let mut means = vec![0.0; p];
+        for (sums, finite) in &part_sums {
+            if !finite {
+                let i =
+                    d.x.chunks_exact(p)
+                        .position(|row| row.iter().any(|v| !v.is_finite()))
+                        .unwrap_or(0);
+                return err(format!(
+                    "row {}: a covariate is missing or not a number",
+                    i + 1
+                ));
+            }
+            for (m, s) in means.iter_mut().zip(sums) {
+                *m += s;
+            }
         }
         if !d.event.iter().any(|&e| e) {
             return err("there are no events: a Cox model cannot be estimated without events");
         }
         // Centre the covariates (unweighted means, as coxph) for numerical stability; the
         // coefficients and the partial likelihood do not change.
-        let mut means = vec![0.0; p];
-        for xi in d.x.chunks_exact(p) {
-            for (m, v) in means.iter_mut().zip(xi) {
-                *m += v;
-            }
-        }
         means.iter_mut().for_each(|m| *m /= n as f64);
         // Walk order: stop descending (ascending on the complement of the order key), ties in
         // row order; then, stably, by stratum.
@@ -400,26 +422,6 @@ impl Prepared {
     }
 }
 
-/// The first row (of n × p, row-major) holding a value that is not a finite number.
-fn first_non_finite_row(x: &[f64], p: usize) -> Option<usize> {
-    // v · 0 is 0 for a finite v and NaN otherwise: eight independent lanes of such sums are
-    // all zero exactly when every value is finite (no overflow, and the loop vectorises). The
-    // row-by-row search runs only when one is not.
-    let mut lanes = [0.0f64; 8];
-    let blocks = x.chunks_exact(8);
-    let rest = blocks.remainder();
-    for block in blocks {
-        for (l, v) in lanes.iter_mut().zip(block) {
-            *l += v * 0.0;
-        }
-    }
-    if lanes.iter().chain(rest).all(|v| v.is_finite()) {
-        return None;
-    }
-    x.chunks_exact(p)
-        .position(|row| row.iter().any(|v| !v.is_finite()))
-}
-
 /// A key whose unsigned order is the numeric order of finite numbers (−0 and +0 equal).
 fn order_key(v: f64) -> u64 {
     let bits = (v + 0.0).to_bits();
@@ -564,17 +566,40 @@ fn efron_sums(ties: Ties, d: usize, sum_w: f64, s0: f64, d0: f64) -> EfronSums {
     } else {
         (d, sum_w / d as f64)
     };
-    for k in 0..steps {
-        let f = if steps == 1 { 0.0 } else { k as f64 / d as f64 };
-        let s = s0 - f * d0;
-        e.log += w * s.ln();
-        e.h0 += w / s;
-        e.h1 += w * f / s;
-        let s2 = s * s;
-        e.q0 += w / s2;
-        e.q1 += w * f / s2;
-        e.q2 += w * f * f / s2;
+    if steps == 1 {
+        e.log = w * s0.ln();
+        e.h0 = w / s0;
+        e.q0 = w / (s0 * s0);
+        return e;
     }
+    // Σₖ log S₀ₖ as the logarithm of the product of the S₀ₖ, kept as a number in [1, 2) and
+    // its power of two: one logarithm per event time instead of one per tied event (at 400,000
+    // rows with a few hundred ties per time, the logarithms were a fifth of the walk).
+    let (mut mantissa, mut exponent, mut normal) = (1.0f64, 0i64, true);
+    for k in 0..steps {
+        let f = k as f64 / d as f64;
+        let s = s0 - f * d0;
+        mantissa *= s;
+        normal &= s.is_normal() && s > 0.0 && mantissa.is_normal();
+        let bits = mantissa.to_bits();
+        exponent += ((bits >> 52) & 0x7ff) as i64 - 1023;
+        mantissa = f64::from_bits((bits & !(0x7ff << 52)) | (1023 << 52));
+        let inv = 1.0 / s;
+        e.h0 += w * inv;
+        e.h1 += w * f * inv;
+        let inv2 = inv * inv;
+        e.q0 += w * inv2;
+        e.q1 += w * f * inv2;
+        e.q2 += w * f * f * inv2;
+    }
+    e.log = if normal {
+        w * (mantissa.ln() + exponent as f64 * std::f64::consts::LN_2)
+    } else {
+        // Zero, subnormal, infinite or NaN terms: the product's bits would not be one.
+        (0..steps)
+            .map(|k| w * (s0 - k as f64 / d as f64 * d0).ln())
+            .sum()
+    };
     e
 }
 
@@ -1139,8 +1164,7 @@ fn concordance(prep: &Prepared, eta: &[f64]) -> f64 {
         rank[i] = m - 1;
     }
     let (mut conc, mut disc, mut tied) = (0.0, 0.0, 0.0);
-    let mut tree = Fenwick::new(m);
-    let mut at_rank = vec![0.0; m];
+    let mut tree = RankCounts::new(m);
     for (s, range) in prep.strata.iter().enumerate() {
         let mut total = 0.0;
         let mut ip = range.start;
@@ -1154,7 +1178,6 @@ fn concordance(prep: &Prepared, eta: &[f64]) -> f64 {
             // Censored at t count as surviving past the events at t.
             for i in (group..ip).filter(|&i| !prep.event[i]) {
                 tree.add(rank[i], prep.w(i));
-                at_rank[rank[i]] += prep.w(i);
                 total += prep.w(i);
             }
             if let Some(start) = &prep.start {
@@ -1164,7 +1187,6 @@ fn concordance(prep: &Prepared, eta: &[f64]) -> f64 {
                     // Only rows already added (stop > t, or censored at t) can leave.
                     if prep.stop[i] > t || !prep.event[i] {
                         tree.add(rank[i], -prep.w(i));
-                        at_rank[rank[i]] -= prep.w(i);
                         total -= prep.w(i);
                     }
                     jp += 1;
@@ -1172,8 +1194,8 @@ fn concordance(prep: &Prepared, eta: &[f64]) -> f64 {
             }
             for i in (group..ip).filter(|&i| prep.event[i]) {
                 let r = rank[i];
-                let below = tree.prefix(r);
-                let equal = at_rank[r];
+                let below = tree.below(r);
+                let equal = tree.at(r);
                 let above = total - below - equal;
                 let w = prep.w(i);
                 conc += w * below;
@@ -1185,7 +1207,6 @@ fn concordance(prep: &Prepared, eta: &[f64]) -> f64 {
                     continue;
                 }
                 tree.add(rank[i], prep.w(i));
-                at_rank[rank[i]] += prep.w(i);
                 total += prep.w(i);
             }
         }
@@ -1195,7 +1216,6 @@ fn concordance(prep: &Prepared, eta: &[f64]) -> f64 {
         }
         for i in range.clone() {
             tree.clear(rank[i]);
-            at_rank[rank[i]] = 0.0;
         }
     }
     let denom = conc + disc + tied;
@@ -1203,6 +1223,49 @@ fn concordance(prep: &Prepared, eta: &[f64]) -> f64 {
         (conc + tied / 2.0) / denom
     } else {
         f64::NAN
+    }
+}
+
+/// Weighted counts by rank (0..m) with sums below a rank: a Fenwick tree over blocks of 16
+/// ranks, and the counts themselves. A sum below r is the tree's sum of the blocks before r's
+/// and at most 15 counts of its own block. At 400,000 distinct ranks a tree over every rank
+/// took 19 scattered reads per question; over the blocks it fits a core's cache.
+struct RankCounts {
+    blocks: Fenwick,
+    counts: Vec<f64>,
+}
+
+impl RankCounts {
+    const BLOCK: usize = 16;
+
+    fn new(m: usize) -> Self {
+        RankCounts {
+            blocks: Fenwick::new(m.div_ceil(Self::BLOCK)),
+            counts: vec![0.0; m],
+        }
+    }
+
+    fn add(&mut self, r: usize, v: f64) {
+        self.blocks.add(r / Self::BLOCK, v);
+        self.counts[r] += v;
+    }
+
+    /// The count at rank r.
+    fn at(&self, r: usize) -> f64 {
+        self.counts[r]
+    }
+
+    /// Σ of the counts at ranks below r.
+    fn below(&self, r: usize) -> f64 {
+        let block = r / Self::BLOCK;
+        let own: f64 = self.counts[block * Self::BLOCK..r].iter().sum();
+        self.blocks.prefix(block) + own
+    }
+
+    /// Sets the count at rank r, and every block sum that holds it, to zero.
+    fn clear(&mut self, r: usize) {
+        self.blocks.clear(r / Self::BLOCK);
+        self.counts[r] = 0.0;
     }
 }
 
@@ -1595,6 +1658,21 @@ mod tests {
                     assert!(close(*g, *w), "information {g} {w}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn efron_log_sum_by_the_product_agrees_with_the_sum_of_logarithms() {
+        for (d, s0, d0) in [(2, 10.0, 3.0), (500, 1.0e5, 4.0e4), (3000, 7.5e-3, 7.4e-3)] {
+            let e = efron_sums(Ties::Efron, d, d as f64 * 0.7, s0, d0);
+            let want: f64 = (0..d)
+                .map(|k| 0.7 * (s0 - k as f64 / d as f64 * d0).ln())
+                .sum();
+            assert!(
+                (e.log - want).abs() <= 1e-12 * want.abs().max(1.0),
+                "d {d}: {} vs {want}",
+                e.log
+            );
         }
     }
 

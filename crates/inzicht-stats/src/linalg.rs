@@ -132,10 +132,10 @@ pub fn to_tiles(x: &[f64], p: usize) -> Vec<f64> {
 /// This is the O(n p²) step of a Cox information matrix. Per tile it is a small matrix product:
 /// each 2 × 2 block of entries is summed over the tile's 32 rows in four lanes — running sums
 /// held in registers, each read of a column feeding two products (the register blocking of GEMM
-/// kernels; Goto & van de Geijn 2008). The order of every sum is fixed: lane l of a tile sums the
-/// tile's rows l, l + 4, l + 8, … in turn, the lanes are added as (l₀ + l₁) + (l₂ + l₃), and the
-/// tiles in turn. Rust never fuses a multiplication and an addition, so the AVX kernel and the
-/// portable one give the same result to the bit.
+/// kernels; Goto & van de Geijn 2008). The order of every sum is fixed: lane l sums the rows
+/// whose place in their tile is l mod 4, tile after tile and row after row, and the lanes are
+/// added as (l₀ + l₁) + (l₂ + l₃) at the end. Rust never fuses a multiplication and an addition,
+/// so the AVX kernel and the portable one give the same result to the bit.
 pub fn weighted_gram(xt: &[f64], p: usize, a: &[f64], tiles: std::ops::Range<usize>) -> Vec<f64> {
     #[cfg(target_arch = "x86_64")]
     let avx = std::arch::is_x86_feature_detected!("avx");
@@ -167,6 +167,9 @@ fn gram_tiles_avx(xt: &[f64], p: usize, a: &[f64], tiles: std::ops::Range<usize>
     gram_tiles::<true>(xt, p, a, tiles)
 }
 
+/// Four running sums of one 2 × 2 block (v₀x₀, v₀x₁, v₁x₀, v₁x₁), each in four lanes.
+type BlockLanes = [[f64; 4]; 4];
+
 #[inline(always)]
 fn gram_tiles<const AVX: bool>(
     xt: &[f64],
@@ -177,7 +180,9 @@ fn gram_tiles<const AVX: bool>(
     // Columns padded to an even number with zeros, so every block is 2 × 2.
     let pe = p + (p & 1);
     let zero = [0.0; TILE];
-    let mut g = vec![0.0; p * p];
+    // The lanes of every block of the lower triangle, kept over all tiles and added up once at
+    // the end (adding them up per tile cost as much as the products).
+    let mut lanes: Vec<BlockLanes> = vec![[[0.0; 4]; 4]; (pe / 2) * (pe / 2 + 1) / 2];
     // aᵢxᵢ of the tile, column by column.
     let mut vt = vec![0.0; pe * TILE];
     let x_column = |b: usize, k: usize| -> &[f64; TILE] {
@@ -202,30 +207,44 @@ fn gram_tiles<const AVX: bool>(
                 *v = a * x;
             }
         }
+        let mut block = lanes.iter_mut();
         for jb in (0..pe).step_by(2) {
             for kb in (0..=jb).step_by(2) {
+                let Some(sums) = block.next() else {
+                    unreachable!("one set of lanes per block")
+                };
                 let v = [column(&vt, jb), column(&vt, jb + 1)];
                 let x = [x_column(b, kb), x_column(b, kb + 1)];
                 #[cfg(target_arch = "x86_64")]
-                let s = if AVX {
+                if AVX {
                     // SAFETY: AVX is true only in gram_tiles_avx, on a CPU with AVX.
-                    unsafe { block_sums_avx(v, x) }
+                    unsafe { block_sums_avx(v, x, sums) };
                 } else {
-                    block_sums(v, x)
-                };
-                #[cfg(not(target_arch = "x86_64"))]
-                let s = block_sums(v, x);
-                // Entries (j, k) with k ≤ j < p: the block's upper corner is above the
-                // diagonal when kb = jb, and padding columns are dropped.
-                g[jb * p + kb] += s[0];
-                if kb < jb && kb + 1 < p {
-                    g[jb * p + kb + 1] += s[1];
+                    block_sums(v, x, sums);
                 }
-                if jb + 1 < p {
-                    g[(jb + 1) * p + kb] += s[2];
-                    if kb + 1 < p {
-                        g[(jb + 1) * p + kb + 1] += s[3];
-                    }
+                #[cfg(not(target_arch = "x86_64"))]
+                block_sums(v, x, sums);
+            }
+        }
+    }
+    let mut g = vec![0.0; p * p];
+    let mut block = lanes.iter();
+    for jb in (0..pe).step_by(2) {
+        for kb in (0..=jb).step_by(2) {
+            let Some(sums) = block.next() else {
+                unreachable!("one set of lanes per block")
+            };
+            let s = sums.map(|l| (l[0] + l[1]) + (l[2] + l[3]));
+            // Entries (j, k) with k ≤ j < p: the block's upper corner is above the diagonal
+            // when kb = jb, and padding columns are dropped.
+            g[jb * p + kb] = s[0];
+            if kb < jb && kb + 1 < p {
+                g[jb * p + kb + 1] = s[1];
+            }
+            if jb + 1 < p {
+                g[(jb + 1) * p + kb] = s[2];
+                if kb + 1 < p {
+                    g[(jb + 1) * p + kb + 1] = s[3];
                 }
             }
         }
@@ -242,11 +261,10 @@ fn column(t: &[f64], k: usize) -> &[f64; TILE] {
     }
 }
 
-/// The four sums v₀·x₀, v₀·x₁, v₁·x₀, v₁·x₁ over a tile, each in four lanes (row r to lane
-/// r mod 4) added as (l₀ + l₁) + (l₂ + l₃).
+/// Adds a tile's products v₀x₀, v₀x₁, v₁x₀, v₁x₁ to their lanes (row r of the tile to lane
+/// r mod 4, in row order).
 #[inline(always)]
-fn block_sums(v: [&[f64; TILE]; 2], x: [&[f64; TILE]; 2]) -> [f64; 4] {
-    let mut s = [[0.0f64; 4]; 4];
+fn block_sums(v: [&[f64; TILE]; 2], x: [&[f64; TILE]; 2], s: &mut BlockLanes) {
     for r in (0..TILE).step_by(4) {
         for l in 0..4 {
             let at = r + l;
@@ -256,37 +274,32 @@ fn block_sums(v: [&[f64; TILE]; 2], x: [&[f64; TILE]; 2]) -> [f64; 4] {
             s[3][l] += v[1][at] * x[1][at];
         }
     }
-    s.map(|l| (l[0] + l[1]) + (l[2] + l[3]))
 }
 
+/// [`block_sums`] with four-wide vectors: one lane per vector element, the same operations.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
 #[inline]
-fn block_sums_avx(v: [&[f64; TILE]; 2], x: [&[f64; TILE]; 2]) -> [f64; 4] {
-    use std::arch::x86_64::{__m256d, _mm256_add_pd, _mm256_loadu_pd, _mm256_mul_pd};
-    use std::arch::x86_64::{_mm256_setzero_pd, _mm256_storeu_pd};
-    let mut s: [__m256d; 4] = [_mm256_setzero_pd(); 4];
-    for r in (0..TILE).step_by(4) {
-        // SAFETY: r + 4 ≤ TILE, the length of every column.
-        let (v0, v1, x0, x1) = unsafe {
-            (
-                _mm256_loadu_pd(v[0].as_ptr().add(r)),
-                _mm256_loadu_pd(v[1].as_ptr().add(r)),
-                _mm256_loadu_pd(x[0].as_ptr().add(r)),
-                _mm256_loadu_pd(x[1].as_ptr().add(r)),
-            )
-        };
-        s[0] = _mm256_add_pd(s[0], _mm256_mul_pd(v0, x0));
-        s[1] = _mm256_add_pd(s[1], _mm256_mul_pd(v0, x1));
-        s[2] = _mm256_add_pd(s[2], _mm256_mul_pd(v1, x0));
-        s[3] = _mm256_add_pd(s[3], _mm256_mul_pd(v1, x1));
+fn block_sums_avx(v: [&[f64; TILE]; 2], x: [&[f64; TILE]; 2], sums: &mut BlockLanes) {
+    use std::arch::x86_64::{_mm256_add_pd, _mm256_loadu_pd, _mm256_mul_pd, _mm256_storeu_pd};
+    // SAFETY: every load and store stays inside an array of four (a block's lanes) or of TILE
+    // numbers (r + 4 ≤ TILE).
+    unsafe {
+        let mut s = sums.map(|l| _mm256_loadu_pd(l.as_ptr()));
+        for r in (0..TILE).step_by(4) {
+            let v0 = _mm256_loadu_pd(v[0].as_ptr().add(r));
+            let v1 = _mm256_loadu_pd(v[1].as_ptr().add(r));
+            let x0 = _mm256_loadu_pd(x[0].as_ptr().add(r));
+            let x1 = _mm256_loadu_pd(x[1].as_ptr().add(r));
+            s[0] = _mm256_add_pd(s[0], _mm256_mul_pd(v0, x0));
+            s[1] = _mm256_add_pd(s[1], _mm256_mul_pd(v0, x1));
+            s[2] = _mm256_add_pd(s[2], _mm256_mul_pd(v1, x0));
+            s[3] = _mm256_add_pd(s[3], _mm256_mul_pd(v1, x1));
+        }
+        for (out, lanes) in sums.iter_mut().zip(s) {
+            _mm256_storeu_pd(out.as_mut_ptr(), lanes);
+        }
     }
-    s.map(|lanes| {
-        let mut l = [0.0; 4];
-        // SAFETY: `l` holds four numbers.
-        unsafe { _mm256_storeu_pd(l.as_mut_ptr(), lanes) };
-        (l[0] + l[1]) + (l[2] + l[3])
-    })
 }
 
 #[cfg(test)]
