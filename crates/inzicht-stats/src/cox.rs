@@ -256,7 +256,7 @@ impl Prepared {
         }
         let tiles = n.div_ceil(TILE);
         let mut xt = vec![0.0; tiles * p * TILE];
-        par_rows_mut(&mut xt, p * TILE, |first, out| {
+        crate::rng::par_rows_mut(&mut xt, p * TILE, PARALLEL_MIN, |first, out| {
             for (b, tile) in out.chunks_exact_mut(p * TILE).enumerate() {
                 let at = (first + b) * TILE;
                 for (l, &i) in row[at..(at + TILE).min(n)].iter().enumerate() {
@@ -325,11 +325,7 @@ impl Prepared {
 
     /// Column j of tile b.
     fn column(&self, b: usize, j: usize) -> &[f64; TILE] {
-        let at = (b * self.p + j) * TILE;
-        match self.xt[at..at + TILE].try_into() {
-            Ok(column) => column,
-            Err(_) => unreachable!("a tile column has TILE numbers"),
-        }
+        linalg::column(&self.xt[b * self.p * TILE..(b + 1) * self.p * TILE], j)
     }
 
     /// The linear predictors xᵢβ of the rows of tile b (zero for padding), each summed over
@@ -347,7 +343,7 @@ impl Prepared {
     /// The linear predictor ηᵢ = xᵢβ of every walk position.
     fn eta(&self, beta: &[f64]) -> Vec<f64> {
         let mut eta = vec![0.0; self.n.div_ceil(TILE) * TILE];
-        par_rows_mut(&mut eta, TILE, |first, out| {
+        crate::rng::par_rows_mut(&mut eta, TILE, PARALLEL_MIN, |first, out| {
             for (b, e) in out.chunks_exact_mut(TILE).enumerate() {
                 e.copy_from_slice(&self.tile_eta(first + b, beta));
             }
@@ -471,27 +467,6 @@ fn radix_order(keys: &[u64]) -> Vec<usize> {
         *o = i;
     }
     order
-}
-
-/// Fills `out` (rows of `row_len` numbers) by `f(first_row, rows)` on consecutive blocks of rows,
-/// one per available core when the work is large enough. Each number depends on its own row only,
-/// so the split — unlike a split of a sum — cannot change a bit of the result.
-fn par_rows_mut<T: Send>(out: &mut [T], row_len: usize, f: impl Fn(usize, &mut [T]) + Sync) {
-    let rows = out.len() / row_len.max(1);
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |t| t.get())
-        .min(crate::rng::ROW_PARTS);
-    if threads <= 1 || out.len() < PARALLEL_MIN {
-        f(0, out);
-        return;
-    }
-    let per = rows.div_ceil(threads);
-    std::thread::scope(|scope| {
-        for (t, block) in out.chunks_mut(per * row_len).enumerate() {
-            let f = &f;
-            scope.spawn(move || f(t * per, block));
-        }
-    });
 }
 
 fn add(s0: &mut f64, s1: &mut [f64], s2: &mut [f64], r: f64, x: &[f64], sign: f64) {
@@ -672,7 +647,7 @@ fn pass_portable(prep: &Prepared, beta: &[f64], ties: Ties, scratch: &mut Scratc
         a,
     } = scratch;
     tiles.resize(n.div_ceil(TILE) * record, 0.0);
-    par_rows_mut(tiles, record, |first, out| {
+    crate::rng::par_rows_mut(tiles, record, PARALLEL_MIN, |first, out| {
         for (k, rec) in out.chunks_exact_mut(record).enumerate() {
             let b = first + k;
             let (eta, rest) = rec.split_at_mut(TILE);
@@ -704,10 +679,7 @@ fn pass_portable(prep: &Prepared, beta: &[f64], ties: Ties, scratch: &mut Scratc
                 }
             }
             scalars.copy_from_slice(&tile_sums);
-            let r: &[f64; TILE] = match (&*risk).try_into() {
-                Ok(r) => r,
-                Err(_) => unreachable!("a tile has TILE rows"),
-            };
+            let r = linalg::column(risk, 0);
             for (j, out) in sums.chunks_exact_mut(3).enumerate() {
                 out.copy_from_slice(&tile_dots(prep.column(b, j), [r, &dr, &dw]));
             }
@@ -853,7 +825,7 @@ fn pass_portable(prep: &Prepared, beta: &[f64], ties: Ties, scratch: &mut Scratc
     }
     // Row weights aᵢ = rᵢ cᵢ.
     a.resize(n, 0.0);
-    par_rows_mut(a, 1, |first, out| {
+    crate::rng::par_rows_mut(a, 1, PARALLEL_MIN, |first, out| {
         for (k, ai) in out.iter_mut().enumerate() {
             let i = first + k;
             let (from, to) = (enter[i] as usize, leave[i] as usize);

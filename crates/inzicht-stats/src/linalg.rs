@@ -254,7 +254,7 @@ fn gram_tiles<const AVX: bool>(
 
 /// Column `k` of a column-major tile.
 #[inline(always)]
-fn column(t: &[f64], k: usize) -> &[f64; TILE] {
+pub(crate) fn column(t: &[f64], k: usize) -> &[f64; TILE] {
     match t[k * TILE..(k + 1) * TILE].try_into() {
         Ok(column) => column,
         Err(_) => unreachable!("a tile column has TILE numbers"),

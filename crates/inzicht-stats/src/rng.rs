@@ -102,6 +102,32 @@ pub fn par_ranges<T: Send>(
     })
 }
 
+/// Fills `out` (rows of `row_len` numbers) by `f(first_row, rows)` on consecutive blocks of rows,
+/// one per available core (up to ROW_PARTS) when `out` holds at least `min_len` numbers. Each number depends on its own row only,
+/// so the split — unlike a split of a sum — cannot change a bit of the result.
+pub fn par_rows_mut<T: Send>(
+    out: &mut [T],
+    row_len: usize,
+    min_len: usize,
+    f: impl Fn(usize, &mut [T]) + Sync,
+) {
+    let rows = out.len() / row_len.max(1);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |t| t.get())
+        .min(ROW_PARTS);
+    if threads <= 1 || out.len() < min_len {
+        f(0, out);
+        return;
+    }
+    let per = rows.div_ceil(threads);
+    std::thread::scope(|scope| {
+        for (t, block) in out.chunks_mut(per * row_len).enumerate() {
+            let f = &f;
+            scope.spawn(move || f(t * per, block));
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::Rng;
