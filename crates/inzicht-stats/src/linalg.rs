@@ -302,6 +302,108 @@ fn block_sums_avx(v: [&[f64; TILE]; 2], x: [&[f64; TILE]; 2], sums: &mut BlockLa
     }
 }
 
+/// The lower triangle (with the diagonal) of Σᵢ wᵢ xᵢxᵢᵀ over sparse rows, q × q row-major: the
+/// information matrix of a logistic model whose design is mostly 0/1 indicators.
+///
+/// Entry (a, b), a ≥ b, gets (wᵢ·x_ia)·x_ib from every row in turn, exactly as a loop over each
+/// row's nonzero pairs would add them — so the result is the same to the bit (a skipped zero
+/// product adds ±0, which leaves a sum that is not −0 unchanged, and these sums start at +0 and
+/// only add nonzero products otherwise). What differs is the memory access: a row's entries in
+/// the first `dense` columns (the numeric features and the intercept, nonzero in most rows) are
+/// spread into a dense vector, so their products run along contiguous stretches of the matrix's
+/// rows, which the compiler vectorises; only the pairs of two later (sparse) columns are added
+/// one by one. For a propensity design of 160 columns with 40 nonzeros per row, of which 30 in
+/// the first 40 columns, that replaces ~860 scattered additions per row by ~55 and ~1,000
+/// contiguous ones.
+pub struct SparseGram {
+    q: usize,
+    dense: usize,
+    /// q × q, row-major; the lower triangle is filled.
+    pub info: Vec<f64>,
+    /// The current row's values in the first `dense` columns (0 elsewhere between rows).
+    spread: Vec<f64>,
+}
+
+impl SparseGram {
+    /// An empty sum over q columns, the first `dense` (at most q) of them spread per row.
+    pub fn new(q: usize, dense: usize) -> SparseGram {
+        let dense = dense.min(q);
+        SparseGram {
+            q,
+            dense,
+            info: vec![0.0; q * q],
+            spread: vec![0.0; dense],
+        }
+    }
+
+    /// The number of leading columns worth spreading, from the count of rows in which each
+    /// column is nonzero: the longest prefix in which at least half of the entries are nonzero
+    /// (a dense product over a stretch that is mostly zeros costs more than it saves).
+    pub fn dense_prefix(nonzero_rows: &[usize], n_rows: usize) -> usize {
+        let mut best = 0;
+        let mut total = 0usize;
+        for (j, &nz) in nonzero_rows.iter().enumerate() {
+            total += nz;
+            if 2 * total >= n_rows * (j + 1) {
+                best = j + 1;
+            }
+        }
+        best
+    }
+
+    /// Adds w·xxᵀ for one row given by its nonzero entries: columns `idx` (increasing, each
+    /// below q) with values `val`.
+    pub fn add_row(&mut self, w: f64, idx: &[u32], val: &[f64]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx") {
+            // SAFETY: the CPU has AVX (checked on the line above).
+            return unsafe { self.add_row_avx(w, idx, val) };
+        }
+        self.add_row_portable(w, idx, val)
+    }
+
+    /// [`SparseGram::add_row`] compiled for AVX: the contiguous stretches in four lanes
+    /// instead of two (the same operations in the same order: the same bits).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx")]
+    fn add_row_avx(&mut self, w: f64, idx: &[u32], val: &[f64]) {
+        self.add_row_portable(w, idx, val)
+    }
+
+    #[inline(always)]
+    fn add_row_portable(&mut self, w: f64, idx: &[u32], val: &[f64]) {
+        let (q, d) = (self.q, self.dense);
+        let split = idx.partition_point(|&j| (j as usize) < d);
+        for (&j, &v) in idx[..split].iter().zip(&val[..split]) {
+            self.spread[j as usize] = v;
+        }
+        // Every row of the dense block, zero or not: loops of the same lengths in every row are
+        // predicted by the CPU, while a loop per nonzero, of a length that changes from row to
+        // row, mispredicts its end each time — which cost more than the products it skipped.
+        for a in 0..d {
+            let wa = w * self.spread[a];
+            let row = &mut self.info[a * q..a * q + a + 1];
+            for (s, x) in row.iter_mut().zip(&self.spread[..=a]) {
+                *s += wa * x;
+            }
+        }
+        for k in split..idx.len() {
+            let a = idx[k] as usize;
+            let wa = w * val[k];
+            let row = &mut self.info[a * q..(a + 1) * q];
+            for (s, x) in row[..d].iter_mut().zip(&self.spread) {
+                *s += wa * x;
+            }
+            for (&b, &xb) in idx[split..=k].iter().zip(&val[split..=k]) {
+                row[b as usize] += wa * xb;
+            }
+        }
+        for &j in &idx[..split] {
+            self.spread[j as usize] = 0.0;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,6 +450,58 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn sparse_gram_gives_the_bits_of_the_pairwise_loop() {
+        // Rows of 0/1 indicators and numbers, nonzero in the first columns more often; every
+        // prefix length, including none and all.
+        let (n, q) = (300, 23);
+        let mut rows: Vec<(f64, Vec<u32>, Vec<f64>)> = Vec::new();
+        for i in 0..n {
+            let (mut idx, mut val) = (Vec::new(), Vec::new());
+            for j in 0..q {
+                let h = (i * 131 + j * 71 + i * j * 7) % 97;
+                let nonzero = if j < 8 { h < 80 } else { h < 15 };
+                if nonzero {
+                    idx.push(j as u32);
+                    val.push(if j % 3 == 0 {
+                        1.0
+                    } else {
+                        (h as f64 - 40.0) / 13.0
+                    });
+                }
+            }
+            rows.push((0.05 + (i % 11) as f64 / 7.0, idx, val));
+        }
+        let mut want = vec![0.0; q * q];
+        for (w, idx, val) in &rows {
+            for (a, (&j, &xj)) in idx.iter().zip(val).enumerate() {
+                let wj = w * xj;
+                for (&k, &xk) in idx[..=a].iter().zip(val) {
+                    want[j as usize * q + k as usize] += wj * xk;
+                }
+            }
+        }
+        let mut nonzero = vec![0usize; q];
+        for (_, idx, _) in &rows {
+            idx.iter().for_each(|&j| nonzero[j as usize] += 1);
+        }
+        let chosen = SparseGram::dense_prefix(&nonzero, n);
+        // 8 columns nonzero in ~82% of rows, then ~15%: the half-full prefix ends after ~15.
+        assert!((8..=17).contains(&chosen), "prefix {chosen}");
+        for dense in [0, 1, chosen, q - 1, q, q + 5] {
+            let mut g = SparseGram::new(q, dense);
+            for (w, idx, val) in &rows {
+                g.add_row(*w, idx, val);
+            }
+            let same = g
+                .info
+                .iter()
+                .zip(&want)
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same, "dense prefix {dense}: not the same bits");
         }
     }
 }

@@ -388,10 +388,7 @@ pub fn estimate_all(d: &PanelData, opt: &EffectOptions) -> Result<Vec<GroupEffec
     // its own seed), so they run on the available cores; the result does not depend on how
     // many there are.
     let n_groups = d.groups.len();
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(n_groups)
-        .max(1);
+    let workers = crate::rng::cores().min(n_groups).max(1);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let mut slots: Vec<Option<Result<GroupEffect, StatsError>>> = Vec::new();
     slots.resize_with(n_groups, || None);
@@ -473,6 +470,7 @@ fn prepare(
     g: usize,
     opt: &EffectOptions,
 ) -> Result<(Prepared, Vec<String>), StatsError> {
+    let mut phase = Phase::new(g);
     let n = d.person.len();
     let p = d.feature_names.len();
     let n_spells = d.spell_exit.len();
@@ -522,7 +520,11 @@ fn prepare(
             )],
         ));
     }
-    let mut phase = Phase::new(g);
+    phase.done(&format!(
+        "  prepare: {} treated and {} eligible control months",
+        treated.len(),
+        controls.len()
+    ));
     // Propensity model on treated + a deterministic sample of control months.
     let mut rng = Rng(opt.seed ^ (g as u64).wrapping_mul(0x51_7CC1_B727_220A));
     let want = (treated.len() * opt.ps_controls_per_treated).min(controls.len());
@@ -575,23 +577,27 @@ fn prepare(
         // only: the indicators and missing flags are mostly 0, so this costs about the share
         // of nonzeros squared of the dense sum. (Only the aliasing decision, with its relative
         // tolerance of 1e-9, reads this matrix.)
-        let mut gram = vec![0.0; q * q];
-        let mut nz: Vec<(usize, f64)> = Vec::with_capacity(q);
+        // (SparseGram with weight 1 adds (1·x_a)·x_b = x_a·x_b: the bits of the pairwise loop.)
+        let nonzero_kept: Vec<usize> = keep.iter().map(|&j| nonzero[j]).collect();
+        let mut sums = crate::linalg::SparseGram::new(
+            q,
+            crate::linalg::SparseGram::dense_prefix(&nonzero_kept, rows.len()),
+        );
+        let (mut nz_idx, mut nz_val): (Vec<u32>, Vec<f64>) = (Vec::new(), Vec::new());
         for i in 0..rows.len() {
-            nz.clear();
+            nz_idx.clear();
+            nz_val.clear();
             sample_x.for_each(i, |j, x| {
                 let a = at[j];
                 if a != usize::MAX {
-                    nz.push((a, x as f64));
+                    nz_idx.push(a as u32);
+                    nz_val.push(x as f64);
                     mean[a] += x as f64;
                 }
             });
-            for (i, &(a, va)) in nz.iter().enumerate() {
-                for &(b, vb) in &nz[..=i] {
-                    gram[a * q + b] += va * vb;
-                }
-            }
+            sums.add_row(1.0, &nz_idx, &nz_val);
         }
+        let mut gram = sums.info;
         let (sums, raw) = (mean.clone(), gram.clone());
         mean.iter_mut().for_each(|m| *m /= rows.len() as f64);
         let n_rows = rows.len() as f64;
@@ -643,7 +649,7 @@ fn prepare(
         x.ptr.push(x.idx.len());
     }
     let y: Vec<bool> = (0..rows.len()).map(|i| i < treated.len()).collect();
-    let (mut iterations, mut updates) = (0, 0);
+    let (mut iterations, mut updates, mut sampled_updates) = (0, 0, 0);
     drop(sample_x);
     let (model, warnings): (Option<(f64, Vec<f64>)>, Vec<String>) = match logistic::fit_dropping(
         logistic::Design::Sparse(&x),
@@ -656,6 +662,7 @@ fn prepare(
         Ok((fit, kept)) => {
             iterations = fit.iterations;
             updates = fit.information_updates;
+            sampled_updates = fit.information_sampled;
             // The coefficient of every panel column (0 outside the model): the linear
             // predictor is then a sum over the row's nonzero entries.
             let mut coef = vec![0.0; p];
@@ -672,7 +679,8 @@ fn prepare(
         ),
     };
     phase.done(&format!(
-        "  prepare: propensity fit ({q} columns, {iterations} iterations, {updates} with a fresh information matrix)"
+        "  prepare: propensity fit ({q} columns, {} nonzeros per row, {iterations} iterations, {updates} with a fresh information matrix, {sampled_updates} of them from a quarter of the rows)",
+        x.idx.len() / rows.len().max(1)
     ));
     // Every row's linear predictor (only those of the treated and eligible controls are read).
     let lp: Vec<f64> = match &model {
@@ -746,6 +754,10 @@ fn prepare(
         n_t += t.len();
         n_c += c.len();
     }
+    phase.done(&format!(
+        "  prepare: strata ({} strata, {n_c} control months in them)",
+        strata.len()
+    ));
     let controls_flat = || strata.iter().flat_map(|(_, c)| c.iter());
     let treated_flat = || strata.iter().flat_map(|(t, _)| t.iter());
     let control = controls_flat()
@@ -766,6 +778,7 @@ fn prepare(
                 .map(move |t| c.partition_point(|x| x.lp < t.lp) as u32)
         })
         .collect();
+    phase.done("  prepare: slots");
     Ok((
         Prepared {
             treated,

@@ -643,9 +643,7 @@ pub fn fit(
                 (f, l, len - l)
             };
             if rn * p >= 100_000 {
-                let threads = std::thread::available_parallelism()
-                    .map_or(1, |t| t.get())
-                    .min(8);
+                let threads = crate::rng::cores().min(8);
                 let per = jobs.len().div_ceil(threads);
                 let mut jobs = jobs;
                 let mut groups: Vec<Vec<(usize, &mut Vec<u32>)>> = Vec::new();
