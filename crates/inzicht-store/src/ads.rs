@@ -354,10 +354,18 @@ fn panel(
         "(m.end_date IS NOT NULL AND m.end_date <= m.month_end) AS exits_this_month".into(),
         "CASE WHEN m.end_date <= m.month_end THEN m.end_class END AS exit_class".into(),
         "CASE WHEN m.end_date <= m.month_end THEN m.end_bus END AS exit_bus".into(),
-        "area.wijk_code".into(),
-        "area.buurt_code".into(),
+        "ps.wijk_code".into(),
+        "ps.buurt_code".into(),
     ];
-    let mut joins = String::from(" JOIN pseudonyms ps ON ps.person_nr = m.person_nr LEFT JOIN person_area area ON area.person_key = ps.person_key");
+    // Everything the panel takes from the person — pseudonym, wijk and buurt, birth date as a
+    // number, sex — in one small table keyed by `person_nr`, made before the months exist: the
+    // final statement then joins each month row once, on an integer, instead of three times,
+    // twice on the case system's text key (hashing that key for every month row was a large
+    // part of the final statement).
+    let mut person_select =
+        String::from("ps.person_nr, ps.pseudonym, area.wijk_code, area.buurt_code");
+    let mut person_joins =
+        String::from(" LEFT JOIN person_area area ON area.person_key = ps.person_key");
     if let Some(p) = first(schemas, Kind::Persons) {
         if has(p, "birth_date") {
             // Age in whole years at the month's first day: the difference of the dates written
@@ -367,19 +375,28 @@ fn panel(
             // births after the month included — at a fraction of its cost (interval
             // arithmetic on timestamps was a sixth of the panel's final statement).
             select.push(
-                "CAST(((year(m.month) * 10000 + month(m.month) * 100 + day(m.month)) - p.birth_key) // 10000 AS INTEGER) AS age".into(),
+                "CAST(((year(m.month) * 10000 + month(m.month) * 100 + day(m.month)) - ps.birth_key) // 10000 AS INTEGER) AS age".into(),
             );
+            person_select.push_str(", p.birth_key");
         }
         if has(p, "sex") {
-            select.push("p.sex".into());
+            select.push("ps.sex".into());
+            person_select.push_str(", p.sex");
         }
         let birth_key = if has(p, "birth_date") {
             ", year(birth_date) * 10000 + month(birth_date) * 100 + day(birth_date) AS birth_key"
         } else {
             ""
         };
-        joins.push_str(&format!(" LEFT JOIN (SELECT *{birth_key} FROM {} QUALIFY row_number() OVER (PARTITION BY person_key ORDER BY _source_line) = 1) p ON p.person_key = ps.person_key", ident(&p.name)));
+        person_joins.push_str(&format!(" LEFT JOIN (SELECT *{birth_key} FROM {} QUALIFY row_number() OVER (PARTITION BY person_key ORDER BY _source_line) = 1) p ON p.person_key = ps.person_key", ident(&p.name)));
     }
+    sql.push((
+        "panel: persons",
+        format!(
+            "CREATE OR REPLACE TEMP TABLE panel_persons AS SELECT {person_select} FROM pseudonyms ps{person_joins};"
+        ),
+    ));
+    let mut joins = String::from(" JOIN panel_persons ps ON ps.person_nr = m.person_nr");
     if let Some(a) = assessments {
         sql.push((
             "panel: assessment features",
@@ -448,7 +465,8 @@ fn panel(
                  QUALIFY row_number() OVER (PARTITION BY person_nr, month ORDER BY start_date DESC) = 1
              ) m{joins};
              RESET disabled_optimizers;
-             DROP TABLE spell_pieces;",
+             DROP TABLE spell_pieces;
+             DROP TABLE panel_persons;",
             select.join(", ")
         ),
     ));
