@@ -90,6 +90,10 @@ fn doubles_sized(
     Ok(cols)
 }
 
+/// The spells (sid, exit month, ended, exit kind), the provision groups and types, and the
+/// first start of each group per spell (sid, group, month, type), as read from DuckDB.
+type SpellsAndStarts = (Vec<Vec<f64>>, Vec<String>, Vec<String>, Vec<Vec<f64>>);
+
 /// The table a feature of the effects panel belongs to (and so how often it is read).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Level {
@@ -610,7 +614,63 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
         timing("effects: panel read: arranged", started);
         cols
     };
-    let (cols, person_cols, spell_cols, diag_cols) = std::thread::scope(
+    // The spells and the first start of each group per spell (provisions that start in a
+    // month on benefit) do not depend on the panel: they are read while the panel is arranged
+    // on the other core.
+    let spells_and_starts = || -> Result<SpellsAndStarts, StoreError> {
+        let started = std::time::Instant::now();
+        // Spells.
+        let sp = doubles(
+            conn,
+            "SELECT CAST(sid AS DOUBLE), CAST(exit_m AS DOUBLE), CAST(ended AS DOUBLE), CAST(CASE exit_class WHEN 'work' THEN 1 WHEN 'school' THEN 1 WHEN 'income' THEN 1 WHEN 'moved_away' THEN 2 WHEN 'competing' THEN 3 ELSE 4 END AS DOUBLE) FROM eff_spells ORDER BY sid",
+        )?;
+        // First start of each group per spell (provisions that start in a month on benefit).
+        let groups: Vec<String> = conn
+            .prepare(&format!("SELECT DISTINCT group_code FROM ads.{provisions} WHERE group_code IS NOT NULL ORDER BY 1"))?
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<_, _>>()?;
+        let types: Vec<String> = conn
+            .prepare(&format!("SELECT DISTINCT type_code FROM ads.{provisions} WHERE type_code IS NOT NULL ORDER BY 1"))?
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<_, _>>()?;
+        conn.execute_batch(&format!(
+            "CREATE OR REPLACE TEMP TABLE eff_groups AS SELECT * FROM (VALUES {}) t(group_code, gi);
+             CREATE OR REPLACE TEMP TABLE eff_types AS SELECT * FROM (VALUES {}) t(type_code, ti);",
+            groups
+                .iter()
+                .enumerate()
+                .map(|(i, g)| format!("({}, {i})", crate::literal(g)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if types.is_empty() {
+                "('', 0)".to_string()
+            } else {
+                types
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| format!("({}, {i})", crate::literal(t)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        ))?;
+        let fs = doubles(
+            conn,
+            &format!(
+                "SELECT CAST(s.sid AS DOUBLE), CAST(g.gi AS DOUBLE), CAST(min({m}) AS DOUBLE), CAST(arg_min(t.ti, v.start_date) AS DOUBLE)
+                 FROM ads.{provisions} v
+                 JOIN eff_persons p ON p.pseudonym = v.pseudonym
+                 JOIN ads.person_month pm ON pm.{person_key} = p.person_key AND pm.month = date_trunc('month', v.start_date)
+                 JOIN eff_spells s ON s.person_key = pm.{person_key} AND s.spell_id = pm.spell_id
+                 JOIN eff_groups g ON g.group_code = v.group_code
+                 JOIN eff_types t ON t.type_code = v.type_code
+                 GROUP BY s.sid, g.gi ORDER BY 1, 2",
+                m = month_sql("pm.month")
+            ),
+        )?;
+        timing("effects: spells and first starts read", started);
+        Ok((sp, groups, types, fs))
+    };
+    let (cols, person_cols, spell_cols, diag_cols, (sp, groups, types, fs)) = std::thread::scope(
         |scope| -> Result<_, StoreError> {
             let arranged = scope.spawn(|| arrange(read));
             // Per person (by pid), per spell (by sid) and per assessment (by di): the columns of each.
@@ -700,12 +760,13 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
                 "effects: person, spell and assessment features read",
                 started,
             );
+            let starts = spells_and_starts()?;
             let cols = arranged.join().map_err(|_| {
                 StoreError::Internal(
                     "effects: arranging the panel failed (a worker thread stopped)".into(),
                 )
             })?;
-            Ok((cols, person_cols, spell_cols, diag_cols))
+            Ok((cols, person_cols, spell_cols, diag_cols, starts))
         },
     )?;
     timing("effects: panel read", started);
@@ -808,11 +869,6 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
             .map(|v| if v.is_finite() { *v as i32 } else { 0 })
             .collect()
     };
-    // Spells.
-    let sp = doubles(
-        conn,
-        "SELECT CAST(sid AS DOUBLE), CAST(exit_m AS DOUBLE), CAST(ended AS DOUBLE), CAST(CASE exit_class WHEN 'work' THEN 1 WHEN 'school' THEN 1 WHEN 'income' THEN 1 WHEN 'moved_away' THEN 2 WHEN 'competing' THEN 3 ELSE 4 END AS DOUBLE) FROM eff_spells ORDER BY sid",
-    )?;
     let n_spells = sp[0].len();
     let mut spell_exit_month = vec![None; n_spells];
     let mut spell_exit = vec![Exit::Running; n_spells];
@@ -830,49 +886,6 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     }
     timing("effects: feature columns chosen", started);
     let started = std::time::Instant::now();
-    // First start of each group per spell (provisions that start in a month on benefit).
-    let groups: Vec<String> = conn
-        .prepare(&format!("SELECT DISTINCT group_code FROM ads.{provisions} WHERE group_code IS NOT NULL ORDER BY 1"))?
-        .query_map([], |r| r.get::<_, String>(0))?
-        .collect::<Result<_, _>>()?;
-    let types: Vec<String> = conn
-        .prepare(&format!("SELECT DISTINCT type_code FROM ads.{provisions} WHERE type_code IS NOT NULL ORDER BY 1"))?
-        .query_map([], |r| r.get::<_, String>(0))?
-        .collect::<Result<_, _>>()?;
-    conn.execute_batch(&format!(
-        "CREATE OR REPLACE TEMP TABLE eff_groups AS SELECT * FROM (VALUES {}) t(group_code, gi);
-         CREATE OR REPLACE TEMP TABLE eff_types AS SELECT * FROM (VALUES {}) t(type_code, ti);",
-        groups
-            .iter()
-            .enumerate()
-            .map(|(i, g)| format!("({}, {i})", crate::literal(g)))
-            .collect::<Vec<_>>()
-            .join(", "),
-        if types.is_empty() {
-            "('', 0)".to_string()
-        } else {
-            types
-                .iter()
-                .enumerate()
-                .map(|(i, t)| format!("({}, {i})", crate::literal(t)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        }
-    ))?;
-    let fs = doubles(
-        conn,
-        &format!(
-            "SELECT CAST(s.sid AS DOUBLE), CAST(g.gi AS DOUBLE), CAST(min({m}) AS DOUBLE), CAST(arg_min(t.ti, v.start_date) AS DOUBLE)
-             FROM ads.{provisions} v
-             JOIN eff_persons p ON p.pseudonym = v.pseudonym
-             JOIN ads.person_month pm ON pm.{person_key} = p.person_key AND pm.month = date_trunc('month', v.start_date)
-             JOIN eff_spells s ON s.person_key = pm.{person_key} AND s.spell_id = pm.spell_id
-             JOIN eff_groups g ON g.group_code = v.group_code
-             JOIN eff_types t ON t.type_code = v.type_code
-             GROUP BY s.sid, g.gi ORDER BY 1, 2",
-            m = month_sql("pm.month")
-        ),
-    )?;
     let first_starts: Vec<(u32, usize, i32, u32)> = (0..fs.first().map_or(0, |c| c.len()))
         .map(|i| {
             (
@@ -883,8 +896,6 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
             )
         })
         .collect();
-    timing("effects: spells and first starts read", started);
-    let started = std::time::Instant::now();
     // The provision history of the spell as known that month: which groups started before it.
     // Consultants choose provisions on their view of a client's prospects, so earlier choices
     // carry part of that view (known at the time, so no leakage).
