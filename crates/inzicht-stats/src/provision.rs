@@ -733,10 +733,32 @@ fn prepare(
             .0
             .push(Cand { lp: lp[r], row: r });
     }
+    // A control month further than the caliper from every treated month of its stratum can
+    // never be matched (match_all rejects a distance above `width`): it is left out of the
+    // stratum, which then sorts and keeps only those that can. The bounds are widened by a
+    // hair so that no rounding of a distance at the edge decides; with a width that is not a
+    // finite number every control stays.
+    let bounds: Vec<(f64, f64)> = strata
+        .iter()
+        .map(|(t, _)| {
+            let lo = t.iter().map(|c| c.lp).fold(f64::INFINITY, f64::min);
+            let hi = t.iter().map(|c| c.lp).fold(f64::NEG_INFINITY, f64::max);
+            let slack = width + 1e-9 * (lo.abs().max(hi.abs()) + width);
+            if width.is_finite() && lo.is_finite() && hi.is_finite() {
+                (lo - slack, hi + slack)
+            } else {
+                (f64::NEG_INFINITY, f64::INFINITY)
+            }
+        })
+        .collect();
     for &r in &controls {
         if let Some(&idx) = cell_of(key(r)).and_then(|c| stratum_of.get(c)) {
             if idx != u32::MAX {
-                strata[idx as usize].1.push(Cand { lp: lp[r], row: r });
+                let (lo, hi) = bounds[idx as usize];
+                let lp = lp[r];
+                if (lo..=hi).contains(&lp) || lp.is_nan() {
+                    strata[idx as usize].1.push(Cand { lp, row: r });
+                }
             }
         }
     }
@@ -755,7 +777,7 @@ fn prepare(
         n_c += c.len();
     }
     phase.done(&format!(
-        "  prepare: strata ({} strata, {n_c} control months in them)",
+        "  prepare: strata ({} strata, {n_c} control months within the caliper of a treated month in them)",
         strata.len()
     ));
     let controls_flat = || strata.iter().flat_map(|(_, c)| c.iter());
