@@ -946,31 +946,35 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
                 .unwrap_or(0)
         })
         .collect();
-    let mut blocks: Vec<Block> = Vec::with_capacity(segments.len() + 1);
-    for &(level, a, b) in &segments {
-        if level == Level::Row {
-            blocks.push(Block::Own { cols: a..b });
-            continue;
-        }
-        let l = level as usize - 1;
-        let mut table = Features::new(p_all);
-        for e in 0..=n_entities[l] {
-            for (j, (_, src, m, _)) in makers.iter().enumerate().take(b).skip(a) {
-                let v = match src {
-                    Source::Indexed(c, _, absent) => c.get(e).copied().unwrap_or(*absent),
-                    Source::Row(_) => f64::NAN,
-                };
-                table.push(j, make(*m, v));
+    // The shared blocks (each entity's columns, once per entity) are made on a thread of their
+    // own while the rows' own entries are filled (they do not depend on each other).
+    let make_blocks = || -> Vec<Block> {
+        let mut blocks: Vec<Block> = Vec::with_capacity(segments.len() + 1);
+        for &(level, a, b) in &segments {
+            if level == Level::Row {
+                blocks.push(Block::Own { cols: a..b });
+                continue;
             }
-            table.end_row();
+            let l = level as usize - 1;
+            let mut table = Features::new(p_all);
+            for e in 0..=n_entities[l] {
+                for (j, (_, src, m, _)) in makers.iter().enumerate().take(b).skip(a) {
+                    let v = match src {
+                        Source::Indexed(c, _, absent) => c.get(e).copied().unwrap_or(*absent),
+                        Source::Row(_) => f64::NAN,
+                    };
+                    table.push(j, make(*m, v));
+                }
+                table.end_row();
+            }
+            blocks.push(Block::Shared {
+                cols: a..b,
+                level: l,
+                table,
+            });
         }
-        blocks.push(Block::Shared {
-            cols: a..b,
-            level: l,
-            table,
-        });
-    }
-    blocks.push(Block::Own { cols: p..p_all });
+        blocks
+    };
     let index_cols = [pid_col, sid_col, di_col];
     // The entity row of each panel row at each level (the "none" row where it has none).
     let index: Vec<Vec<u32>> = (0..entity_levels.len())
@@ -1017,15 +1021,25 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     };
     let workers = inzicht_stats::rng::cores().min(8);
     let rows_per = n.div_ceil(workers).max(1);
-    let parts: Vec<Features> = std::thread::scope(|scope| {
+    let (parts, blocks): (Vec<Features>, Option<Vec<Block>>) = std::thread::scope(|scope| {
+        let blocks = scope.spawn(make_blocks);
         let handles: Vec<_> = (0..workers)
             .map(|b| {
                 let fill = &fill;
                 scope.spawn(move || fill(b * rows_per..((b + 1) * rows_per).min(n)))
             })
             .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        (
+            handles.into_iter().filter_map(|h| h.join().ok()).collect(),
+            blocks.join().ok(),
+        )
     });
+    let Some(mut blocks) = blocks else {
+        return Err(StoreError::Internal(
+            "effects: building the feature matrix failed (a worker thread stopped)".into(),
+        ));
+    };
+    blocks.push(Block::Own { cols: p..p_all });
     if parts.len() != workers {
         return Err(StoreError::Internal(
             "effects: building the feature matrix failed (a worker thread stopped)".into(),
