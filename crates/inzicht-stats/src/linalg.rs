@@ -312,9 +312,9 @@ fn block_sums_avx(v: [&[f64; TILE]; 2], x: [&[f64; TILE]; 2], sums: &mut BlockLa
 /// the first `dense` columns (the numeric features and the intercept, nonzero in most rows) are
 /// spread into a dense vector, so their products run along contiguous stretches of the matrix's
 /// rows, which the compiler vectorises; only the pairs of two later (sparse) columns are added
-/// one by one. For a propensity design of 160 columns with 40 nonzeros per row, of which 30 in
-/// the first 40 columns, that replaces ~860 scattered additions per row by ~55 and ~1,000
-/// contiguous ones.
+/// one by one. On a provision group's propensity sample (160 columns, 41 nonzeros per row with
+/// the intercept, 15 of them in the first 30 columns) that replaces ~860 scattered additions
+/// per row by ~350 scattered and ~1,250 contiguous ones: 15.0 → 13.3 ms per pass on one core.
 pub struct SparseGram {
     q: usize,
     dense: usize,

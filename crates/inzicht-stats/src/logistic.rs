@@ -396,14 +396,18 @@ fn fit_impl(
                 let v = w(i) * mu * (1.0 - mu) * scale;
                 if sparse {
                     let idx = nz(i);
-                    for (&j, &xj) in idx.iter().zip(xi) {
-                        grad[j as usize] += r * xj;
+                    if stride == 1 {
+                        for (&j, &xj) in idx.iter().zip(xi) {
+                            grad[j as usize] += r * xj;
+                        }
                     }
                     gram.add_row(v, idx, xi);
                     continue;
                 }
-                for (g, xj) in grad.iter_mut().zip(xi) {
-                    *g += r * xj;
+                if stride == 1 {
+                    for (g, xj) in grad.iter_mut().zip(xi) {
+                        *g += r * xj;
+                    }
                 }
                 for (j, row) in info.chunks_exact_mut(q).enumerate() {
                     let vj = v * xi[j];
