@@ -1683,9 +1683,13 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
             let t = arm(&outcomes, t_rows.iter().copied(), false, &horizons, true)?;
             Some((t, c))
         };
-    let mut counter = PersonCounter::new(d.n_persons);
-    let (mut naive_time, mut hr_time) = (0.0, 0.0);
-    for (k, s) in subsets.iter().enumerate() {
+    // The subsets are independent: estimated on the available cores (each whole on one, so the
+    // result does not depend on how many there are), which keeps both cores busy when this is
+    // the last group still running.
+    let per_subset = crate::rng::par_map(subsets.len(), crate::rng::ROW_PARTS, |k| {
+        let s = &subsets[k];
+        let mut counter = PersonCounter::new(d.n_persons);
+        let (mut naive_time, mut hr_time) = (0.0, 0.0);
         let sel: Vec<&Pair> = pairs.iter().filter(|p| s.test(p.0)).collect();
         let mut tp: Vec<u32> = sel.iter().map(|p| d.person[p.0]).collect();
         let mut cp: Vec<u32> = sel.iter().map(|p| d.person[p.1]).collect();
@@ -1759,7 +1763,13 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
             e.hazard_ratio = hazard_ratio(d, &owned);
             hr_time += hr_started.elapsed().as_secs_f64();
         }
+        (e, naive_time, hr_time)
+    });
+    let (mut naive_time, mut hr_time) = (0.0, 0.0);
+    for (e, naive, hr) in per_subset {
         estimates.push(e);
+        naive_time += naive;
+        hr_time += hr;
     }
     phase.done(&format!(
         "estimates per subset (of which naive {naive_time:.3} s, hazard ratio {hr_time:.3} s)"
@@ -1800,9 +1810,20 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
             binary: c.binary,
         }
     };
-    let (before_t, before_c) = (moments(&prep.treated), moments(&prep.eligible_controls));
-    let after_c = moments(&matched_c);
-    let after_t = moments(&treated_w).mean_var;
+    // Four independent sums (each whole on one core: the same numbers on any machine).
+    let sets = [
+        &prep.treated,
+        &prep.eligible_controls,
+        &matched_c,
+        &treated_w,
+    ];
+    let mut four = crate::rng::par_map(4, 4, |k| moments(sets[k])).into_iter();
+    let (Some(before_t), Some(before_c), Some(after_c), Some(after_t)) =
+        (four.next(), four.next(), four.next(), four.next())
+    else {
+        return crate::err("the balance moments did not finish");
+    };
+    let after_t = after_t.mean_var;
     let balance = (0..p)
         .map(|j| {
             let ((mt, vt), (mc, vc)) = (before_t.mean_var[j], before_c.mean_var[j]);
