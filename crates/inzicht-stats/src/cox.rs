@@ -260,7 +260,7 @@ impl Prepared {
             row = by_stratum;
         }
         let tiles = n.div_ceil(TILE);
-        let mut xt = vec![0.0; tiles * p * TILE];
+        let mut xt = crate::rng::large_vec(tiles * p * TILE, 0.0);
         crate::rng::par_rows_mut(&mut xt, p * TILE, PARALLEL_MIN, |first, out| {
             for (b, tile) in out.chunks_exact_mut(p * TILE).enumerate() {
                 let at = (first + b) * TILE;
@@ -472,7 +472,7 @@ fn radix_sort(mut cur: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
         1
     };
     let chunk = n.div_ceil(parts);
-    let mut next = vec![(0u64, 0u64); n];
+    let mut next = crate::rng::large_vec(n, (0u64, 0u64));
     for d in 0..digits {
         let shift = low + d * bits;
         let digit = move |k: u64| ((k >> shift) & mask) as usize;
@@ -708,6 +708,9 @@ fn pass_portable(prep: &Prepared, beta: &[f64], ties: Ties, scratch: &mut Scratc
         leave,
         a,
     } = scratch;
+    if tiles.capacity() < n.div_ceil(TILE) * record {
+        crate::rng::reserve_large(tiles, n.div_ceil(TILE) * record);
+    }
     tiles.resize(n.div_ceil(TILE) * record, 0.0);
     crate::rng::par_rows_mut(tiles, record, PARALLEL_MIN, |first, out| {
         for (k, rec) in out.chunks_exact_mut(record).enumerate() {

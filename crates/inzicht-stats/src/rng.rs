@@ -53,6 +53,40 @@ pub fn cores() -> usize {
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |t| t.get()))
 }
 
+/// Reserves room for `n` elements in `v` (empty or not), asking Linux to back the new memory
+/// with 2 MB pages when it is large. A fresh 64 MB array (the Cox fit's covariates at 400,000
+/// × 20) otherwise costs 16,000 page faults on first touch — a tenth of the fit's time on the
+/// benchmark machine — where 2 MB pages cost 32. Only a request (madvise MADV_HUGEPAGE, honoured
+/// where transparent huge pages are "madvise" or "always"); memory and results are unchanged.
+pub fn reserve_large<T>(v: &mut Vec<T>, n: usize) {
+    v.reserve(n.saturating_sub(v.len()));
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let bytes = v.capacity() * std::mem::size_of::<T>();
+        if bytes >= 2 * HUGE {
+            let start = v.as_mut_ptr() as usize;
+            // madvise takes whole pages: from the first page boundary inside the allocation.
+            let first = start.next_multiple_of(4096);
+            let len = (start + bytes - first) / 4096 * 4096;
+            // SAFETY: the range lies inside `v`'s allocation (reserved above), and
+            // MADV_HUGEPAGE only changes how the kernel backs it, not its contents or
+            // validity; a failure (an older kernel, THP off) leaves ordinary pages.
+            unsafe {
+                libc::madvise(first as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+}
+
+/// `n` copies of `value` in memory reserved by [`reserve_large`].
+pub fn large_vec<T: Clone>(n: usize, value: T) -> Vec<T> {
+    let mut v = Vec::new();
+    reserve_large(&mut v, n);
+    v.resize(n, value);
+    v
+}
+
 /// Runs `f(i)` for i in 0..n on the available cores (at most `max_threads`), each index once;
 /// results in index order. Used where the parts are independent and large enough to pay for a
 /// thread (split search per feature, k-means starts).
