@@ -141,9 +141,12 @@ struct Prepared {
     strata: Vec<std::ops::Range<usize>>,
     /// Per stratum: its walk positions by start time, descending (counting-process data only).
     by_start: Vec<Vec<usize>>,
-    /// Per tile: whether all its TILE rows are one run — the same stratum and stop time (the
-    /// walk then adds the tile's sums, made in parallel, instead of row by row).
-    one_run: Vec<bool>,
+    /// Per tile: its rows' runs — rows of the same stratum and stop time — when it is whole and
+    /// holds at most two: the position where the second begins, TILE when it is one run, 0 when
+    /// it holds more (or is the last, partial tile). The walk then adds the sums of each run,
+    /// made in parallel, instead of going row by row; with whole-day times about one tile in
+    /// five holds the end of one run and the start of the next.
+    split: Vec<u8>,
 }
 
 /// Work on at least this many numbers before it is split over threads (a scoped thread costs
@@ -260,7 +263,7 @@ impl Prepared {
             row = by_stratum;
         }
         let tiles = n.div_ceil(TILE);
-        let mut xt = crate::rng::large_vec(tiles * p * TILE, 0.0);
+        let mut xt = crate::rng::large_zeros(tiles * p * TILE);
         crate::rng::par_rows_mut(&mut xt, p * TILE, PARALLEL_MIN, |first, out| {
             for (b, tile) in out.chunks_exact_mut(p * TILE).enumerate() {
                 let at = (first + b) * TILE;
@@ -287,12 +290,19 @@ impl Prepared {
             None => Vec::new(),
         };
         let stratum_of = |i: usize| strata.partition_point(|r| r.end <= i);
-        let one_run = (0..tiles)
+        let split = (0..tiles)
             .map(|b| {
                 let (lo, hi) = (b * TILE, (b + 1) * TILE);
-                hi <= n
-                    && d.stop[row[lo]] == d.stop[row[hi - 1]]
-                    && stratum_of(lo) == stratum_of(hi - 1)
+                if hi > n {
+                    return 0;
+                }
+                let key = |i: usize| ((d.stop[row[i]] + 0.0).to_bits(), stratum_of(i));
+                let mut starts = (lo + 1..hi).filter(|&i| key(i) != key(i - 1));
+                match (starts.next(), starts.next()) {
+                    (None, _) => TILE as u8,
+                    (Some(i), None) => (i - lo) as u8,
+                    _ => 0,
+                }
             })
             .collect();
         Ok(Prepared {
@@ -306,7 +316,7 @@ impl Prepared {
             cluster: d.cluster.map(|c| row.iter().map(|&i| c[i]).collect()),
             strata,
             by_start,
-            one_run,
+            split,
         })
     }
 
@@ -694,14 +704,16 @@ fn pass_avx(prep: &Prepared, beta: &[f64], ties: Ties, scratch: &mut Scratch) ->
     pass_portable(prep, beta, ties, scratch)
 }
 
-/// Per tile, in this order: η of its rows, r of its rows, and when the tile is one run of tied
-/// rows its sums Σ r, Σ δr, Σ δw, Σ δwη, Σ δ, then Σ r·x, Σ δr·x, Σ δw·x per covariate.
+/// Per tile, in this order: η of its rows, r of its rows, and for each of its (at most two)
+/// runs of tied rows the run's sums Σ r, Σ δr, Σ δw, Σ δwη, Σ δ, then Σ r·x, Σ δr·x, Σ δw·x
+/// per covariate (see `Prepared::split`).
 const TILE_SCALARS: usize = 5;
 
 #[inline(always)]
 fn pass_portable(prep: &Prepared, beta: &[f64], ties: Ties, scratch: &mut Scratch) -> Pass {
     let (p, n) = (prep.p, prep.n);
-    let record = 2 * TILE + TILE_SCALARS + 3 * p;
+    let run_record = TILE_SCALARS + 3 * p;
+    let record = 2 * TILE + 2 * run_record;
     let Scratch {
         tiles,
         enter,
@@ -717,7 +729,6 @@ fn pass_portable(prep: &Prepared, beta: &[f64], ties: Ties, scratch: &mut Scratc
             let b = first + k;
             let (eta, rest) = rec.split_at_mut(TILE);
             let (risk, rest) = rest.split_at_mut(TILE);
-            let (scalars, sums) = rest.split_at_mut(TILE_SCALARS);
             eta.copy_from_slice(&prep.tile_eta(b, beta));
             let mut dr = [0.0; TILE];
             let mut dw = [0.0; TILE];
@@ -730,23 +741,42 @@ fn pass_portable(prep: &Prepared, beta: &[f64], ties: Ties, scratch: &mut Scratc
                     dw[l] = w;
                 }
             }
-            if !prep.one_run[b] {
+            let split = prep.split[b] as usize;
+            if split == 0 {
                 continue;
             }
-            let mut tile_sums = [0.0; TILE_SCALARS];
-            for l in 0..TILE {
-                tile_sums[0] += risk[l];
-                if prep.event[b * TILE + l] {
-                    tile_sums[1] += dr[l];
-                    tile_sums[2] += dw[l];
-                    tile_sums[3] += dw[l] * eta[l];
-                    tile_sums[4] += 1.0;
+            let risk: &[f64; TILE] = linalg::column(risk, 0);
+            let runs = [0..split, split..TILE];
+            for (run, out) in runs
+                .into_iter()
+                .filter(|r| !r.is_empty())
+                .zip(rest.chunks_exact_mut(run_record))
+            {
+                let (scalars, sums) = out.split_at_mut(TILE_SCALARS);
+                // The run's rows only (the others zero), so that its sums are the same
+                // four-lane dot products as a whole tile's.
+                let keep = |v: &[f64; TILE]| -> [f64; TILE] {
+                    std::array::from_fn(|l| if run.contains(&l) { v[l] } else { 0.0 })
+                };
+                let (r, dr, dw) = if run.len() == TILE {
+                    (*risk, dr, dw)
+                } else {
+                    (keep(risk), keep(&dr), keep(&dw))
+                };
+                let mut run_sums = [0.0; TILE_SCALARS];
+                for l in run.clone() {
+                    run_sums[0] += r[l];
+                    if prep.event[b * TILE + l] {
+                        run_sums[1] += dr[l];
+                        run_sums[2] += dw[l];
+                        run_sums[3] += dw[l] * eta[l];
+                        run_sums[4] += 1.0;
+                    }
                 }
-            }
-            scalars.copy_from_slice(&tile_sums);
-            let r = linalg::column(risk, 0);
-            for (j, out) in sums.chunks_exact_mut(3).enumerate() {
-                out.copy_from_slice(&tile_dots(prep.column(b, j), [r, &dr, &dw]));
+                scalars.copy_from_slice(&run_sums);
+                for (j, out) in sums.chunks_exact_mut(3).enumerate() {
+                    out.copy_from_slice(&tile_dots(prep.column(b, j), [&r, &dr, &dw]));
+                }
             }
         }
     });
@@ -785,11 +815,19 @@ fn pass_portable(prep: &Prepared, beta: &[f64], ties: Ties, scratch: &mut Scratc
             // The rows tied at t, a tile at a time.
             loop {
                 let b = ip / TILE;
-                if prep.one_run[b] {
-                    // A run that fills a tile starts at the tile's first row.
-                    debug_assert_eq!(ip, b * TILE);
-                    let rec = &tiles[b * record + 2 * TILE..(b + 1) * record];
-                    let (scalars, sums) = rec.split_at(TILE_SCALARS);
+                let split = prep.split[b] as usize;
+                if split != 0 {
+                    // A run in a tile of at most two starts at the tile's first row or at the
+                    // split, and ends at the split or the tile's end.
+                    let second = ip > b * TILE;
+                    debug_assert!(ip == b * TILE || ip == b * TILE + split);
+                    let end = if second || split == TILE {
+                        (b + 1) * TILE
+                    } else {
+                        b * TILE + split
+                    };
+                    let at = b * record + 2 * TILE + usize::from(second) * run_record;
+                    let (scalars, sums) = tiles[at..at + run_record].split_at(TILE_SCALARS);
                     s0 += scalars[0];
                     d0 += scalars[1];
                     sum_w += scalars[2];
@@ -800,8 +838,8 @@ fn pass_portable(prep: &Prepared, beta: &[f64], ties: Ties, scratch: &mut Scratc
                         d1[j] += sum[1];
                         wx[j] += sum[2];
                     }
-                    enter[ip..ip + TILE].fill(number);
-                    ip += TILE;
+                    enter[ip..end].fill(number);
+                    ip = end;
                 } else {
                     let tile_end = ((b + 1) * TILE).min(range.end);
                     let run = ip;
@@ -1807,15 +1845,17 @@ mod tests {
     #[test]
     fn pass_agrees_with_the_running_sums() {
         // Heavily tied times (whole tiles of one run) mixed with distinct ones (runs inside a
-        // tile), weights, two strata and counting-process rows, on either side of the size
-        // where the work is split over threads.
-        for (n, counting) in [
-            (3000, false),
-            (3000, true),
-            (20_000, true),
-            (130_000, false),
+        // tile), or whole-day times only (tiles of two runs), weights, two strata and
+        // counting-process rows, on either side of the size where the work is split over
+        // threads.
+        for (n, counting, days_only) in [
+            (3000, false, false),
+            (3000, true, false),
+            (20_000, true, false),
+            (130_000, false, false),
+            (130_000, false, true),
         ] {
-            let mut rng = crate::rng::Rng(n as u64 + counting as u64);
+            let mut rng = crate::rng::Rng(n as u64 + counting as u64 + days_only as u64);
             let p = 4;
             let mut stop = Vec::new();
             let mut start = Vec::new();
@@ -1824,7 +1864,7 @@ mod tests {
             let mut weight = Vec::new();
             let mut strata = Vec::new();
             for i in 0..n {
-                let tied = i % 3 != 0;
+                let tied = days_only || i % 3 != 0;
                 let t = if tied {
                     1.0 + rng.below(12) as f64
                 } else {
@@ -1857,7 +1897,16 @@ mod tests {
             };
             let prep = Prepared::new(&d).unwrap();
             if !counting {
-                assert!(prep.one_run.iter().any(|&o| o), "no tile is one run");
+                assert!(
+                    prep.split.iter().any(|&s| s as usize == TILE),
+                    "no tile is one run"
+                );
+            }
+            if days_only {
+                assert!(
+                    prep.split.iter().any(|&s| s > 0 && (s as usize) < TILE),
+                    "no tile holds two runs"
+                );
             }
             let beta = [0.3, -0.2, 0.1, 0.05];
             for ties in [Ties::Efron, Ties::Breslow] {

@@ -87,6 +87,16 @@ pub fn large_vec<T: Clone>(n: usize, value: T) -> Vec<T> {
     v
 }
 
+/// `n` zeros in memory reserved by [`reserve_large`], not yet touched: a large zeroed
+/// allocation comes from the kernel as untouched pages (calloc), so the pages are made — and
+/// zeroed — where they are first written, by the threads that fill the array, instead of by
+/// one thread writing zeros first (11–16 ms for the Cox fit's 64 MB at 400,000 × 20).
+pub fn large_zeros(n: usize) -> Vec<f64> {
+    let mut v = vec![0.0; n];
+    reserve_large(&mut v, n);
+    v
+}
+
 /// Runs `f(i)` for i in 0..n on the available cores (at most `max_threads`), each index once;
 /// results in index order. Used where the parts are independent and large enough to pay for a
 /// thread (split search per feature, k-means starts).
