@@ -671,10 +671,28 @@ fn add_info(info: &mut [f64], p: usize, et: &EventTime, e: &EfronSums, g: f64) {
 /// pages (tens of megabytes at 400,000 rows) would be faulted in again every time.
 #[derive(Default)]
 struct Scratch {
+    /// The β of the last pass, whose linear predictors `tiles` holds.
+    beta: Vec<f64>,
     tiles: Vec<f64>,
     enter: Vec<u32>,
     leave: Vec<u32>,
     a: Vec<f64>,
+}
+
+impl Scratch {
+    /// The linear predictors of the last pass, in walk order, if it was at `beta`.
+    fn eta(&self, prep: &Prepared, beta: &[f64]) -> Option<Vec<f64>> {
+        if self.beta != beta {
+            return None;
+        }
+        let record = pass_record(prep.p);
+        let n = prep.n;
+        let mut eta = crate::rng::large_vec(n, 0.0);
+        for (b, out) in eta.chunks_mut(TILE).enumerate() {
+            out.copy_from_slice(&self.tiles[b * record..b * record + out.len()]);
+        }
+        Some(eta)
+    }
 }
 
 /// Log-likelihood, score and information at β. The information is computed in two phases: the
@@ -709,12 +727,19 @@ fn pass_avx(prep: &Prepared, beta: &[f64], ties: Ties, scratch: &mut Scratch) ->
 /// per covariate (see `Prepared::split`).
 const TILE_SCALARS: usize = 5;
 
+/// The length of a tile's record in a pass's scratch: η and r of its rows, and the sums of
+/// its (at most two) runs.
+fn pass_record(p: usize) -> usize {
+    2 * TILE + 2 * (TILE_SCALARS + 3 * p)
+}
+
 #[inline(always)]
 fn pass_portable(prep: &Prepared, beta: &[f64], ties: Ties, scratch: &mut Scratch) -> Pass {
     let (p, n) = (prep.p, prep.n);
     let run_record = TILE_SCALARS + 3 * p;
-    let record = 2 * TILE + 2 * run_record;
+    let record = pass_record(p);
     let Scratch {
+        beta: tiles_beta,
         tiles,
         enter,
         leave,
@@ -780,6 +805,8 @@ fn pass_portable(prep: &Prepared, beta: &[f64], ties: Ties, scratch: &mut Scratc
             }
         }
     });
+    tiles_beta.clear();
+    tiles_beta.extend_from_slice(beta);
     let tiles = &*tiles;
     let eta = |i: usize| tiles[(i / TILE) * record + i % TILE];
     let risk = |i: usize| tiles[(i / TILE) * record + TILE + i % TILE];
@@ -1076,7 +1103,12 @@ pub fn fit(d: &CoxData, opt: &CoxOptions) -> Result<CoxFit, StatsError> {
             }
         })
         .collect();
-    let eta = prep.eta(&beta);
+    // The last pass was at β̂ (Newton and step halving both end on a pass at the β they keep):
+    // its tiles hold the linear predictors, so the covariates are not read once more.
+    let eta = match scratch.eta(&prep, &beta) {
+        Some(eta) => eta,
+        None => prep.eta(&beta),
+    };
     let conc = concordance(&prep, &eta);
     Ok(CoxFit {
         coefficients,
