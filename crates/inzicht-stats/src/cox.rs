@@ -749,12 +749,19 @@ fn pass_portable(prep: &Prepared, beta: &[f64], ties: Ties, scratch: &mut Scratc
         crate::rng::reserve_large(tiles, n.div_ceil(TILE) * record);
     }
     tiles.resize(n.div_ceil(TILE) * record, 0.0);
+    // At β = 0 (the first pass) every η is 0: the covariates need not be read for it (x·0 sums
+    // to ±0, and exp(±0) = 1, so the numbers are the same).
+    let at_zero = beta.iter().all(|&b| b == 0.0);
     crate::rng::par_rows_mut(tiles, record, PARALLEL_MIN, |first, out| {
         for (k, rec) in out.chunks_exact_mut(record).enumerate() {
             let b = first + k;
             let (eta, rest) = rec.split_at_mut(TILE);
             let (risk, rest) = rest.split_at_mut(TILE);
-            eta.copy_from_slice(&prep.tile_eta(b, beta));
+            if at_zero {
+                eta.fill(0.0);
+            } else {
+                eta.copy_from_slice(&prep.tile_eta(b, beta));
+            }
             let mut dr = [0.0; TILE];
             let mut dw = [0.0; TILE];
             for l in 0..TILE.min(n - b * TILE) {
