@@ -1772,7 +1772,7 @@ fn estimate_group(d: &PanelData, g: usize, opt: &EffectOptions) -> Result<GroupE
         hr_time += hr;
     }
     phase.done(&format!(
-        "estimates per subset (of which naive {naive_time:.3} s, hazard ratio {hr_time:.3} s)"
+        "estimates per subset (of which, summed over the threads, naive {naive_time:.3} s, hazard ratio {hr_time:.3} s)"
     ));
     let overall = estimates.remove(0);
     let (subgroups, types): (Vec<Estimate>, Vec<Estimate>) =

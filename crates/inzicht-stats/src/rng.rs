@@ -66,9 +66,15 @@ pub fn reserve_large<T>(v: &mut Vec<T>, n: usize) {
         let bytes = v.capacity() * std::mem::size_of::<T>();
         if bytes >= 2 * HUGE {
             let start = v.as_mut_ptr() as usize;
-            // madvise takes whole pages: from the first page boundary inside the allocation.
-            let first = start.next_multiple_of(4096);
-            let len = (start + bytes - first) / 4096 * 4096;
+            // madvise takes whole pages (4 KB on x86-64; 16 or 64 KB on some ARM kernels): from
+            // the first page boundary inside the allocation.
+            // SAFETY: sysconf only reads a system constant.
+            let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
+                .ok()
+                .filter(|&p| p.is_power_of_two())
+                .unwrap_or(4096);
+            let first = start.next_multiple_of(page);
+            let len = (start + bytes).saturating_sub(first) / page * page;
             // SAFETY: the range lies inside `v`'s allocation (reserved above), and
             // MADV_HUGEPAGE only changes how the kernel backs it, not its contents or
             // validity; a failure (an older kernel, THP off) leaves ordinary pages.
