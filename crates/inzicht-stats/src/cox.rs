@@ -1388,8 +1388,8 @@ impl TimeKeys {
                 0
             }
         ];
+        // Per stratum, Σ w of the rows visited so far (each is in both trees).
         let mut visited = vec![W::default(); prep.strata.len()];
-        let mut visited_u = vec![W::default(); prep.strata.len()];
         // Each stratum's trees: a slice with one slot more than its positions (Fenwick, 1-based).
         let tree = |t: &[usize], s: usize| t[s] + s..t[s + 1] + s + 1;
         // By η, each with its walk position and stratum, read in order.
@@ -1405,19 +1405,12 @@ impl TimeKeys {
         }
         let stratum_of = |i: usize| stratum.get(i).map_or(0, |&s| s as usize);
         // The comparable weight of event i among the rows visited so far.
-        let comparable = |i: usize,
-                          s: usize,
-                          key_tree: &[W],
-                          u_tree: &[W],
-                          visited: &[W],
-                          visited_u: &[W]|
-         -> W {
+        let comparable = |i: usize, s: usize, key_tree: &[W], u_tree: &[W], visited: &[W]| -> W {
             let k = self.key[i] as usize;
             let mut c = visited[s] - fenwick_prefix(&key_tree[tree(&self.key_first, s)], k + 1);
             if self.u.is_some() {
                 let time_no = k / 2;
-                c = c
-                    - (visited_u[s] - fenwick_prefix(&u_tree[tree(&self.u_first, s)], time_no + 1));
+                c = c - (visited[s] - fenwick_prefix(&u_tree[tree(&self.u_first, s)], time_no + 1));
             }
             c
         };
@@ -1439,9 +1432,7 @@ impl TimeKeys {
             // The events' comparable rows among those with a lower η, before the group is added.
             before.clear();
             before.extend(
-                events().map(|i| {
-                    comparable(i, stratum_of(i), &key_tree, &u_tree, &visited, &visited_u)
-                }),
+                events().map(|i| comparable(i, stratum_of(i), &key_tree, &u_tree, &visited)),
             );
             for &(_, i) in group {
                 let (i, s) = (i as usize, stratum_of(i as usize));
@@ -1454,7 +1445,6 @@ impl TimeKeys {
                 visited[s] += wi;
                 if let Some(u) = &self.u {
                     fenwick_add(&mut u_tree[tree(&self.u_first, s)], u[i] as usize, wi);
-                    visited_u[s] += wi;
                 }
             }
             for (i, &below) in events().zip(&before) {
@@ -1464,7 +1454,7 @@ impl TimeKeys {
                 let upto = if group.len() == 1 {
                     below
                 } else {
-                    comparable(i, s, &key_tree, &u_tree, &visited, &visited_u)
+                    comparable(i, s, &key_tree, &u_tree, &visited)
                 };
                 let k = self.key[i] as usize;
                 let mut total = key_all[self.key_first[s] + k];

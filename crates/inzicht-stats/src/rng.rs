@@ -158,9 +158,10 @@ pub fn par_ranges<T: Send>(
     })
 }
 
-/// Fills `out` (rows of `row_len` numbers) by `f(first_row, rows)` on consecutive blocks of rows,
-/// one per available core (up to ROW_PARTS) when `out` holds at least `min_len` numbers. Each number depends on its own row only,
-/// so the split — unlike a split of a sum — cannot change a bit of the result.
+/// Fills `out` (rows of `row_len` numbers) by `f(first_row, rows)` on consecutive blocks of
+/// rows, one per available core (up to ROW_PARTS) when `out` holds at least `min_len` numbers.
+/// Each number depends on its own row only, so the split — unlike a split of a sum — cannot
+/// change a bit of the result.
 pub fn par_rows_mut<T: Send>(
     out: &mut [T],
     row_len: usize,
