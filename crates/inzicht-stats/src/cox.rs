@@ -1976,7 +1976,7 @@ mod tests {
                         3 => order_key(((next() % 1000) as f64 - 500.0) / 8.0),
                         // Wider than three digits, with runs that agree in the top 33 bits of
                         // the span and equal keys within them (the last scan's stable sort).
-                        4 => (next() % 50) << 40 | next() % 64,
+                        4 => ((next() % 50) << 40) | (next() % 64),
                         _ => {
                             let u = (next() >> 11) as f64 / (1u64 << 53) as f64;
                             order_key(if next() % 10 == 0 {
