@@ -36,6 +36,7 @@ pub mod metrics;
 pub mod multiple;
 pub mod provision;
 pub mod rng;
+pub mod sort;
 pub mod sparse;
 pub mod tree;
 

@@ -530,17 +530,22 @@ pub fn load(session: &Session) -> Result<EffectData, StoreError> {
     let n_names = names.len();
     let arrange = |mut read: Vec<Vec<f64>>| -> Vec<Vec<f64>> {
         // In (spell, month) order — the order `provision::PanelData` documents. Each row's key
-        // (spell, month) is unique; sorted as (key, row) pairs.
+        // (spell, month) is unique; sorted as (key, row) pairs by a radix sort over the bits in
+        // which the keys differ (~23 at municipality scale: three passes over 670,000 rows).
         {
             let (sid, month) = (&read[1], &read[2]);
             let min_month = month.iter().copied().fold(f64::INFINITY, f64::min);
-            let mut order: Vec<(u64, u32)> = (0..sid.len())
-                .map(|i| {
-                    let key = ((sid[i] as u64) << 32) | (month[i] - min_month) as u64;
-                    (key, i as u32)
-                })
-                .collect();
-            order.sort_unstable();
+            let max_month = month.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            // The month's bits right below the spell's, so that the key spans few bits.
+            let month_bits = 64 - ((max_month - min_month).max(0.0) as u64).leading_zeros();
+            let order = inzicht_stats::sort::radix_sort(
+                (0..sid.len())
+                    .map(|i| {
+                        let key = ((sid[i] as u64) << month_bits) | (month[i] - min_month) as u64;
+                        (key, i as u64)
+                    })
+                    .collect(),
+            );
             timing("effects: panel read: order", started);
             // Each column is permuted into the buffer the previous one left, whose pages are
             // already in memory, instead of into a fresh column each time.
