@@ -257,10 +257,7 @@ pub fn table(caption: &str, header: &[String], rows: &[Vec<String>]) -> String {
     for r in rows {
         s.push_str("<tr class=\"utrecht-table__row\">");
         for (i, c) in r.iter().enumerate() {
-            let numeric = i > 0
-                && c.chars()
-                    .next()
-                    .is_some_and(|ch| ch.is_ascii_digit() || ch == '-' || ch == '+');
+            let numeric = i > 0 && is_number_text(c);
             if i == 0 {
                 s.push_str(&format!(
                     "<th class=\"utrecht-table__header-cell\" scope=\"row\">{}</th>",
@@ -282,6 +279,18 @@ pub fn table(caption: &str, header: &[String], rows: &[Vec<String>]) -> String {
     }
     s.push_str("</tbody></table></div>");
     s
+}
+
+/// Whether a cell reads as a number (aligned right): it starts with a digit or a sign, also
+/// after a bound such as "< " ("< 0,001", a p-value below what is shown).
+fn is_number_text(c: &str) -> bool {
+    let c = ["< ", "> ", "≤ ", "≥ "]
+        .iter()
+        .find_map(|bound| c.strip_prefix(bound))
+        .unwrap_or(c);
+    c.chars()
+        .next()
+        .is_some_and(|ch| ch.is_ascii_digit() || ch == '-' || ch == '+')
 }
 
 /// A labelled select; `options` are (value, label).
@@ -469,5 +478,23 @@ mod tests {
         assert_eq!(num(Lang::En, 12345.678, 1), "12,345.7");
         assert_eq!(num(Lang::Nl, -0.04, 1), "0,0");
         assert_eq!(url_enc("a b&c=/"), "a%20b%26c%3D%2F");
+    }
+
+    #[test]
+    fn numbers_and_bounded_p_values_align_right_and_text_does_not() {
+        let t = table(
+            "c",
+            &["a".into(), "b".into(), "c".into(), "d".into(), "e".into()],
+            &[vec![
+                "rij".into(),
+                "0,123".into(),
+                "< 0,001".into(),
+                "-1,5".into(),
+                "te weinig".into(),
+            ]],
+        );
+        assert_eq!(t.matches("utrecht-table__cell--numeric-column").count(), 3);
+        assert!(!t.contains("--numeric-column\">te weinig"));
+        assert!(t.contains("--numeric-column\">&lt; 0,001"));
     }
 }
