@@ -1240,10 +1240,9 @@ impl TimeKeys {
     ///
     /// The rows in order of η are cut into `parts` consecutive parts (never inside a group of
     /// equal η; [`concordance`] asks for one per 50,000 rows, at most [`CONCORDANCE_PARTS`]),
-    /// visited on the available cores. A row
-    /// visited before event i in an earlier part is counted from that part's histogram of keys
-    /// (exact suffix sums over positions, made first, in parallel), a row of i's own part by
-    /// the part's own trees. The parts' sums are added in part order. The number of parts
+    /// visited on the available cores. A row visited before event i in an earlier part is
+    /// counted from that part's histogram of keys (exact suffix sums over positions, made
+    /// first, in parallel), a row of i's own part by the part's own trees. The parts' sums are added in part order. The number of parts
     /// depends on n only, so the result — exact without weights — is the same on any number
     /// of cores also with weights.
     fn visit<W: Weight>(

@@ -27,12 +27,14 @@ pub fn radix_order(keys: &[u64]) -> Vec<usize> {
 /// differ in one or two digits. The keys of a continuous η differ in all 64 bits: of a span
 /// wider than three digits only the top 33 bits are sorted by digits, and the runs of keys that
 /// agree in those bits — a few keys each, for 400,000 values of η — are then sorted by their
-/// whole key (stably) in one scan: three passes over the data instead of six. The digits'
-/// counts are made in one read of the keys. Large inputs are split into one part per core: each
-/// part counts its own digits and writes its elements from its own first position in every
-/// bucket (the parts before it, then its own order), so the result is the same with any number
-/// of parts. Carrying a payload lets the caller read its data in key order without an index's
-/// scattered reads.
+/// whole key (stably) in one scan: three passes over the data instead of six. Large inputs are
+/// split into one part per core: each part writes its elements from its own first position in
+/// every bucket (the parts before it, then its own order), so the result is the same with any
+/// number of parts. The first digit's counts per part come from one read of the keys (which also
+/// finds the digits that are the same in every key); each pass then counts the next digit of
+/// every key it writes, by the part its new position falls in, so that no pass reads the keys
+/// only to count them. Carrying a payload lets the caller read its data in key order without an
+/// index's scattered reads.
 pub fn radix_sort(cur: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
     let parts = if cur.len() >= RADIX_PARALLEL_MIN {
         crate::rng::cores()
@@ -109,6 +111,8 @@ fn radix_sort_in_parts(mut cur: Vec<(u64, u64)>, parts: usize) -> Vec<(u64, u64)
                 at += here;
             }
         }
+        // The unsafe writes below rely on these counts: they must cover every key once.
+        assert_eq!(at, n, "radix sort: the digit counts do not cover the keys");
         let out = Scatter(next.as_mut_ptr());
         let out = &out;
         let work = |part: &[(u64, u64)], mut first: Vec<usize>| -> Vec<usize> {
@@ -123,6 +127,7 @@ fn radix_sort_in_parts(mut cur: Vec<(u64, u64)>, parts: usize) -> Vec<(u64, u64)
             for &(k, v) in part {
                 let b = digit(k, d);
                 let pos = first[b];
+                assert!(pos < n, "radix sort: a position past the end");
                 // SAFETY: the positions handed out are a permutation of 0..n (each part's
                 // runs in each bucket are disjoint and every bucket's runs together fill its
                 // range exactly), so every write is in bounds and no two writes, in any
