@@ -12,8 +12,8 @@
 //! with S₀ = Σ_R wⱼ exp(ηⱼ), S₀ᴰ the same sum over D and w̄ the mean weight of the events
 //! (Therneau & Grambsch 2000, §3.3). It is maximised by Newton–Raphson with step halving from
 //! β = 0 on centred covariates, as `coxph` does; iteration stops when the relative change of the
-//! log-likelihood is below `tol` (R: 1e-9; here 1e-12 by default, so that the estimate is the
-//! maximum to more digits than the comparisons need).
+//! log-likelihood is at most `tol` (1e-9 by default, R's `eps`: the same steps as R, and after
+//! the last one the estimate's error is about the square of that step's).
 //!
 //! The robust variance is V = I⁻¹ (Σ_c Uᶜ Uᶜᵀ) I⁻¹ with Uᶜ the sum over cluster c (or over each
 //! row) of the weighted score residuals wᵢUᵢ (Therneau & Grambsch 2000, §7.2); with Efron ties a
@@ -1175,7 +1175,22 @@ fn robust_variance(prep: &Prepared, beta: &[f64], ties: Ties, naive_var: &[f64])
 /// are the ties. Without case weights the counts are whole numbers, summed as integers (exact,
 /// and quicker along a tree's chain of additions).
 fn concordance(prep: &Prepared, eta: &[f64]) -> f64 {
-    let parts = (prep.n / CONCORDANCE_PART_MIN).clamp(1, CONCORDANCE_PARTS);
+    // One part per 50,000 rows, at most CONCORDANCE_PARTS, and only as many as keep the parts'
+    // key histograms (each as long as the distinct times, twice with start times) within n
+    // numbers: with continuous times a part's trees no longer stay in cache, so parts would
+    // cost memory without saving time.
+    let times = prep
+        .strata
+        .iter()
+        .map(|r| {
+            let stop = &prep.stop[r.clone()];
+            1 + stop.windows(2).filter(|w| w[0] != w[1]).count()
+        })
+        .sum::<usize>();
+    let per_part = 3 * times * if prep.start.is_some() { 2 } else { 1 };
+    let parts = (prep.n / CONCORDANCE_PART_MIN)
+        .min(prep.n / per_part.max(1))
+        .clamp(1, CONCORDANCE_PARTS);
     concordance_in_parts(prep, eta, parts)
 }
 
@@ -1239,12 +1254,12 @@ impl TimeKeys {
     /// Σ over events of w × the comparable weight with a lower η, an equal η and a higher η.
     ///
     /// The rows in order of η are cut into `parts` consecutive parts (never inside a group of
-    /// equal η; [`concordance`] asks for one per 50,000 rows, at most [`CONCORDANCE_PARTS`]),
-    /// visited on the available cores. A row visited before event i in an earlier part is
-    /// counted from that part's histogram of keys (exact suffix sums over positions, made
-    /// first, in parallel), a row of i's own part by the part's own trees. The parts' sums are added in part order. The number of parts
-    /// depends on n only, so the result — exact without weights — is the same on any number
-    /// of cores also with weights.
+    /// equal η; [`concordance`] says how many), visited on the available cores. A row visited
+    /// before event i in an earlier part is counted from the histograms of the keys of the
+    /// earlier parts (each part's made in parallel, then their suffix sums over positions),
+    /// a row of i's own part by the part's own trees. The parts' sums are added in part order.
+    /// The number of parts depends on the data only, so the result — exact without weights —
+    /// is the same on any number of cores also with weights.
     fn visit<W: Weight>(
         &self,
         prep: &Prepared,

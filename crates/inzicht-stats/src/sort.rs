@@ -36,8 +36,10 @@ pub fn radix_order(keys: &[u64]) -> Vec<usize> {
 /// only to count them. Carrying a payload lets the caller read its data in key order without an
 /// index's scattered reads.
 pub fn radix_sort(cur: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    // At most ROW_PARTS: each pass counts the next digit per (writing part, target part), so
+    // its counters and their serial sum grow with the square of the parts.
     let parts = if cur.len() >= RADIX_PARALLEL_MIN {
-        crate::rng::cores()
+        crate::rng::cores().min(crate::rng::ROW_PARTS)
     } else {
         1
     };
@@ -102,20 +104,24 @@ fn radix_sort_in_parts(mut cur: Vec<(u64, u64)>, parts: usize) -> Vec<(u64, u64)
     drop(counts);
     for (step, &d) in sorted.iter().enumerate() {
         let following = sorted.get(step + 1).copied();
-        // Each part's first position in each bucket.
+        // Each part's first position in each bucket, and the end of its range there: the ranges
+        // of all parts and buckets tile 0..n without overlap whatever the counts are, and each
+        // write below is checked to stay inside its own range, so no two threads can write the
+        // same element even if a count were wrong (the sort would then stop, not race).
         let mut at = 0;
+        let mut ends: Vec<Vec<usize>> = vec![vec![0; width]; part_counts.len()];
         for b in 0..width {
-            for c in part_counts.iter_mut() {
+            for (c, end) in part_counts.iter_mut().zip(ends.iter_mut()) {
                 let here = c[b];
                 c[b] = at;
                 at += here;
+                end[b] = at;
             }
         }
-        // The unsafe writes below rely on these counts: they must cover every key once.
         assert_eq!(at, n, "radix sort: the digit counts do not cover the keys");
         let out = Scatter(next.as_mut_ptr());
         let out = &out;
-        let work = |part: &[(u64, u64)], mut first: Vec<usize>| -> Vec<usize> {
+        let work = |part: &[(u64, u64)], mut first: Vec<usize>, end: &[usize]| -> Vec<usize> {
             let mut next_counts = vec![
                 0usize;
                 if following.is_some() {
@@ -127,11 +133,11 @@ fn radix_sort_in_parts(mut cur: Vec<(u64, u64)>, parts: usize) -> Vec<(u64, u64)
             for &(k, v) in part {
                 let b = digit(k, d);
                 let pos = first[b];
-                assert!(pos < n, "radix sort: a position past the end");
-                // SAFETY: the positions handed out are a permutation of 0..n (each part's
-                // runs in each bucket are disjoint and every bucket's runs together fill its
-                // range exactly), so every write is in bounds and no two writes, in any
-                // thread, go to the same element.
+                assert!(pos < end[b], "radix sort: a bucket overflows its range");
+                // SAFETY: pos lies in this part's own range of bucket b (checked just above);
+                // the ranges of all parts and buckets are disjoint and inside 0..n (made from
+                // one running sum that ends at n), so every write is in bounds and no two
+                // writes, in any thread, go to the same element.
                 unsafe { out.0.add(pos).write((k, v)) };
                 first[b] += 1;
                 if let Some(f) = following {
@@ -143,14 +149,15 @@ fn radix_sort_in_parts(mut cur: Vec<(u64, u64)>, parts: usize) -> Vec<(u64, u64)
         let work = &work;
         let counted: Vec<Vec<usize>> = std::thread::scope(|scope| {
             if parts == 1 {
-                return vec![work(&cur, std::mem::take(&mut part_counts[0]))];
+                return vec![work(&cur, std::mem::take(&mut part_counts[0]), &ends[0])];
             }
             let handles: Vec<_> = cur
                 .chunks(chunk)
                 .zip(part_counts.iter_mut())
-                .map(|(part, c)| {
+                .zip(&ends)
+                .map(|((part, c), end)| {
                     let first = std::mem::take(c);
-                    scope.spawn(move || work(part, first))
+                    scope.spawn(move || work(part, first, end))
                 })
                 .collect();
             handles
