@@ -1175,28 +1175,25 @@ fn robust_variance(prep: &Prepared, beta: &[f64], ties: Ties, naive_var: &[f64])
 /// are the ties. Without case weights the counts are whole numbers, summed as integers (exact,
 /// and quicker along a tree's chain of additions).
 fn concordance(prep: &Prepared, eta: &[f64]) -> f64 {
-    // One part per 50,000 rows, at most CONCORDANCE_PARTS, and only as many as keep the parts'
-    // key histograms (each as long as the distinct times, twice with start times) within n
-    // numbers: with continuous times a part's trees no longer stay in cache, so parts would
-    // cost memory without saving time.
-    let times = prep
-        .strata
-        .iter()
-        .map(|r| {
-            let stop = &prep.stop[r.clone()];
-            1 + stop.windows(2).filter(|w| w[0] != w[1]).count()
-        })
-        .sum::<usize>();
-    let per_part = 3 * times * if prep.start.is_some() { 2 } else { 1 };
-    let parts = (prep.n / CONCORDANCE_PART_MIN)
-        .min(prep.n / per_part.max(1))
-        .clamp(1, CONCORDANCE_PARTS);
-    concordance_in_parts(prep, eta, parts)
+    concordance_in_parts(prep, eta, None)
 }
 
-/// [`concordance`] with the visit in order of η cut into `parts` parts.
-fn concordance_in_parts(prep: &Prepared, eta: &[f64], parts: usize) -> f64 {
+/// [`concordance`] with the visit in order of η cut into `parts` parts; by default one per
+/// 50,000 rows, at most CONCORDANCE_PARTS, and only as many as keep the parts' histograms over
+/// the time positions (and their suffix sums) within n numbers: with continuous times a part's
+/// trees no longer stay in cache, so parts would cost memory without saving time.
+fn concordance_in_parts(prep: &Prepared, eta: &[f64], parts: Option<usize>) -> f64 {
     let times = TimeKeys::new(prep);
+    let parts = parts.unwrap_or_else(|| {
+        let positions = times.key_first[times.key_first.len() - 1]
+            + times
+                .u
+                .as_ref()
+                .map_or(0, |_| times.u_first[times.u_first.len() - 1]);
+        (prep.n / CONCORDANCE_PART_MIN)
+            .min(prep.n / (2 * positions).max(1))
+            .clamp(1, CONCORDANCE_PARTS)
+    });
     let (conc, disc, tied) = match &prep.weight {
         Some(w) => times.visit(prep, eta, |i| w[i], parts),
         None => times.visit(prep, eta, |_| 1i64, parts),
@@ -1254,7 +1251,7 @@ impl TimeKeys {
     /// Σ over events of w × the comparable weight with a lower η, an equal η and a higher η.
     ///
     /// The rows in order of η are cut into `parts` consecutive parts (never inside a group of
-    /// equal η; [`concordance`] says how many), visited on the available cores. A row visited
+    /// equal η; [`concordance_in_parts`] says how many), visited on the available cores. A row visited
     /// before event i in an earlier part is counted from the histograms of the keys of the
     /// earlier parts (each part's made in parallel, then their suffix sums over positions),
     /// a row of i's own part by the part's own trees. The parts' sums are added in part order.
@@ -1831,7 +1828,7 @@ mod tests {
                     let fast = if parts == 0 {
                         concordance(&prep, &eta)
                     } else {
-                        concordance_in_parts(&prep, &eta, parts)
+                        concordance_in_parts(&prep, &eta, Some(parts))
                     };
                     assert!(
                         (fast - expected).abs() < 1e-12,
