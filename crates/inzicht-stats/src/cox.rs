@@ -1250,13 +1250,13 @@ impl TimeKeys {
 
     /// Σ over events of w × the comparable weight with a lower η, an equal η and a higher η.
     ///
-    /// The rows in order of η are cut into `parts` consecutive parts (never inside a group of
-    /// equal η; [`concordance_in_parts`] says how many), visited on the available cores. A row visited
-    /// before event i in an earlier part is counted from the histograms of the keys of the
-    /// earlier parts (each part's made in parallel, then their suffix sums over positions),
-    /// a row of i's own part by the part's own trees. The parts' sums are added in part order.
-    /// The number of parts depends on the data only, so the result — exact without weights —
-    /// is the same on any number of cores also with weights.
+    /// The rows in order of η are cut into `parts` consecutive parts (never inside a group of equal
+    /// η; [`concordance_in_parts`] says how many), visited on the available cores. A row visited
+    /// before event i in an earlier part is counted from the histograms of the keys of the earlier
+    /// parts (each part's made in parallel, then their suffix sums over positions), a row of i's
+    /// own part by the part's own trees. The parts' sums are added in part order. The number of
+    /// parts depends on the data only, so the result — exact without weights — is the same on any
+    /// number of cores also with weights.
     fn visit<W: Weight>(
         &self,
         prep: &Prepared,
