@@ -245,18 +245,15 @@ pub fn forest(env: &Value, horizon: usize) -> String {
         let ests =
             std::iter::once(&g["overall"]).chain(g["subgroups"].as_array().into_iter().flatten());
         for e in ests {
-            let label = if e["subset"] == "all" {
-                format!("{gname} — alle")
-            } else {
-                format!(
-                    "   {} {}",
-                    if e["subset"] == "age_band" {
-                        "leeftijd"
-                    } else {
-                        "trede"
-                    },
-                    e["value"].as_str().unwrap_or("")
-                )
+            let value = e["value"].as_str().unwrap_or("");
+            let label = match e["subset"].as_str() {
+                Some("all") => format!("{gname} — alle"),
+                Some("age_band") => format!("   leeftijd {value}"),
+                Some("trede") => format!("   trede {value}"),
+                // The doelgroep of `--focus-age`/`--focus-wijk` (the web tool's Voorzieningen
+                // form); its value already says what it is ("leeftijd 18–26, wijk …").
+                Some("focus") => format!("   doelgroep: {value}"),
+                _ => format!("   {value}"),
             };
             let m = &e["matched"][horizon];
             months = m["months"].as_i64().unwrap_or(months);
@@ -349,4 +346,40 @@ pub fn forest(env: &Value, horizon: usize) -> String {
     c.text(430.0, 28.0, "start", 12.0, "zonder matching (naïef)");
     let _ = esc;
     c.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forest_labels_name_each_kind_of_subgroup() {
+        let estimate = |subset: &str, value: &str| {
+            serde_json::json!({
+                "subset": subset,
+                "value": value,
+                "matched": [{}, {"months": 12, "difference": 0.05, "ci": [0.01, 0.09]}, {}],
+                "naive": [{}, {"months": 12, "difference": 0.08}, {}],
+            })
+        };
+        let env = serde_json::json!({"groups": [{
+            "group": "G3",
+            "overall": estimate("all", ""),
+            "subgroups": [
+                estimate("age_band", "18-26"),
+                estimate("trede", "2"),
+                estimate("focus", "leeftijd 18–26"),
+            ],
+        }]});
+        let svg = forest(&env, 1);
+        for label in [
+            "G3 — alle",
+            "leeftijd 18-26",
+            "trede 2",
+            "doelgroep: leeftijd 18–26",
+        ] {
+            assert!(svg.contains(label), "{label} missing");
+        }
+        assert!(!svg.contains("trede leeftijd"), "the doelgroep is no trede");
+    }
 }
